@@ -1,0 +1,1057 @@
+//! Per-business state: windows, counters, baselines, standing — and the verdict on each message.
+//!
+//! One [`BusinessState`] sees every event of its business, in the order the caller hands them in,
+//! and nothing else: state is keyed by business id, so work partitions by business (threads now,
+//! machines later). The only cross-business input a message needs — how much marketing its
+//! recipient already got from everybody — arrives in a [`MessageContext`] computed by the caller.
+//!
+//! The business's "now" is the latest event time it has seen. Its standing (the business-level
+//! signals, its status, quality and tier) is re-evaluated after feedback and delivery events, every
+//! minute of event time and every few messages, so the expensive posteriors run far less often than
+//! once per message while every decision still depends on the events alone.
+
+use std::collections::HashMap;
+use std::ops::AddAssign;
+
+use bincode::{Decode, Encode};
+use serde::Serialize;
+
+use crate::event::{
+    BusinessInfo, Category, Delivery, DeliveryStatus, Feedback, FeedbackKind, Message, Tier,
+    Timestamp,
+};
+use crate::policy::{BusinessAction, MessageAction, Policy, RateRule};
+use crate::signal::{Hit, Signal};
+use crate::stats::poisson_upper_tail;
+use crate::verdict::{Action, Quality, Status, StatusChange, Verdict};
+use crate::window::{Ring, Span};
+
+const HOUR: u64 = 3_600_000;
+/// Status changes kept per business (the most recent ones).
+const MAX_CHANGES: usize = 256;
+
+/// What a message's verdict needs from outside its business.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageContext {
+    /// Marketing messages the recipient got from all businesses in the last 24 h, this one
+    /// included (0 for other categories).
+    pub recipient_marketing_24h: u64,
+}
+
+/// The stable 64-bit key of a recipient id. Collisions are negligible at any realistic scale
+/// (about one in 10^8 pairs among a million recipients).
+pub fn recipient_key(id: &str) -> u64 {
+    crate::corpus::fnv1a64(id.as_bytes())
+}
+
+/// Counters per time bucket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+struct Counts {
+    messages: u32,
+    marketing: u32,
+    blocks: u32,
+    reports: u32,
+    opt_outs: u32,
+    deliveries: u32,
+    delivered: u32,
+    failed: u32,
+    invalid: u32,
+    reads: u32,
+    replies: u32,
+}
+
+impl AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.messages += o.messages;
+        self.marketing += o.marketing;
+        self.blocks += o.blocks;
+        self.reports += o.reports;
+        self.opt_outs += o.opt_outs;
+        self.deliveries += o.deliveries;
+        self.delivered += o.delivered;
+        self.failed += o.failed;
+        self.invalid += o.invalid;
+        self.reads += o.reads;
+        self.replies += o.replies;
+    }
+}
+
+impl Counts {
+    fn complaints(&self) -> u64 {
+        u64::from(self.blocks) + u64::from(self.reports)
+    }
+}
+
+/// What the business's state remembers of one recipient. Times are 0 for "never".
+#[derive(Clone, Copy, Debug, Default, Encode, Decode)]
+struct Recipient {
+    /// Latest message of any kind.
+    last_msg: Timestamp,
+    /// Latest allowed business-initiated message (counts toward the tier limit).
+    last_tier: Timestamp,
+    /// Latest marketing message.
+    last_marketing: Timestamp,
+    /// Latest reply: opens the customer-service window.
+    last_reply: Timestamp,
+    /// Opted out of marketing and not replied since.
+    opted_out: bool,
+}
+
+impl Recipient {
+    fn last_activity(&self) -> Timestamp {
+        self.last_msg
+            .max(self.last_tier)
+            .max(self.last_marketing)
+            .max(self.last_reply)
+    }
+}
+
+/// Lifetime counts of a business, for reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Encode, Decode)]
+pub struct Totals {
+    /// Messages seen.
+    pub messages: u64,
+    /// Of which marketing.
+    pub marketing: u64,
+    /// Blocks.
+    pub blocks: u64,
+    /// Spam reports.
+    pub reports: u64,
+    /// Opt-outs.
+    pub opt_outs: u64,
+    /// Reads.
+    pub reads: u64,
+    /// Replies.
+    pub replies: u64,
+    /// Delivered receipts.
+    pub delivered: u64,
+    /// Failed receipts.
+    pub failed: u64,
+    /// Failed as `invalid_number`.
+    pub invalid_numbers: u64,
+    /// Verdicts: allow.
+    pub allowed: u64,
+    /// Verdicts: throttle.
+    pub throttled: u64,
+    /// Verdicts: hold.
+    pub held: u64,
+    /// Verdicts: block.
+    pub blocked: u64,
+}
+
+/// Hourly volume baseline: an EWMA of hourly counts and a slowly decaying peak hour.
+#[derive(Clone, Debug, Default, Encode, Decode)]
+struct Baseline {
+    /// Absolute hour index (`ts / 1h`) being counted.
+    hour: u64,
+    /// Messages in that hour so far.
+    count: u64,
+    /// EWMA of completed hours.
+    ewma: f64,
+    /// Largest completed hour, decayed.
+    peak: f64,
+    /// Completed hours folded in.
+    hours: u64,
+}
+
+impl Baseline {
+    fn add(&mut self, ts: Timestamp, alpha: f64, half_life_h: f64) {
+        let h = ts / HOUR;
+        if self.hour == 0 {
+            self.hour = h;
+        }
+        if h > self.hour {
+            let decay = 0.5f64.powf(1.0 / half_life_h);
+            let c = self.count as f64;
+            self.ewma = if self.hours == 0 {
+                c
+            } else {
+                alpha * c + (1.0 - alpha) * self.ewma
+            };
+            self.peak = (self.peak * decay).max(c);
+            // Empty hours in between, at most four weeks of them one by one.
+            let empty = (h - self.hour - 1).min(24 * 28);
+            self.ewma *= (1.0 - alpha).powi(empty as i32);
+            self.peak *= decay.powi(empty as i32);
+            self.hours += 1 + (h - self.hour - 1);
+            self.hour = h;
+            self.count = 0;
+        }
+        self.count += 1;
+    }
+}
+
+/// Everything spamward knows about one business.
+#[derive(Clone, Debug, Encode, Decode)]
+pub struct BusinessState {
+    tier: Tier,
+    verified: bool,
+    /// Set by a `business` record: the platform knew the account before the log started.
+    established: bool,
+    created: Option<Timestamp>,
+    first_seen: Timestamp,
+    last_seen: Timestamp,
+    /// Latest event time seen: the business's clock.
+    now: Timestamp,
+    tier_since: Timestamp,
+
+    day: Ring<Counts>,
+    week: Ring<Counts>,
+    msgs_1m: Ring<u32>,
+    msgs_1h: Ring<u32>,
+    uniq_1m: Ring<u32>,
+    uniq_1h: Ring<u32>,
+    uniq_24h: Ring<u32>,
+    uniq_7d: Ring<u32>,
+    tier_24h: Ring<u32>,
+    tier_7d: Ring<u32>,
+    marketing_24h: Ring<u32>,
+    recipients: HashMap<u64, Recipient>,
+    baseline: Baseline,
+    totals: Totals,
+
+    status: Status,
+    status_since: Timestamp,
+    status_reasons: Vec<Hit>,
+    first_flagged: Option<Timestamp>,
+    changes: Vec<StatusChange>,
+    standing: Vec<Hit>,
+    quality: Quality,
+    low_since: Option<Timestamp>,
+
+    dirty: bool,
+    messages_since_eval: u64,
+    last_eval: Timestamp,
+    last_sweep: Timestamp,
+}
+
+/// What tipped a re-evaluation, for the status-change record.
+#[derive(Clone, Copy, Debug)]
+pub enum Trigger<'a> {
+    /// A message, by id.
+    Message(&'a str),
+    /// Feedback of a kind from a recipient.
+    Feedback(FeedbackKind, &'a str),
+    /// A delivery receipt for a message.
+    Delivery(&'a str),
+    /// A `business` record.
+    Business,
+    /// The passing of time (end of a replay, a query).
+    Time,
+}
+
+impl Trigger<'_> {
+    fn describe(self) -> String {
+        match self {
+            Trigger::Message(id) => format!("message {id}"),
+            Trigger::Feedback(kind, r) => format!("feedback {} from {r}", feedback_name(kind)),
+            Trigger::Delivery(id) => format!("delivery of {id}"),
+            Trigger::Business => "business record".into(),
+            Trigger::Time => "time".into(),
+        }
+    }
+}
+
+fn feedback_name(kind: FeedbackKind) -> &'static str {
+    match kind {
+        FeedbackKind::Block => "block",
+        FeedbackKind::Report => "report",
+        FeedbackKind::OptOut => "opt_out",
+        FeedbackKind::Read => "read",
+        FeedbackKind::Reply => "reply",
+    }
+}
+
+/// A rate with its credible interval, for reports.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Rate {
+    /// Events counted (complaints, failures, reads).
+    pub count: u64,
+    /// Out of (recipients, deliveries).
+    pub of: u64,
+    /// `count / of`, 0 when `of` is 0.
+    pub value: f64,
+    /// Lower end of the credible interval.
+    pub low: f64,
+    /// Upper end.
+    pub high: f64,
+}
+
+impl Rate {
+    fn new(count: u64, of: u64, rule: &RateRule, level: f64) -> Rate {
+        let (low, high) = rule.prior().interval(count, of, level);
+        let value = if of == 0 {
+            0.0
+        } else {
+            count as f64 / of as f64
+        };
+        Rate {
+            count,
+            of,
+            value: crate::signal::round_sig(value),
+            low: crate::signal::round_sig(low),
+            high: crate::signal::round_sig(high),
+        }
+    }
+}
+
+/// The windowed ratios of a business at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Ratios {
+    /// Complaints over unique recipients, 24 h.
+    pub complaint_rate_24h: Rate,
+    /// Complaints over unique recipients, 7 d.
+    pub complaint_rate_7d: Rate,
+    /// Opt-outs over unique recipients, 24 h.
+    pub opt_out_rate_24h: Rate,
+    /// Invalid numbers over deliveries, 24 h.
+    pub invalid_number_rate_24h: Rate,
+    /// Failed over deliveries, 24 h.
+    pub failed_delivery_rate_24h: Rate,
+    /// Reads over delivered, 7 d.
+    pub read_rate_7d: Rate,
+}
+
+/// Volume at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Volume {
+    /// Messages in the last minute.
+    pub messages_1m: u64,
+    /// Messages in the last hour.
+    pub messages_1h: u64,
+    /// Messages in the last 24 h.
+    pub messages_24h: u64,
+    /// Messages in the last 7 d.
+    pub messages_7d: u64,
+    /// Unique recipients in the last minute.
+    pub recipients_1m: u64,
+    /// Unique recipients in the last hour.
+    pub recipients_1h: u64,
+    /// Unique recipients in the last 24 h.
+    pub recipients_24h: u64,
+    /// Unique recipients in the last 7 d.
+    pub recipients_7d: u64,
+    /// Unique recipients of allowed business-initiated messages, 24 h (the tier's measure).
+    pub tier_recipients_24h: u64,
+    /// The hourly baseline, if the business has one yet.
+    pub baseline_1h: Option<f64>,
+}
+
+/// A business's standing, as a report or the service shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Standing {
+    /// Current status.
+    pub status: Status,
+    /// When it took that status (event time).
+    pub status_since: Timestamp,
+    /// First time it was throttled or suspended, if ever.
+    pub first_flagged: Option<Timestamp>,
+    /// Quality rating.
+    pub quality: Quality,
+    /// Messaging tier.
+    pub tier: Tier,
+    /// Whether the platform's record says verified.
+    pub verified: bool,
+    /// Whether a `business` record introduced it (else it was new at its first event).
+    pub established: bool,
+    /// First and last event times.
+    pub first_seen: Timestamp,
+    /// Last event time.
+    pub last_seen: Timestamp,
+    /// Lifetime counts.
+    pub totals: Totals,
+    /// Windowed ratios with intervals.
+    pub ratios: Ratios,
+    /// Windowed volume.
+    pub volume: Volume,
+    /// Business-level signals firing now, plus those behind a standing suspension.
+    pub reasons: Vec<Hit>,
+    /// Status changes, oldest first (the most recent 256).
+    pub changes: Vec<StatusChange>,
+}
+
+impl BusinessState {
+    /// A business first seen at `ts`: new, bottom of the ladder, until a `business` record says
+    /// otherwise.
+    pub fn new(ts: Timestamp) -> Self {
+        let mut state = BusinessState {
+            tier: Tier::T250,
+            verified: false,
+            established: false,
+            created: None,
+            first_seen: ts,
+            last_seen: ts,
+            now: ts,
+            tier_since: ts,
+            day: Ring::new(Span::Day),
+            week: Ring::new(Span::Week),
+            msgs_1m: Ring::new(Span::Minute),
+            msgs_1h: Ring::new(Span::Hour),
+            uniq_1m: Ring::new(Span::Minute),
+            uniq_1h: Ring::new(Span::Hour),
+            uniq_24h: Ring::new(Span::Day),
+            uniq_7d: Ring::new(Span::Week),
+            tier_24h: Ring::new(Span::Day),
+            tier_7d: Ring::new(Span::Week),
+            marketing_24h: Ring::new(Span::Day),
+            recipients: HashMap::new(),
+            baseline: Baseline::default(),
+            totals: Totals::default(),
+            status: Status::Active,
+            status_since: ts,
+            status_reasons: Vec::new(),
+            first_flagged: None,
+            changes: Vec::new(),
+            standing: Vec::new(),
+            quality: Quality::High,
+            low_since: None,
+            dirty: false,
+            messages_since_eval: 0,
+            last_eval: ts,
+            last_sweep: ts,
+        };
+        state.advance_rings();
+        state
+    }
+
+    /// Current status.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Current tier.
+    pub fn tier(&self) -> Tier {
+        self.tier
+    }
+
+    /// The business's clock: the latest event time it has seen.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Recipients currently remembered (a measure of the state's memory).
+    pub fn recipients_held(&self) -> usize {
+        self.recipients.len()
+    }
+
+    fn advance(&mut self, ts: Timestamp) {
+        self.last_seen = self.last_seen.max(ts);
+        if ts <= self.now {
+            return;
+        }
+        self.now = ts;
+        self.advance_rings();
+        if self.now - self.last_sweep >= Span::Day.millis() {
+            self.sweep();
+        }
+    }
+
+    fn advance_rings(&mut self) {
+        let now = self.now;
+        self.day.advance(now);
+        self.week.advance(now);
+        self.msgs_1m.advance(now);
+        self.msgs_1h.advance(now);
+        self.uniq_1m.advance(now);
+        self.uniq_1h.advance(now);
+        self.uniq_24h.advance(now);
+        self.uniq_7d.advance(now);
+        self.tier_24h.advance(now);
+        self.tier_7d.advance(now);
+        self.marketing_24h.advance(now);
+    }
+
+    /// Forgets recipients with nothing inside the longest window and no opt-out to honour.
+    fn sweep(&mut self) {
+        let horizon = self
+            .now
+            .saturating_sub(Span::Week.millis() + Span::Week.bucket_millis());
+        self.recipients
+            .retain(|_, r| r.opted_out || r.last_activity() >= horizon);
+        self.last_sweep = self.now;
+    }
+
+    fn counts(&mut self, ts: Timestamp) -> (&mut Counts, &mut Counts) {
+        (self.day.slot_mut(ts), self.week.slot_mut(ts))
+    }
+
+    /// Applies a `business` record: what the platform knew before the log.
+    pub fn on_business(&mut self, b: &BusinessInfo, policy: &Policy) {
+        self.advance(b.ts);
+        if self.tier != b.tier {
+            self.tier = b.tier;
+            self.tier_since = b.ts;
+        }
+        self.verified = b.verified;
+        self.established = true;
+        self.created = Some(b.created);
+        self.dirty = true;
+        self.evaluate(policy, Trigger::Business);
+    }
+
+    /// Applies a recipient's feedback.
+    pub fn on_feedback(&mut self, f: &Feedback, recipient: u64, policy: &Policy) {
+        self.advance(f.ts);
+        let (d, w) = self.counts(f.ts);
+        let bump = |c: &mut Counts| match f.kind {
+            FeedbackKind::Block => c.blocks += 1,
+            FeedbackKind::Report => c.reports += 1,
+            FeedbackKind::OptOut => c.opt_outs += 1,
+            FeedbackKind::Read => c.reads += 1,
+            FeedbackKind::Reply => c.replies += 1,
+        };
+        bump(d);
+        bump(w);
+        let t = &mut self.totals;
+        match f.kind {
+            FeedbackKind::Block => t.blocks += 1,
+            FeedbackKind::Report => t.reports += 1,
+            FeedbackKind::OptOut => t.opt_outs += 1,
+            FeedbackKind::Read => t.reads += 1,
+            FeedbackKind::Reply => t.replies += 1,
+        }
+        match f.kind {
+            FeedbackKind::OptOut => {
+                self.recipients.entry(recipient).or_default().opted_out = true;
+            }
+            FeedbackKind::Reply => {
+                let r = self.recipients.entry(recipient).or_default();
+                r.last_reply = r.last_reply.max(f.ts);
+                r.opted_out = false;
+            }
+            _ => {}
+        }
+        // Reads move no standing that matters minute to minute; everything else re-evaluates.
+        if f.kind != FeedbackKind::Read {
+            self.dirty = true;
+        }
+        self.maybe_evaluate(policy, Trigger::Feedback(f.kind, &f.recipient));
+    }
+
+    /// Applies a delivery receipt.
+    pub fn on_delivery(&mut self, d: &Delivery, policy: &Policy) {
+        self.advance(d.ts);
+        let invalid =
+            d.status == DeliveryStatus::Failed && d.error.as_deref() == Some("invalid_number");
+        let (day, week) = self.counts(d.ts);
+        for c in [day, week] {
+            c.deliveries += 1;
+            match d.status {
+                DeliveryStatus::Delivered => c.delivered += 1,
+                DeliveryStatus::Failed => c.failed += 1,
+            }
+            if invalid {
+                c.invalid += 1;
+            }
+        }
+        match d.status {
+            DeliveryStatus::Delivered => self.totals.delivered += 1,
+            DeliveryStatus::Failed => {
+                self.totals.failed += 1;
+                self.dirty = true;
+            }
+        }
+        if invalid {
+            self.totals.invalid_numbers += 1;
+        }
+        self.maybe_evaluate(policy, Trigger::Delivery(&d.message));
+    }
+
+    /// Judges one message and counts it.
+    pub fn on_message(
+        &mut self,
+        m: &Message,
+        recipient: u64,
+        ctx: MessageContext,
+        policy: &Policy,
+    ) -> Verdict {
+        self.advance(m.ts);
+        let ts = m.ts;
+        let marketing = m.category == Category::Marketing;
+        let sig = &policy.signals;
+
+        // Count the attempt.
+        let (d, w) = self.counts(ts);
+        d.messages += 1;
+        w.messages += 1;
+        if marketing {
+            d.marketing += 1;
+            w.marketing += 1;
+        }
+        *self.msgs_1m.slot_mut(ts) += 1;
+        *self.msgs_1h.slot_mut(ts) += 1;
+        self.totals.messages += 1;
+        if marketing {
+            self.totals.marketing += 1;
+        }
+        self.baseline.add(
+            ts,
+            sig.volume_burst_1h.ewma_alpha,
+            sig.volume_burst_1h.peak_half_life_hours,
+        );
+        let entry = self.recipients.entry(recipient).or_default();
+        let old = entry.last_msg;
+        entry.last_msg = old.max(ts);
+        let new = entry.last_msg;
+        let old_marketing = entry.last_marketing;
+        if marketing {
+            entry.last_marketing = old_marketing.max(ts);
+        }
+        let new_marketing = entry.last_marketing;
+        let opted_out = entry.opted_out;
+        let last_reply = entry.last_reply;
+        let last_tier = entry.last_tier;
+        for ring in [
+            &mut self.uniq_1m,
+            &mut self.uniq_1h,
+            &mut self.uniq_24h,
+            &mut self.uniq_7d,
+        ] {
+            ring.move_key(old, new);
+        }
+        if marketing {
+            self.marketing_24h.move_key(old_marketing, new_marketing);
+        }
+
+        self.messages_since_eval += 1;
+        self.maybe_evaluate(policy, Trigger::Message(&m.id));
+
+        // Message-level signals.
+        let mut hits: Vec<(Hit, MessageAction, f64)> = Vec::new();
+        if marketing && opted_out {
+            hits.push((
+                Hit::new(Signal::OptedOut, 1.0, 1.0),
+                sig.opted_out.action,
+                sig.opted_out.weight,
+            ));
+        }
+        let window = policy.tiers.service_window_hours * HOUR;
+        let in_service_window = last_reply != 0 && ts >= last_reply && ts - last_reply < window;
+        let business_initiated = !in_service_window;
+        if let (true, Some(limit)) = (business_initiated, self.tier.limit()) {
+            let counted = last_tier != 0 && self.tier_24h.covers(last_tier);
+            let used = u64::from(self.tier_24h.sum());
+            if !counted && used >= limit {
+                hits.push((
+                    Hit::new(Signal::TierLimit24h, used as f64, limit as f64),
+                    sig.tier_limit_24h.action,
+                    sig.tier_limit_24h.weight,
+                ));
+            }
+        }
+        let ramp = &sig.new_business_ramp_1h;
+        if self.is_new(ts, ramp.hours) {
+            let hour = u64::from(self.msgs_1h.sum());
+            if hour > ramp.per_hour {
+                hits.push((
+                    Hit::new(Signal::NewBusinessRamp1h, hour as f64, ramp.per_hour as f64),
+                    ramp.action,
+                    ramp.weight,
+                ));
+            }
+        }
+        let fatigue = &sig.recipient_fatigue_24h;
+        if marketing && ctx.recipient_marketing_24h > fatigue.cap {
+            hits.push((
+                Hit::new(
+                    Signal::RecipientFatigue24h,
+                    ctx.recipient_marketing_24h as f64,
+                    fatigue.cap as f64,
+                ),
+                fatigue.action,
+                fatigue.weight,
+            ));
+        }
+
+        // Combine with the business's standing.
+        let mut action = self.status.action();
+        let mut reasons: Vec<Hit> = Vec::with_capacity(self.standing.len() + hits.len());
+        let mut keep = 1.0;
+        for h in &self.standing {
+            keep *= 1.0 - business_weight(policy, h.signal);
+            reasons.push(h.clone());
+        }
+        if self.status == Status::Suspended {
+            for h in &self.status_reasons {
+                if !reasons.iter().any(|r| r.signal == h.signal) {
+                    keep *= 1.0 - business_weight(policy, h.signal);
+                    reasons.push(h.clone());
+                }
+            }
+        }
+        for (h, a, weight) in hits {
+            keep *= 1.0 - weight;
+            action = action.max(a.action());
+            reasons.push(h);
+        }
+        reasons.sort_by_key(|h| h.signal);
+        let score = crate::signal::round_sig(1.0 - keep);
+        if score >= policy.score.block {
+            action = action.max(Action::Block);
+        } else if score >= policy.score.hold {
+            action = action.max(Action::Hold);
+        }
+
+        match action {
+            Action::Allow => self.totals.allowed += 1,
+            Action::Throttle => self.totals.throttled += 1,
+            Action::Hold => self.totals.held += 1,
+            Action::Block => self.totals.blocked += 1,
+        }
+        // Only a message that goes out uses the tier's allowance.
+        if action == Action::Allow && business_initiated {
+            let new_tier = last_tier.max(ts);
+            self.tier_24h.move_key(last_tier, new_tier);
+            self.tier_7d.move_key(last_tier, new_tier);
+            if let Some(r) = self.recipients.get_mut(&recipient) {
+                r.last_tier = new_tier;
+            }
+        }
+        Verdict {
+            message: m.id.clone(),
+            business: m.business.clone(),
+            action,
+            score,
+            reasons,
+        }
+    }
+
+    fn is_new(&self, ts: Timestamp, hours: u64) -> bool {
+        let born = match (self.established, self.created) {
+            (true, Some(c)) => c,
+            _ => self.first_seen,
+        };
+        ts.saturating_sub(born) < hours * HOUR
+    }
+
+    fn maybe_evaluate(&mut self, policy: &Policy, trigger: Trigger<'_>) {
+        let every = (u64::from(self.uniq_24h.sum()) / 32).max(8);
+        if self.dirty || self.messages_since_eval >= every || self.now - self.last_eval >= 60_000 {
+            self.evaluate(policy, trigger);
+        }
+    }
+
+    /// Moves the clock to `ts` (if later) and re-evaluates: used at the end of a replay and when
+    /// a service is asked for a business's standing.
+    pub fn settle(&mut self, ts: Timestamp, policy: &Policy) {
+        if ts > self.now {
+            self.now_only(ts);
+        }
+        self.evaluate(policy, Trigger::Time);
+    }
+
+    /// Advances the windows without counting an event as seen.
+    fn now_only(&mut self, ts: Timestamp) {
+        let last_seen = self.last_seen;
+        self.advance(ts);
+        self.last_seen = last_seen;
+    }
+
+    /// Business-level signals firing now.
+    fn business_hits(&self, policy: &Policy) -> Vec<Hit> {
+        let s = &policy.signals;
+        let day = self.day.sum();
+        let week = self.week.sum();
+        let uniq_day = u64::from(self.uniq_24h.sum());
+        let uniq_week = u64::from(self.uniq_7d.sum());
+        let mut hits = Vec::new();
+        let mut rate_above = |signal, rule: &RateRule, count: u64, of: u64| {
+            if count >= rule.min_count
+                && of > 0
+                && rule.prior().prob_above(count, of, rule.threshold) >= rule.confidence
+            {
+                hits.push(Hit::new(
+                    signal,
+                    count as f64 / of.max(count) as f64,
+                    rule.threshold,
+                ));
+            }
+        };
+        rate_above(
+            Signal::ComplaintRate24h,
+            &s.complaint_rate_24h,
+            day.complaints(),
+            uniq_day,
+        );
+        rate_above(
+            Signal::ComplaintRate7d,
+            &s.complaint_rate_7d,
+            week.complaints(),
+            uniq_week,
+        );
+        rate_above(
+            Signal::ComplaintWarn7d,
+            &s.complaint_warn_7d,
+            week.complaints(),
+            uniq_week,
+        );
+        rate_above(
+            Signal::OptOutRate24h,
+            &s.opt_out_rate_24h,
+            u64::from(day.opt_outs),
+            uniq_day,
+        );
+        let deliveries = u64::from(day.deliveries);
+        rate_above(
+            Signal::InvalidNumberRate24h,
+            &s.invalid_number_rate_24h,
+            u64::from(day.invalid),
+            deliveries,
+        );
+        rate_above(
+            Signal::FailedDeliveryRate24h,
+            &s.failed_delivery_rate_24h,
+            u64::from(day.failed),
+            deliveries,
+        );
+
+        let read = &s.low_read_rate_7d;
+        let delivered = u64::from(week.delivered);
+        let reads = u64::from(week.reads).min(delivered);
+        if delivered >= read.min_count
+            && read.prior().prob_below(reads, delivered, read.threshold) >= read.confidence
+        {
+            hits.push(Hit::new(
+                Signal::LowReadRate7d,
+                reads as f64 / delivered as f64,
+                read.threshold,
+            ));
+        }
+
+        let burst = &s.volume_burst_1h;
+        if self.baseline.hours >= burst.min_baseline_hours {
+            let count = u64::from(self.msgs_1h.sum());
+            let lambda = self
+                .baseline
+                .ewma
+                .max(burst.peak_share * self.baseline.peak)
+                .max(1.0);
+            if count >= burst.min_count
+                && count as f64 >= burst.min_ratio * lambda
+                && poisson_upper_tail(lambda, count) <= burst.p_value
+            {
+                hits.push(Hit::new(
+                    Signal::VolumeBurst1h,
+                    count as f64,
+                    burst.min_ratio * lambda,
+                ));
+            }
+        }
+
+        let freq = &s.recipient_frequency_24h;
+        let marketing = u64::from(day.marketing);
+        let people = u64::from(self.marketing_24h.sum());
+        if marketing >= freq.min_count
+            && people > 0
+            && marketing as f64 / people as f64 >= freq.threshold
+        {
+            hits.push(Hit::new(
+                Signal::RecipientFrequency24h,
+                marketing as f64 / people as f64,
+                freq.threshold,
+            ));
+        }
+        hits
+    }
+
+    /// Recomputes standing, status, quality and tier.
+    fn evaluate(&mut self, policy: &Policy, trigger: Trigger<'_>) {
+        self.dirty = false;
+        self.messages_since_eval = 0;
+        self.last_eval = self.now;
+        let hits = self.business_hits(policy);
+        let now = self.now;
+
+        // Status.
+        let target = hits
+            .iter()
+            .map(|h| match business_action(policy, h.signal) {
+                BusinessAction::None => Status::Active,
+                BusinessAction::Throttle => Status::Throttled,
+                BusinessAction::Suspend => Status::Suspended,
+            })
+            .max()
+            .unwrap_or(Status::Active);
+        let held = self.status == Status::Suspended
+            && now.saturating_sub(self.status_since) < policy.status.suspend_hours * HOUR;
+        if target != self.status && !held {
+            let reasons: Vec<Hit> = hits
+                .iter()
+                .filter(|h| business_action(policy, h.signal) != BusinessAction::None)
+                .cloned()
+                .collect();
+            if self.changes.len() == MAX_CHANGES {
+                self.changes.remove(0);
+            }
+            self.changes.push(StatusChange {
+                ts: now,
+                from: self.status,
+                to: target,
+                trigger: trigger.describe(),
+                reasons: reasons.clone(),
+            });
+            self.status = target;
+            self.status_since = now;
+            self.status_reasons = reasons;
+            if target != Status::Active && self.first_flagged.is_none() {
+                self.first_flagged = Some(now);
+            }
+        }
+
+        // Quality and the tier ladder.
+        self.quality = hits
+            .iter()
+            .map(|h| h.signal.quality_impact())
+            .max()
+            .unwrap_or(Quality::High);
+        let tiers = &policy.tiers;
+        if self.quality == Quality::Low {
+            let since = *self.low_since.get_or_insert(now);
+            if now - since >= tiers.downgrade_after_hours * HOUR {
+                if let Some(down) = self.tier.down() {
+                    self.tier = down;
+                    self.tier_since = now;
+                }
+                self.low_since = Some(now);
+            }
+        } else {
+            self.low_since = None;
+            let settled = now - self.tier_since >= tiers.min_hours_at_tier * HOUR;
+            let path_open =
+                self.tier != Tier::T250 || self.verified || !tiers.verified_for_first_upgrade;
+            if let (Some(limit), Some(up)) = (self.tier.limit(), self.tier.up()) {
+                let used = f64::from(self.tier_7d.sum());
+                if self.status == Status::Active
+                    && settled
+                    && path_open
+                    && used >= tiers.upgrade_usage * limit as f64
+                {
+                    self.tier = up;
+                    self.tier_since = now;
+                }
+            }
+        }
+        self.standing = hits;
+    }
+
+    /// The business's standing now (its clock, not the caller's).
+    pub fn standing(&self, policy: &Policy) -> Standing {
+        let level = policy.status.interval_level;
+        let s = &policy.signals;
+        let day = self.day.sum();
+        let week = self.week.sum();
+        let uniq_day = u64::from(self.uniq_24h.sum());
+        let uniq_week = u64::from(self.uniq_7d.sum());
+        let ratios = Ratios {
+            complaint_rate_24h: Rate::new(day.complaints(), uniq_day, &s.complaint_rate_24h, level),
+            complaint_rate_7d: Rate::new(week.complaints(), uniq_week, &s.complaint_rate_7d, level),
+            opt_out_rate_24h: Rate::new(
+                u64::from(day.opt_outs),
+                uniq_day,
+                &s.opt_out_rate_24h,
+                level,
+            ),
+            invalid_number_rate_24h: Rate::new(
+                u64::from(day.invalid),
+                u64::from(day.deliveries),
+                &s.invalid_number_rate_24h,
+                level,
+            ),
+            failed_delivery_rate_24h: Rate::new(
+                u64::from(day.failed),
+                u64::from(day.deliveries),
+                &s.failed_delivery_rate_24h,
+                level,
+            ),
+            read_rate_7d: Rate::new(
+                u64::from(week.reads).min(u64::from(week.delivered)),
+                u64::from(week.delivered),
+                &s.low_read_rate_7d,
+                level,
+            ),
+        };
+        let burst = &s.volume_burst_1h;
+        let volume = Volume {
+            messages_1m: u64::from(self.msgs_1m.sum()),
+            messages_1h: u64::from(self.msgs_1h.sum()),
+            messages_24h: u64::from(day.messages),
+            messages_7d: u64::from(week.messages),
+            recipients_1m: u64::from(self.uniq_1m.sum()),
+            recipients_1h: u64::from(self.uniq_1h.sum()),
+            recipients_24h: uniq_day,
+            recipients_7d: uniq_week,
+            tier_recipients_24h: u64::from(self.tier_24h.sum()),
+            baseline_1h: (self.baseline.hours >= burst.min_baseline_hours).then(|| {
+                crate::signal::round_sig(
+                    self.baseline
+                        .ewma
+                        .max(burst.peak_share * self.baseline.peak),
+                )
+            }),
+        };
+        let mut reasons = self.standing.clone();
+        if self.status == Status::Suspended {
+            for h in &self.status_reasons {
+                if !reasons.iter().any(|r| r.signal == h.signal) {
+                    reasons.push(h.clone());
+                }
+            }
+        }
+        reasons.sort_by_key(|h| h.signal);
+        Standing {
+            status: self.status,
+            status_since: self.status_since,
+            first_flagged: self.first_flagged,
+            quality: self.quality,
+            tier: self.tier,
+            verified: self.verified,
+            established: self.established,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            totals: self.totals,
+            ratios,
+            volume,
+            reasons,
+            changes: self.changes.clone(),
+        }
+    }
+}
+
+fn business_action(policy: &Policy, signal: Signal) -> BusinessAction {
+    let s = &policy.signals;
+    match signal {
+        Signal::ComplaintRate24h => s.complaint_rate_24h.action,
+        Signal::ComplaintRate7d => s.complaint_rate_7d.action,
+        Signal::ComplaintWarn7d => s.complaint_warn_7d.action,
+        Signal::OptOutRate24h => s.opt_out_rate_24h.action,
+        Signal::InvalidNumberRate24h => s.invalid_number_rate_24h.action,
+        Signal::FailedDeliveryRate24h => s.failed_delivery_rate_24h.action,
+        Signal::LowReadRate7d => s.low_read_rate_7d.action,
+        Signal::VolumeBurst1h => s.volume_burst_1h.action,
+        Signal::RecipientFrequency24h => s.recipient_frequency_24h.action,
+        _ => BusinessAction::None,
+    }
+}
+
+fn business_weight(policy: &Policy, signal: Signal) -> f64 {
+    let s = &policy.signals;
+    match signal {
+        Signal::ComplaintRate24h => s.complaint_rate_24h.weight,
+        Signal::ComplaintRate7d => s.complaint_rate_7d.weight,
+        Signal::ComplaintWarn7d => s.complaint_warn_7d.weight,
+        Signal::OptOutRate24h => s.opt_out_rate_24h.weight,
+        Signal::InvalidNumberRate24h => s.invalid_number_rate_24h.weight,
+        Signal::FailedDeliveryRate24h => s.failed_delivery_rate_24h.weight,
+        Signal::LowReadRate7d => s.low_read_rate_7d.weight,
+        Signal::VolumeBurst1h => s.volume_burst_1h.weight,
+        Signal::RecipientFrequency24h => s.recipient_frequency_24h.weight,
+        Signal::OptedOut => s.opted_out.weight,
+        Signal::TierLimit24h => s.tier_limit_24h.weight,
+        Signal::NewBusinessRamp1h => s.new_business_ramp_1h.weight,
+        Signal::RecipientFatigue24h => s.recipient_fatigue_24h.weight,
+    }
+}
+
+#[cfg(test)]
+#[path = "business_tests.rs"]
+mod tests;

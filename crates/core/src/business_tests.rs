@@ -1,0 +1,549 @@
+//! Every signal at its edges: window boundaries, late events, empty and tiny samples.
+
+use super::*;
+use crate::engine::Engine;
+use crate::event::{BusinessInfo, Delivery, Event, Feedback, Message};
+
+const T0: Timestamp = 1_793_577_600_000; // a Monday, 00:00 UTC
+const MIN: u64 = 60_000;
+
+fn msg(id: usize, ts: Timestamp, recipient: &str, category: Category) -> Event {
+    Event::Message(Message {
+        id: format!("m-{id}"),
+        ts,
+        business: "b-1".into(),
+        recipient: recipient.into(),
+        category,
+        template: None,
+        text: "hello".into(),
+    })
+}
+
+fn fb(ts: Timestamp, recipient: &str, kind: FeedbackKind) -> Event {
+    Event::Feedback(Feedback {
+        ts,
+        business: "b-1".into(),
+        recipient: recipient.into(),
+        kind,
+        message: None,
+    })
+}
+
+fn delivery(ts: Timestamp, recipient: &str, failed: Option<&str>) -> Event {
+    Event::Delivery(Delivery {
+        ts,
+        business: "b-1".into(),
+        recipient: recipient.into(),
+        message: "m".into(),
+        status: if failed.is_some() {
+            DeliveryStatus::Failed
+        } else {
+            DeliveryStatus::Delivered
+        },
+        error: failed.map(str::to_owned),
+    })
+}
+
+fn established(ts: Timestamp, tier: Tier, verified: bool) -> Event {
+    Event::Business(BusinessInfo {
+        ts,
+        business: "b-1".into(),
+        tier,
+        verified,
+        created: T0 - 400 * 24 * HOUR,
+    })
+}
+
+/// A policy without the new-business ramp, so volume tests isolate what they test.
+fn no_ramp() -> Policy {
+    Policy::from_toml_overlay("[signals.new_business_ramp_1h]\nper_hour = 1000000\n").unwrap()
+}
+
+/// Sends `n` utility messages to distinct recipients `r-{offset + i}`, spread over `span` ms
+/// from `start`, and returns the verdicts.
+fn send(
+    e: &mut Engine,
+    start: Timestamp,
+    span: u64,
+    n: usize,
+    offset: usize,
+    category: Category,
+) -> Vec<Verdict> {
+    (0..n)
+        .filter_map(|i| {
+            let ts = start + span * i as u64 / n.max(1) as u64;
+            e.observe(&msg(offset + i, ts, &format!("r-{}", offset + i), category))
+        })
+        .collect()
+}
+
+fn standing(e: &Engine) -> Standing {
+    e.standing("b-1").expect("business known")
+}
+
+fn signals(v: &Verdict) -> Vec<Signal> {
+    v.reasons.iter().map(|h| h.signal).collect()
+}
+
+#[test]
+fn one_complaint_in_three_does_not_suspend() {
+    let mut e = Engine::new(Policy::default());
+    e.observe(&established(T0, Tier::T10k, true));
+    send(&mut e, T0, 10 * MIN, 3, 0, Category::Marketing);
+    e.observe(&fb(T0 + 20 * MIN, "r-0", FeedbackKind::Block));
+    let v = send(&mut e, T0 + 30 * MIN, MIN, 1, 10, Category::Marketing);
+    assert_eq!(v[0].action, Action::Allow, "{v:?}");
+    assert_eq!(standing(&e).status, Status::Active);
+}
+
+#[test]
+fn thirty_complaints_in_three_thousand_suspend() {
+    let mut e = Engine::new(Policy::default());
+    e.observe(&established(T0, Tier::T10k, true));
+    send(&mut e, T0, 6 * HOUR, 3000, 0, Category::Marketing);
+    for i in 0..30 {
+        let kind = if i % 2 == 0 {
+            FeedbackKind::Block
+        } else {
+            FeedbackKind::Report
+        };
+        e.observe(&fb(T0 + 6 * HOUR + i * MIN, &format!("r-{i}"), kind));
+    }
+    let v = send(&mut e, T0 + 7 * HOUR, MIN, 1, 5000, Category::Marketing);
+    assert_eq!(v[0].action, Action::Block);
+    let s = signals(&v[0]);
+    assert!(
+        s.contains(&Signal::ComplaintRate24h) && s.contains(&Signal::ComplaintRate7d),
+        "{s:?}"
+    );
+    let hit = v[0]
+        .reasons
+        .iter()
+        .find(|h| h.signal == Signal::ComplaintRate24h)
+        .unwrap();
+    assert_eq!(hit.threshold, 0.003);
+    assert!((hit.value - 0.01).abs() < 1e-4, "{hit:?}");
+    let st = standing(&e);
+    assert_eq!(st.status, Status::Suspended);
+    assert_eq!(st.quality, Quality::Low);
+    assert!(st.first_flagged.is_some());
+    assert_eq!(st.changes.len(), 1);
+    assert!(
+        st.changes[0].trigger.starts_with("feedback"),
+        "{:?}",
+        st.changes[0]
+    );
+}
+
+#[test]
+fn complaints_leave_the_day_window_at_its_edge_but_not_the_week() {
+    let policy = Policy::from_toml_overlay(
+        "[signals.complaint_rate_7d]\naction = \"none\"\n[status]\nsuspend_hours = 0\n",
+    )
+    .unwrap();
+    let mut e = Engine::new(policy);
+    e.observe(&established(T0, Tier::T10k, true));
+    send(&mut e, T0, HOUR, 1000, 0, Category::Marketing);
+    for i in 0..20 {
+        e.observe(&fb(T0 + HOUR, &format!("r-{i}"), FeedbackKind::Report));
+    }
+    assert_eq!(standing(&e).status, Status::Suspended);
+    let bucket = Span::Day.bucket_millis();
+    // 59 buckets after the complaints' bucket they are still inside the 24-h window.
+    let edge = (T0 + HOUR) / bucket * bucket + 59 * bucket;
+    e.observe(&delivery(edge, "r-1", None));
+    let s = standing(&e);
+    assert_eq!(s.ratios.complaint_rate_24h.count, 20);
+    // One bucket more: out of the day, still in the week; the suspension is lifted.
+    e.observe(&delivery(edge + bucket, "r-1", None));
+    let s = standing(&e);
+    assert_eq!(s.ratios.complaint_rate_24h.count, 0);
+    assert_eq!(s.ratios.complaint_rate_7d.count, 20);
+    assert_eq!(s.status, Status::Active);
+    assert!(
+        s.reasons
+            .iter()
+            .any(|h| h.signal == Signal::ComplaintRate7d)
+    );
+}
+
+#[test]
+fn suspension_stands_for_its_minimum_time() {
+    let mut e = Engine::new(Policy::default());
+    e.observe(&established(T0, Tier::T10k, true));
+    send(&mut e, T0, HOUR, 1000, 0, Category::Marketing);
+    for i in 0..20 {
+        e.observe(&fb(T0 + HOUR, &format!("r-{i}"), FeedbackKind::Report));
+    }
+    // Two days later the complaints are out of the 24-h window but the suspension stands, with
+    // the reasons it was given for.
+    let v = send(&mut e, T0 + 50 * HOUR, MIN, 1, 9000, Category::Marketing);
+    assert_eq!(v[0].action, Action::Block);
+    assert!(signals(&v[0]).contains(&Signal::ComplaintRate24h));
+    assert_eq!(standing(&e).status, Status::Suspended);
+}
+
+#[test]
+fn late_feedback_within_the_window_counts() {
+    let mut e = Engine::new(Policy::default());
+    e.observe(&established(T0, Tier::T10k, true));
+    send(&mut e, T0, HOUR, 100, 0, Category::Marketing);
+    e.observe(&delivery(T0 + 2 * HOUR, "r-1", None));
+    // Ten minutes late, and (past the window) three days late: both counted.
+    e.observe(&fb(T0 + 2 * HOUR - 10 * MIN, "r-1", FeedbackKind::Block));
+    e.observe(&fb(T0 - 72 * HOUR, "r-2", FeedbackKind::Block));
+    let s = standing(&e);
+    assert_eq!(s.ratios.complaint_rate_24h.count, 2);
+    assert_eq!(s.totals.blocks, 2);
+    assert_eq!(
+        s.last_seen,
+        T0 + 2 * HOUR,
+        "a late event does not move the clock back"
+    );
+}
+
+#[test]
+fn feedback_without_messages_is_no_evidence() {
+    let mut e = Engine::new(Policy::default());
+    for i in 0..10 {
+        e.observe(&fb(T0 + i, &format!("r-{i}"), FeedbackKind::Report));
+    }
+    let s = standing(&e);
+    assert_eq!(s.status, Status::Active);
+    assert!(s.reasons.is_empty(), "{:?}", s.reasons);
+}
+
+#[test]
+fn opted_out_recipients_get_no_marketing_until_they_reply() {
+    let mut e = Engine::new(no_ramp());
+    e.observe(&established(T0, Tier::T10k, true));
+    e.observe(&msg(1, T0, "r-1", Category::Marketing));
+    e.observe(&fb(T0 + MIN, "r-1", FeedbackKind::OptOut));
+    let v = e
+        .observe(&msg(2, T0 + 2 * MIN, "r-1", Category::Marketing))
+        .unwrap();
+    assert_eq!(v.action, Action::Block);
+    assert_eq!(signals(&v), vec![Signal::OptedOut]);
+    // Utility is not marketing: it still goes.
+    let v = e
+        .observe(&msg(3, T0 + 3 * MIN, "r-1", Category::Utility))
+        .unwrap();
+    assert_eq!(v.action, Action::Allow);
+    // Another recipient is unaffected.
+    let v = e
+        .observe(&msg(4, T0 + 3 * MIN, "r-2", Category::Marketing))
+        .unwrap();
+    assert_eq!(v.action, Action::Allow);
+    e.observe(&fb(T0 + 4 * MIN, "r-1", FeedbackKind::Reply));
+    let v = e
+        .observe(&msg(5, T0 + 5 * MIN, "r-1", Category::Marketing))
+        .unwrap();
+    assert_eq!(v.action, Action::Allow, "a reply restores consent");
+}
+
+#[test]
+fn tier_limit_counts_unique_business_initiated_recipients() {
+    let mut e = Engine::new(no_ramp());
+    // New business: tier 250.
+    let v = send(&mut e, T0, HOUR, 250, 0, Category::Utility);
+    assert!(v.iter().all(|v| v.action == Action::Allow));
+    // The 251st unique recipient is over the limit: throttled, not blocked.
+    let v = e
+        .observe(&msg(251, T0 + HOUR, "r-new", Category::Utility))
+        .unwrap();
+    assert_eq!(v.action, Action::Throttle);
+    let hit = &v.reasons[0];
+    assert_eq!(
+        (hit.signal, hit.value, hit.threshold),
+        (Signal::TierLimit24h, 250.0, 250.0)
+    );
+    // A recipient already counted is still allowed.
+    let v = e
+        .observe(&msg(252, T0 + HOUR, "r-7", Category::Utility))
+        .unwrap();
+    assert_eq!(v.action, Action::Allow);
+    // Inside the customer-service window (the recipient replied) a message does not count.
+    e.observe(&fb(T0 + HOUR, "r-talks", FeedbackKind::Reply));
+    let v = e
+        .observe(&msg(253, T0 + HOUR + MIN, "r-talks", Category::Service))
+        .unwrap();
+    assert_eq!(v.action, Action::Allow);
+    // ... but outside it (a day later, window closed) it would.
+    let v = e
+        .observe(&msg(
+            254,
+            T0 + 25 * HOUR + 2 * MIN,
+            "r-talks",
+            Category::Service,
+        ))
+        .unwrap();
+    assert_eq!(
+        v.action,
+        Action::Allow,
+        "the first day's recipients have left the moving 24 h"
+    );
+    assert_eq!(standing(&e).volume.tier_recipients_24h, 1);
+}
+
+#[test]
+fn new_businesses_ramp_established_ones_do_not() {
+    let ramp = Policy::default().signals.new_business_ramp_1h.per_hour as usize;
+    let mut e = Engine::new(Policy::default());
+    let v = send(&mut e, T0, 30 * MIN, ramp + 1, 0, Category::Utility);
+    assert!(v[..ramp].iter().all(|v| v.action == Action::Allow));
+    assert_eq!(v[ramp].action, Action::Throttle);
+    assert_eq!(signals(&v[ramp]), vec![Signal::NewBusinessRamp1h]);
+
+    let mut e = Engine::new(Policy::default());
+    e.observe(&established(T0, Tier::T10k, true));
+    let v = send(&mut e, T0, 30 * MIN, ramp + 1, 0, Category::Utility);
+    assert!(v.iter().all(|v| v.action == Action::Allow));
+}
+
+#[test]
+fn recipient_fatigue_is_counted_across_businesses() {
+    let cap = Policy::default().signals.recipient_fatigue_24h.cap as usize;
+    let mut e = Engine::new(Policy::default());
+    let mut last = None;
+    for i in 0..=cap {
+        let b = format!("b-{i}");
+        e.observe(&Event::Business(BusinessInfo {
+            ts: T0,
+            business: b.clone(),
+            tier: Tier::T10k,
+            verified: true,
+            created: T0 - 1000 * HOUR,
+        }));
+        last = e.observe(&Event::Message(Message {
+            id: format!("m-{i}"),
+            ts: T0 + i as u64 * MIN,
+            business: b,
+            recipient: "r-tired".into(),
+            category: Category::Marketing,
+            template: None,
+            text: "offer".into(),
+        }));
+        if i < cap {
+            assert_eq!(last.as_ref().unwrap().action, Action::Allow, "message {i}");
+        }
+    }
+    let v = last.unwrap();
+    assert_eq!(v.action, Action::Throttle);
+    assert_eq!(signals(&v), vec![Signal::RecipientFatigue24h]);
+}
+
+#[test]
+fn a_burst_against_the_baseline_is_reported_but_does_not_act_alone() {
+    let mut e = Engine::new(Policy::default());
+    e.observe(&established(T0, Tier::T100k, true));
+    // Two days at ten an hour, then 300 in one hour.
+    let mut n = 0;
+    for h in 0..48 {
+        send(&mut e, T0 + h * HOUR, HOUR, 10, n, Category::Utility);
+        n += 10;
+    }
+    let v = send(
+        &mut e,
+        T0 + 48 * HOUR,
+        50 * MIN,
+        300,
+        n,
+        Category::Marketing,
+    );
+    let last = v.last().unwrap();
+    assert!(signals(last).contains(&Signal::VolumeBurst1h), "{last:?}");
+    assert_eq!(last.action, Action::Allow);
+    assert_eq!(standing(&e).status, Status::Active);
+    assert!(
+        v[0].reasons.is_empty(),
+        "the first messages of the hour are no burst yet"
+    );
+}
+
+#[test]
+fn a_new_business_has_no_baseline() {
+    let mut e = Engine::new(no_ramp());
+    let v = send(&mut e, T0, HOUR, 240, 0, Category::Utility);
+    assert!(
+        v.iter()
+            .all(|v| !signals(v).contains(&Signal::VolumeBurst1h))
+    );
+    assert_eq!(standing(&e).volume.baseline_1h, None);
+}
+
+#[test]
+fn invalid_numbers_mark_a_bought_list() {
+    let mut e = Engine::new(no_ramp());
+    send(&mut e, T0, HOUR, 200, 0, Category::Marketing);
+    for i in 0..200 {
+        let err = (i % 5 == 0).then_some("invalid_number");
+        e.observe(&delivery(T0 + HOUR + i, &format!("r-{i}"), err));
+    }
+    let s = standing(&e);
+    assert_eq!(s.status, Status::Suspended);
+    assert!(
+        s.reasons
+            .iter()
+            .any(|h| h.signal == Signal::InvalidNumberRate24h),
+        "{:?}",
+        s.reasons
+    );
+    assert_eq!(s.ratios.invalid_number_rate_24h.count, 40);
+}
+
+#[test]
+fn a_few_failures_are_not_a_bought_list() {
+    let mut e = Engine::new(no_ramp());
+    send(&mut e, T0, HOUR, 200, 0, Category::Marketing);
+    for i in 0..200 {
+        let err = (i % 50 == 0).then_some("invalid_number");
+        e.observe(&delivery(T0 + HOUR + i, &format!("r-{i}"), err));
+    }
+    assert_eq!(standing(&e).status, Status::Active);
+}
+
+#[test]
+fn flooding_the_same_recipients_throttles() {
+    let mut e = Engine::new(Policy::default());
+    e.observe(&established(T0, Tier::T10k, true));
+    let mut id = 0;
+    for round in 0..4 {
+        for r in 0..40 {
+            id += 1;
+            e.observe(&msg(
+                id,
+                T0 + round * 2 * HOUR + r,
+                &format!("r-{r}"),
+                Category::Marketing,
+            ));
+        }
+    }
+    let s = standing(&e);
+    assert_eq!(s.status, Status::Throttled);
+    // Standing is re-evaluated every few messages: the hit saw at least three rounds of four.
+    let hit = s
+        .reasons
+        .iter()
+        .find(|h| h.signal == Signal::RecipientFrequency24h)
+        .unwrap();
+    assert!((3.0..=4.0).contains(&hit.value), "{hit:?}");
+}
+
+#[test]
+fn low_reads_lower_quality_only() {
+    let mut e = Engine::new(Policy::default());
+    e.observe(&established(T0, Tier::T10k, true));
+    send(&mut e, T0, HOUR, 400, 0, Category::Marketing);
+    for i in 0..400 {
+        e.observe(&delivery(T0 + HOUR + i, &format!("r-{i}"), None));
+        if i % 40 == 0 {
+            e.observe(&fb(T0 + HOUR + i, &format!("r-{i}"), FeedbackKind::Read));
+        }
+    }
+    e.observe(&fb(T0 + 2 * HOUR, "r-1", FeedbackKind::Reply)); // forces an evaluation
+    let s = standing(&e);
+    assert_eq!(s.quality, Quality::Medium);
+    assert_eq!(s.status, Status::Active);
+    assert!(s.reasons.iter().any(|h| h.signal == Signal::LowReadRate7d));
+}
+
+#[test]
+fn verified_businesses_climb_the_ladder_unverified_new_ones_do_not() {
+    for (verified, want) in [(true, Tier::T2k), (false, Tier::T250)] {
+        let mut e = Engine::new(no_ramp());
+        e.observe(&Event::Business(BusinessInfo {
+            ts: T0,
+            business: "b-1".into(),
+            tier: Tier::T250,
+            verified,
+            created: T0 - 1000 * HOUR,
+        }));
+        send(&mut e, T0, 20 * HOUR, 200, 0, Category::Utility);
+        send(&mut e, T0 + 25 * HOUR, HOUR, 10, 1000, Category::Utility);
+        assert_eq!(standing(&e).tier, want, "verified: {verified}");
+    }
+}
+
+#[test]
+fn batches_equal_one_event_at_a_time_for_any_thread_count() {
+    // A small mixed log over several businesses with complaints, opt-outs and shared recipients.
+    let mut events = Vec::new();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for i in 0..20_000u64 {
+        let ts = T0 + i * 20_000;
+        let b = format!("b-{}", next() % 12);
+        let r = format!("r-{}", next() % 400);
+        let ev = match next() % 20 {
+            0 => Event::Feedback(Feedback {
+                ts,
+                business: b,
+                recipient: r,
+                kind: FeedbackKind::Report,
+                message: None,
+            }),
+            1 => Event::Feedback(Feedback {
+                ts,
+                business: b,
+                recipient: r,
+                kind: FeedbackKind::OptOut,
+                message: None,
+            }),
+            2 => Event::Feedback(Feedback {
+                ts,
+                business: b,
+                recipient: r,
+                kind: FeedbackKind::Reply,
+                message: None,
+            }),
+            3..=5 => Event::Delivery(Delivery {
+                ts,
+                business: b,
+                recipient: r,
+                message: "m".into(),
+                status: DeliveryStatus::Failed,
+                error: Some("invalid_number".into()),
+            }),
+            _ => Event::Message(Message {
+                id: format!("m-{i}"),
+                ts,
+                business: b,
+                recipient: r,
+                category: if next() % 2 == 0 {
+                    Category::Marketing
+                } else {
+                    Category::Utility
+                },
+                template: None,
+                text: String::new(),
+            }),
+        };
+        events.push(ev);
+    }
+    let one_by_one: Vec<Verdict> = {
+        let mut e = Engine::new(Policy::default());
+        events.iter().filter_map(|ev| e.observe(ev)).collect()
+    };
+    assert!(
+        one_by_one.iter().any(|v| v.action != Action::Allow),
+        "the log exercises some signals"
+    );
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        for batch in [1, 777, 20_000] {
+            let got: Vec<Verdict> = pool.install(|| {
+                let mut e = Engine::new(Policy::default());
+                events.chunks(batch).flat_map(|c| e.process(c)).collect()
+            });
+            assert_eq!(got, one_by_one, "threads {threads}, batch {batch}");
+        }
+    }
+}

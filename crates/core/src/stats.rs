@@ -1,0 +1,91 @@
+//! Small-sample statistics for rates and counts, on statrs.
+//!
+//! A complaint rate of 1 in 3 and one of 30 in 3,000 are both "high", but only the second is
+//! evidence. Rates are therefore judged by a Beta posterior: a prior worth `prior_strength`
+//! recipients at `prior_rate`, updated with what was seen, and the probability that the true rate
+//! lies beyond the policy's threshold. Volume bursts are judged by the Poisson upper tail of the
+//! last hour's count under the business's own baseline.
+
+use statrs::distribution::{Beta, ContinuousCDF, DiscreteCDF, Poisson};
+
+/// A Beta prior for a rate: `strength` pseudo-observations at `rate`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prior {
+    /// Prior mean of the rate.
+    pub rate: f64,
+    /// Weight of the prior, in observations.
+    pub strength: f64,
+}
+
+impl Prior {
+    fn posterior(self, hits: u64, trials: u64) -> Option<Beta> {
+        let trials = trials.max(hits);
+        let a = self.rate * self.strength + hits as f64;
+        let b = (1.0 - self.rate) * self.strength + (trials - hits) as f64;
+        Beta::new(a, b).ok()
+    }
+
+    /// P(true rate > `threshold`) given `hits` out of `trials`.
+    pub fn prob_above(self, hits: u64, trials: u64, threshold: f64) -> f64 {
+        self.posterior(hits, trials)
+            .map_or(0.0, |d| 1.0 - d.cdf(threshold))
+    }
+
+    /// P(true rate < `threshold`) given `hits` out of `trials`.
+    pub fn prob_below(self, hits: u64, trials: u64, threshold: f64) -> f64 {
+        self.posterior(hits, trials)
+            .map_or(0.0, |d| d.cdf(threshold))
+    }
+
+    /// The central credible interval holding `level` of the posterior mass.
+    pub fn interval(self, hits: u64, trials: u64, level: f64) -> (f64, f64) {
+        match self.posterior(hits, trials) {
+            Some(d) => {
+                let tail = (1.0 - level) / 2.0;
+                (d.inverse_cdf(tail), d.inverse_cdf(1.0 - tail))
+            }
+            None => (0.0, 1.0),
+        }
+    }
+}
+
+/// P(X >= k) for X ~ Poisson(lambda).
+pub fn poisson_upper_tail(lambda: f64, k: u64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    match Poisson::new(lambda.max(1e-9)) {
+        Ok(d) => d.sf(k - 1),
+        Err(_) => 1.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PRIOR: Prior = Prior {
+        rate: 0.001,
+        strength: 1000.0,
+    };
+
+    #[test]
+    fn one_in_three_is_not_evidence_thirty_in_three_thousand_is() {
+        assert!(PRIOR.prob_above(1, 3, 0.003) < 0.5);
+        assert!(PRIOR.prob_above(30, 3000, 0.003) > 0.999);
+    }
+
+    #[test]
+    fn interval_brackets_the_observed_rate_with_enough_data() {
+        let (lo, hi) = PRIOR.interval(50, 10_000, 0.9);
+        assert!(lo < 0.005 && 0.005 < hi, "({lo}, {hi})");
+        assert!(hi - lo < 0.003);
+    }
+
+    #[test]
+    fn poisson_tail() {
+        assert!((poisson_upper_tail(10.0, 0) - 1.0).abs() < 1e-12);
+        assert!(poisson_upper_tail(10.0, 10) > 0.4);
+        assert!(poisson_upper_tail(10.0, 60) < 1e-15);
+    }
+}

@@ -1,0 +1,230 @@
+//! Rolling windows over event time, in a fixed number of buckets.
+//!
+//! Every window here is a ring of [`BUCKETS`] buckets, each `span / BUCKETS` wide, whose newest
+//! bucket holds "now" (the latest event time the owner has seen). A window therefore covers the
+//! current bucket and the 59 before it: between 59/60 and all of its nominal span, never more. That
+//! is the precise meaning of "the last hour" or "the last 7 days" throughout spamward, and the edge
+//! tests hold it to that. Memory is fixed per window whatever the traffic.
+//!
+//! Events that arrive out of order land in their own bucket as long as it is still in the ring;
+//! older ones are counted in the oldest bucket still held, so nothing is dropped silently.
+
+use std::ops::AddAssign;
+
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+use crate::event::Timestamp;
+
+/// Buckets per window.
+pub const BUCKETS: usize = 60;
+
+/// The window lengths spamward knows.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Encode, Decode,
+)]
+pub enum Span {
+    /// One minute (1 s buckets).
+    #[serde(rename = "1m")]
+    Minute,
+    /// One hour (1 min buckets).
+    #[serde(rename = "1h")]
+    Hour,
+    /// 24 hours (24 min buckets).
+    #[serde(rename = "24h")]
+    Day,
+    /// 7 days (168 min buckets).
+    #[serde(rename = "7d")]
+    Week,
+}
+
+impl Span {
+    /// Nominal length in ms.
+    pub const fn millis(self) -> u64 {
+        match self {
+            Span::Minute => 60_000,
+            Span::Hour => 3_600_000,
+            Span::Day => 86_400_000,
+            Span::Week => 604_800_000,
+        }
+    }
+
+    /// Width of one bucket in ms.
+    pub const fn bucket_millis(self) -> u64 {
+        self.millis() / BUCKETS as u64
+    }
+
+    /// The name used in reasons and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Span::Minute => "1m",
+            Span::Hour => "1h",
+            Span::Day => "24h",
+            Span::Week => "7d",
+        }
+    }
+}
+
+/// A ring of buckets of `T` covering one [`Span`].
+#[derive(Clone, Debug, Encode, Decode)]
+pub struct Ring<T> {
+    span: Span,
+    /// Absolute index (`ts / width`) of the newest bucket; 0 before the first event.
+    head: u64,
+    slots: Vec<T>,
+}
+
+impl<T: Copy + Default> Ring<T> {
+    /// An empty ring.
+    pub fn new(span: Span) -> Self {
+        Ring {
+            span,
+            head: 0,
+            slots: vec![T::default(); BUCKETS],
+        }
+    }
+
+    /// The span this ring covers.
+    pub fn span(&self) -> Span {
+        self.span
+    }
+
+    fn index(&self, ts: Timestamp) -> u64 {
+        ts / self.span.bucket_millis()
+    }
+
+    /// Moves "now" forward to `ts`, clearing the buckets that fall out. Never moves backwards.
+    pub fn advance(&mut self, ts: Timestamp) {
+        let idx = self.index(ts);
+        if idx <= self.head {
+            return;
+        }
+        let gap = idx - self.head;
+        if gap >= BUCKETS as u64 || self.head == 0 {
+            self.slots.iter_mut().for_each(|s| *s = T::default());
+        } else {
+            for i in self.head + 1..=idx {
+                self.slots[(i % BUCKETS as u64) as usize] = T::default();
+            }
+        }
+        self.head = idx;
+    }
+
+    /// Whether an event at `ts` still falls inside the window (after [`Ring::advance`]).
+    pub fn covers(&self, ts: Timestamp) -> bool {
+        let idx = self.index(ts);
+        idx <= self.head && self.head - idx < BUCKETS as u64
+    }
+
+    /// The bucket for `ts`: its own if still held, else the oldest one held (late events are
+    /// counted, never dropped). Call [`Ring::advance`] first.
+    pub fn slot_mut(&mut self, ts: Timestamp) -> &mut T {
+        let idx = self
+            .index(ts)
+            .clamp(self.head.saturating_sub(BUCKETS as u64 - 1), self.head);
+        &mut self.slots[(idx % BUCKETS as u64) as usize]
+    }
+
+    /// The bucket for `ts` if it is still in the window.
+    pub fn slot_if_covered(&mut self, ts: Timestamp) -> Option<&mut T> {
+        if self.covers(ts) {
+            let idx = self.index(ts);
+            Some(&mut self.slots[(idx % BUCKETS as u64) as usize])
+        } else {
+            None
+        }
+    }
+}
+
+impl<T: Copy + Default + AddAssign> Ring<T> {
+    /// The total over the window.
+    pub fn sum(&self) -> T {
+        let mut total = T::default();
+        for s in &self.slots {
+            total += *s;
+        }
+        total
+    }
+}
+
+impl Ring<u32> {
+    /// Keeps a distinct count: the key whose latest time was `old` (0 = never seen) is now last
+    /// seen at `new`. The sum over the window is then the number of keys last seen inside it.
+    /// (A key last seen before the window, counted late into its oldest bucket, may be counted
+    /// twice until that bucket leaves; it never goes negative.)
+    pub fn move_key(&mut self, old: Timestamp, new: Timestamp) {
+        if old == new {
+            return;
+        }
+        if old != 0
+            && let Some(s) = self.slot_if_covered(old)
+        {
+            *s = s.saturating_sub(1);
+        }
+        *self.slot_mut(new) += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Timestamp = 1_793_577_600_000;
+
+    #[test]
+    fn counts_expire_at_the_bucket_edge() {
+        let mut r: Ring<u32> = Ring::new(Span::Hour);
+        r.advance(T0);
+        *r.slot_mut(T0) += 1;
+        // 59 buckets later the event is still inside the window ...
+        let edge = T0 + 59 * Span::Hour.bucket_millis();
+        r.advance(edge);
+        assert_eq!(r.sum(), 1);
+        assert!(r.covers(T0));
+        // ... one bucket more and it has left.
+        r.advance(edge + Span::Hour.bucket_millis());
+        assert_eq!(r.sum(), 0);
+        assert!(!r.covers(T0));
+    }
+
+    #[test]
+    fn late_events_land_in_their_bucket_or_the_oldest() {
+        let mut r: Ring<u32> = Ring::new(Span::Minute);
+        r.advance(T0 + 30_000);
+        *r.slot_mut(T0 + 10_000) += 1; // 20 s late: its own bucket
+        *r.slot_mut(T0 - 600_000) += 1; // 10 min late: the oldest bucket
+        assert_eq!(r.sum(), 2);
+        r.advance(T0 + 30_000 + 31_000);
+        // The oldest bucket (T0 - 29 s) has left; the 20-s-late one (T0 + 10 s) has not.
+        assert_eq!(r.sum(), 1);
+    }
+
+    #[test]
+    fn long_gaps_clear_everything() {
+        let mut r: Ring<u32> = Ring::new(Span::Day);
+        r.advance(T0);
+        *r.slot_mut(T0) += 5;
+        r.advance(T0 + 3 * Span::Day.millis());
+        assert_eq!(r.sum(), 0);
+        r.advance(T0); // never backwards
+        assert_eq!(r.sum(), 0);
+    }
+
+    #[test]
+    fn distinct_counts_follow_the_latest_time() {
+        let mut r: Ring<u32> = Ring::new(Span::Hour);
+        r.advance(T0);
+        r.move_key(0, T0); // key a first seen
+        r.move_key(0, T0); // key b first seen
+        assert_eq!(r.sum(), 2);
+        let later = T0 + 30 * 60_000;
+        r.advance(later);
+        r.move_key(T0, later); // a again: still one key
+        assert_eq!(r.sum(), 2);
+        r.advance(T0 + 3_600_000 + 60_000); // b's bucket leaves, a's stays
+        assert_eq!(r.sum(), 1);
+        // A key last seen outside the window comes back: counted once, nothing goes negative.
+        r.move_key(T0, T0 + 3_600_000 + 60_000);
+        assert_eq!(r.sum(), 2);
+    }
+}
