@@ -10,7 +10,7 @@
 //! minute of event time and every few messages, so the expensive posteriors run far less often than
 //! once per message while every decision still depends on the events alone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::ops::AddAssign;
 
 use bincode::{Decode, Encode};
@@ -22,13 +22,15 @@ use crate::event::{
 };
 use crate::policy::{BusinessAction, MessageAction, Policy, RateRule};
 use crate::signal::{Hit, Signal};
-use crate::stats::poisson_upper_tail;
+use crate::stats::{Prior, poisson_upper_tail};
 use crate::verdict::{Action, Quality, Status, StatusChange, Verdict};
 use crate::window::{Ring, Span};
 
 const HOUR: u64 = 3_600_000;
 /// Status changes kept per business (the most recent ones).
 const MAX_CHANGES: usize = 256;
+/// Hours of history kept per business: five weeks.
+const HISTORY_HOURS: usize = 24 * 35;
 
 /// What a message's verdict needs from outside its business.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -139,6 +141,41 @@ pub struct Totals {
     pub blocked: u64,
 }
 
+/// One hour of a business's history: what it sent, what was done with it, what came back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Encode, Decode)]
+pub struct HourCounts {
+    /// Start of the hour, ms.
+    pub hour: Timestamp,
+    /// Messages.
+    pub messages: u32,
+    /// Allowed.
+    pub allowed: u32,
+    /// Throttled.
+    pub throttled: u32,
+    /// Held.
+    pub held: u32,
+    /// Blocked.
+    pub blocked: u32,
+    /// Complaints (blocks + reports) received.
+    pub complaints: u32,
+    /// Unique recipients in the 24 h window at the end of the hour (the tier's measure uses
+    /// business-initiated ones; this is all of them).
+    pub recipients_24h: u32,
+}
+
+/// The first message that was not simply allowed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Encode, Decode)]
+pub struct FirstAction {
+    /// Its event time.
+    pub ts: Timestamp,
+    /// Its id.
+    pub message: String,
+    /// What was done with it.
+    pub action: Action,
+    /// Messages of the business allowed before it.
+    pub allowed_before: u64,
+}
+
 /// Hourly volume baseline: an EWMA of hourly counts and a slowly decaying peak hour.
 #[derive(Clone, Debug, Default, Encode, Decode)]
 struct Baseline {
@@ -209,6 +246,8 @@ pub struct BusinessState {
     recipients: HashMap<u64, Recipient>,
     baseline: Baseline,
     totals: Totals,
+    history: VecDeque<HourCounts>,
+    first_action: Option<FirstAction>,
 
     status: Status,
     status_since: Timestamp,
@@ -278,8 +317,8 @@ pub struct Rate {
 }
 
 impl Rate {
-    fn new(count: u64, of: u64, rule: &RateRule, level: f64) -> Rate {
-        let (low, high) = rule.prior().interval(count, of, level);
+    fn new(count: u64, of: u64, prior: Prior, level: f64) -> Rate {
+        let (low, high) = prior.interval(count, of, level);
         let value = if of == 0 {
             0.0
         } else {
@@ -368,6 +407,10 @@ pub struct Standing {
     pub reasons: Vec<Hit>,
     /// Status changes, oldest first (the most recent 256).
     pub changes: Vec<StatusChange>,
+    /// The first message not simply allowed, if any.
+    pub first_action: Option<FirstAction>,
+    /// Hour by hour, oldest first (the most recent five weeks with traffic).
+    pub history: Vec<HourCounts>,
 }
 
 impl BusinessState {
@@ -397,6 +440,8 @@ impl BusinessState {
             recipients: HashMap::new(),
             baseline: Baseline::default(),
             totals: Totals::default(),
+            history: VecDeque::new(),
+            first_action: None,
             status: Status::Active,
             status_since: ts,
             status_reasons: Vec::new(),
@@ -471,6 +516,40 @@ impl BusinessState {
         self.last_sweep = self.now;
     }
 
+    /// The history entry for the hour of `ts`, created in order if missing.
+    fn hour_entry(&mut self, ts: Timestamp) -> &mut HourCounts {
+        let hour = ts - ts % HOUR;
+        let pos = match self.history.back() {
+            Some(last) if last.hour == hour => self.history.len() - 1,
+            Some(last) if last.hour > hour => {
+                match self.history.binary_search_by_key(&hour, |h| h.hour) {
+                    Ok(i) => i,
+                    Err(i) => {
+                        self.history.insert(
+                            i,
+                            HourCounts {
+                                hour,
+                                ..HourCounts::default()
+                            },
+                        );
+                        i
+                    }
+                }
+            }
+            _ => {
+                self.history.push_back(HourCounts {
+                    hour,
+                    ..HourCounts::default()
+                });
+                if self.history.len() > HISTORY_HOURS {
+                    self.history.pop_front();
+                }
+                self.history.len() - 1
+            }
+        };
+        &mut self.history[pos]
+    }
+
     fn counts(&mut self, ts: Timestamp) -> (&mut Counts, &mut Counts) {
         (self.day.slot_mut(ts), self.week.slot_mut(ts))
     }
@@ -509,6 +588,9 @@ impl BusinessState {
             FeedbackKind::OptOut => t.opt_outs += 1,
             FeedbackKind::Read => t.reads += 1,
             FeedbackKind::Reply => t.replies += 1,
+        }
+        if matches!(f.kind, FeedbackKind::Block | FeedbackKind::Report) {
+            self.hour_entry(f.ts).complaints += 1;
         }
         match f.kind {
             FeedbackKind::OptOut => {
@@ -692,11 +774,29 @@ impl BusinessState {
             action = action.max(Action::Hold);
         }
 
+        if action != Action::Allow && self.first_action.is_none() {
+            self.first_action = Some(FirstAction {
+                ts,
+                message: m.id.clone(),
+                action,
+                allowed_before: self.totals.allowed,
+            });
+        }
         match action {
             Action::Allow => self.totals.allowed += 1,
             Action::Throttle => self.totals.throttled += 1,
             Action::Hold => self.totals.held += 1,
             Action::Block => self.totals.blocked += 1,
+        }
+        let uniq = self.uniq_24h.sum();
+        let h = self.hour_entry(ts);
+        h.messages += 1;
+        h.recipients_24h = uniq;
+        match action {
+            Action::Allow => h.allowed += 1,
+            Action::Throttle => h.throttled += 1,
+            Action::Hold => h.held += 1,
+            Action::Block => h.blocked += 1,
         }
         // Only a message that goes out uses the tier's allowance.
         if action == Action::Allow && business_initiated {
@@ -722,6 +822,19 @@ impl BusinessState {
             _ => self.first_seen,
         };
         ts.saturating_sub(born) < hours * HOUR
+    }
+
+    /// The scale on rate priors: young businesses have not earned the benefit of the doubt.
+    fn prior_scale(&self, policy: &Policy) -> f64 {
+        let born = match (self.established, self.created) {
+            (true, Some(c)) => c,
+            _ => self.first_seen,
+        };
+        if self.now.saturating_sub(born) < policy.trust.young_days * 24 * HOUR {
+            policy.trust.young_prior_scale
+        } else {
+            1.0
+        }
     }
 
     fn maybe_evaluate(&mut self, policy: &Policy, trigger: Trigger<'_>) {
@@ -754,17 +867,18 @@ impl BusinessState {
         let week = self.week.sum();
         let uniq_day = u64::from(self.uniq_24h.sum());
         let uniq_week = u64::from(self.uniq_7d.sum());
+        let scale = self.prior_scale(policy);
         let mut hits = Vec::new();
         let mut rate_above = |signal, rule: &RateRule, count: u64, of: u64| {
-            if count >= rule.min_count
-                && of > 0
-                && rule.prior().prob_above(count, of, rule.threshold) >= rule.confidence
-            {
-                hits.push(Hit::new(
-                    signal,
-                    count as f64 / of.max(count) as f64,
-                    rule.threshold,
-                ));
+            if count < rule.min_count || of == 0 {
+                return;
+            }
+            let p = rule.prior(scale).prob_above(count, of, rule.threshold);
+            if p >= rule.confidence {
+                hits.push(
+                    Hit::new(signal, count as f64 / of.max(count) as f64, rule.threshold)
+                        .with_probability(p),
+                );
             }
         };
         rate_above(
@@ -808,14 +922,20 @@ impl BusinessState {
         let read = &s.low_read_rate_7d;
         let delivered = u64::from(week.delivered);
         let reads = u64::from(week.reads).min(delivered);
-        if delivered >= read.min_count
-            && read.prior().prob_below(reads, delivered, read.threshold) >= read.confidence
-        {
-            hits.push(Hit::new(
-                Signal::LowReadRate7d,
-                reads as f64 / delivered as f64,
-                read.threshold,
-            ));
+        if delivered >= read.min_count {
+            let p = read
+                .prior(scale)
+                .prob_below(reads, delivered, read.threshold);
+            if p >= read.confidence {
+                hits.push(
+                    Hit::new(
+                        Signal::LowReadRate7d,
+                        reads as f64 / delivered as f64,
+                        read.threshold,
+                    )
+                    .with_probability(p),
+                );
+            }
         }
 
         let burst = &s.volume_burst_1h;
@@ -865,7 +985,7 @@ impl BusinessState {
         // Status.
         let target = hits
             .iter()
-            .map(|h| match business_action(policy, h.signal) {
+            .map(|h| match business_action(policy, h) {
                 BusinessAction::None => Status::Active,
                 BusinessAction::Throttle => Status::Throttled,
                 BusinessAction::Suspend => Status::Suspended,
@@ -877,7 +997,7 @@ impl BusinessState {
         if target != self.status && !held {
             let reasons: Vec<Hit> = hits
                 .iter()
-                .filter(|h| business_action(policy, h.signal) != BusinessAction::None)
+                .filter(|h| business_action(policy, h) != BusinessAction::None)
                 .cloned()
                 .collect();
             if self.changes.len() == MAX_CHANGES {
@@ -938,35 +1058,46 @@ impl BusinessState {
     pub fn standing(&self, policy: &Policy) -> Standing {
         let level = policy.status.interval_level;
         let s = &policy.signals;
+        let scale = self.prior_scale(policy);
         let day = self.day.sum();
         let week = self.week.sum();
         let uniq_day = u64::from(self.uniq_24h.sum());
         let uniq_week = u64::from(self.uniq_7d.sum());
         let ratios = Ratios {
-            complaint_rate_24h: Rate::new(day.complaints(), uniq_day, &s.complaint_rate_24h, level),
-            complaint_rate_7d: Rate::new(week.complaints(), uniq_week, &s.complaint_rate_7d, level),
+            complaint_rate_24h: Rate::new(
+                day.complaints(),
+                uniq_day,
+                s.complaint_rate_24h.prior(scale),
+                level,
+            ),
+            complaint_rate_7d: Rate::new(
+                week.complaints(),
+                uniq_week,
+                s.complaint_rate_7d.prior(scale),
+                level,
+            ),
             opt_out_rate_24h: Rate::new(
                 u64::from(day.opt_outs),
                 uniq_day,
-                &s.opt_out_rate_24h,
+                s.opt_out_rate_24h.prior(scale),
                 level,
             ),
             invalid_number_rate_24h: Rate::new(
                 u64::from(day.invalid),
                 u64::from(day.deliveries),
-                &s.invalid_number_rate_24h,
+                s.invalid_number_rate_24h.prior(scale),
                 level,
             ),
             failed_delivery_rate_24h: Rate::new(
                 u64::from(day.failed),
                 u64::from(day.deliveries),
-                &s.failed_delivery_rate_24h,
+                s.failed_delivery_rate_24h.prior(scale),
                 level,
             ),
             read_rate_7d: Rate::new(
                 u64::from(week.reads).min(u64::from(week.delivered)),
                 u64::from(week.delivered),
-                &s.low_read_rate_7d,
+                s.low_read_rate_7d.prior(scale),
                 level,
             ),
         };
@@ -1013,20 +1144,34 @@ impl BusinessState {
             volume,
             reasons,
             changes: self.changes.clone(),
+            first_action: self.first_action.clone(),
+            history: self.history.iter().copied().collect(),
         }
     }
 }
 
-fn business_action(policy: &Policy, signal: Signal) -> BusinessAction {
+/// The rate rule behind a business-level signal, if it is a rate.
+fn rate_rule(policy: &Policy, signal: Signal) -> Option<&RateRule> {
     let s = &policy.signals;
-    match signal {
-        Signal::ComplaintRate24h => s.complaint_rate_24h.action,
-        Signal::ComplaintRate7d => s.complaint_rate_7d.action,
-        Signal::ComplaintWarn7d => s.complaint_warn_7d.action,
-        Signal::OptOutRate24h => s.opt_out_rate_24h.action,
-        Signal::InvalidNumberRate24h => s.invalid_number_rate_24h.action,
-        Signal::FailedDeliveryRate24h => s.failed_delivery_rate_24h.action,
-        Signal::LowReadRate7d => s.low_read_rate_7d.action,
+    Some(match signal {
+        Signal::ComplaintRate24h => &s.complaint_rate_24h,
+        Signal::ComplaintRate7d => &s.complaint_rate_7d,
+        Signal::ComplaintWarn7d => &s.complaint_warn_7d,
+        Signal::OptOutRate24h => &s.opt_out_rate_24h,
+        Signal::InvalidNumberRate24h => &s.invalid_number_rate_24h,
+        Signal::FailedDeliveryRate24h => &s.failed_delivery_rate_24h,
+        Signal::LowReadRate7d => &s.low_read_rate_7d,
+        _ => return None,
+    })
+}
+
+/// What a business-level hit does to its business, escalation included.
+fn business_action(policy: &Policy, hit: &Hit) -> BusinessAction {
+    if let Some(rule) = rate_rule(policy, hit.signal) {
+        return rule.action_at(hit.probability.unwrap_or(0.0));
+    }
+    let s = &policy.signals;
+    match hit.signal {
         Signal::VolumeBurst1h => s.volume_burst_1h.action,
         Signal::RecipientFrequency24h => s.recipient_frequency_24h.action,
         _ => BusinessAction::None,

@@ -127,18 +127,22 @@ fn thirty_complaints_in_three_thousand_suspend() {
     assert_eq!(st.status, Status::Suspended);
     assert_eq!(st.quality, Quality::Low);
     assert!(st.first_flagged.is_some());
-    assert_eq!(st.changes.len(), 1);
+    // Throttled while the evidence was probable, suspended once it was near certain.
+    let path: Vec<Status> = st.changes.iter().map(|c| c.to).collect();
+    assert_eq!(path, vec![Status::Throttled, Status::Suspended]);
     assert!(
-        st.changes[0].trigger.starts_with("feedback"),
+        st.changes.iter().all(|c| c.trigger.starts_with("feedback")),
         "{:?}",
-        st.changes[0]
+        st.changes
     );
+    let p = st.changes[1].reasons[0].probability.unwrap();
+    assert!(p >= 0.99, "{p}");
 }
 
 #[test]
 fn complaints_leave_the_day_window_at_its_edge_but_not_the_week() {
     let policy = Policy::from_toml_overlay(
-        "[signals.complaint_rate_7d]\naction = \"none\"\n[status]\nsuspend_hours = 0\n",
+        "[signals.complaint_rate_7d]\naction = \"none\"\nescalate_action = \"none\"\n[status]\nsuspend_hours = 0\n",
     )
     .unwrap();
     let mut e = Engine::new(policy);
@@ -546,4 +550,25 @@ fn batches_equal_one_event_at_a_time_for_any_thread_count() {
             assert_eq!(got, one_by_one, "threads {threads}, batch {batch}");
         }
     }
+}
+
+#[test]
+fn history_and_first_action_record_what_happened() {
+    let mut e = Engine::new(Policy::default());
+    let ramp = Policy::default().signals.new_business_ramp_1h.per_hour as usize;
+    send(&mut e, T0, 30 * MIN, ramp + 5, 0, Category::Utility);
+    e.observe(&fb(T0 + HOUR + MIN, "r-1", FeedbackKind::Block));
+    // A late message for the first hour lands in that hour.
+    e.observe(&msg(9999, T0 + 59 * MIN, "r-late", Category::Utility));
+    let s = standing(&e);
+    let first = s.first_action.expect("the ramp throttled something");
+    assert_eq!(first.allowed_before, ramp as u64);
+    assert_eq!(first.action, Action::Throttle);
+    assert_eq!(s.history.len(), 2);
+    assert_eq!(s.history[0].hour, T0);
+    assert_eq!(s.history[0].messages as usize, ramp + 6);
+    assert_eq!(s.history[0].allowed as usize, ramp);
+    assert_eq!(s.history[0].throttled, 6);
+    assert_eq!(s.history[1].complaints, 1);
+    assert_eq!(s.history[1].messages, 0);
 }

@@ -26,6 +26,20 @@ pub struct Policy {
     pub tiers: TierConfig,
     /// How statuses change.
     pub status: StatusConfig,
+    /// How much benefit of the doubt a business's history earns.
+    pub trust: TrustConfig,
+}
+
+/// Trust: a business the platform knows little about earns a weaker prior, so its own record
+/// speaks sooner.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    /// A business is young until its account (the `created` of its business record, else its
+    /// first event) is this many days old.
+    pub young_days: u64,
+    /// Every rate rule's `prior_strength` is multiplied by this for a young business, 0..1.
+    pub young_prior_scale: f64,
 }
 
 /// Score thresholds.
@@ -127,14 +141,28 @@ pub struct RateRule {
     pub weight: f64,
     /// What a hit does to the business.
     pub action: BusinessAction,
+    /// A higher posterior probability at which the hit escalates ...
+    #[serde(default)]
+    pub escalate_confidence: Option<f64>,
+    /// ... to this action.
+    #[serde(default)]
+    pub escalate_action: Option<BusinessAction>,
 }
 
 impl RateRule {
-    /// The Beta prior.
-    pub fn prior(&self) -> Prior {
+    /// The Beta prior, its strength scaled by `scale` (1 for a business with a history).
+    pub fn prior(&self, scale: f64) -> Prior {
         Prior {
             rate: self.prior_rate,
-            strength: self.prior_strength,
+            strength: self.prior_strength * scale,
+        }
+    }
+
+    /// The action for a hit at posterior probability `p`.
+    pub fn action_at(&self, p: f64) -> BusinessAction {
+        match (self.escalate_confidence, self.escalate_action) {
+            (Some(c), Some(a)) if p >= c => a,
+            _ => self.action,
         }
     }
 }
@@ -341,6 +369,38 @@ impl Policy {
             }
             positive(&p("prior_strength"), r.prior_strength)?;
             unit_closed(&p("weight"), r.weight)?;
+            match (r.escalate_confidence, r.escalate_action) {
+                (None, None) => {}
+                (Some(c), Some(a)) => {
+                    if !(c > r.confidence && c < 1.0) {
+                        return Err(PolicyError::at(
+                            p("escalate_confidence"),
+                            format!(
+                                "must be above confidence ({}) and below 1, got {c}",
+                                r.confidence
+                            ),
+                        ));
+                    }
+                    if a < r.action {
+                        return Err(PolicyError::at(
+                            p("escalate_action"),
+                            "must not be less severe than action (set it equal to turn escalation off)",
+                        ));
+                    }
+                }
+                (Some(_), None) => {
+                    return Err(PolicyError::at(
+                        p("escalate_action"),
+                        "missing: escalate_confidence needs it",
+                    ));
+                }
+                (None, Some(_)) => {
+                    return Err(PolicyError::at(
+                        p("escalate_confidence"),
+                        "missing: escalate_action needs it",
+                    ));
+                }
+            }
         }
         let b = &s.volume_burst_1h;
         unit_open("signals.volume_burst_1h.p_value", b.p_value)?;
@@ -395,6 +455,12 @@ impl Policy {
             ));
         }
         unit_open("status.interval_level", self.status.interval_level)?;
+        if !(self.trust.young_prior_scale > 0.0 && self.trust.young_prior_scale <= 1.0) {
+            return Err(PolicyError::at(
+                "trust.young_prior_scale",
+                format!("must be in (0, 1], got {}", self.trust.young_prior_scale),
+            ));
+        }
         Ok(())
     }
 }
@@ -495,6 +561,21 @@ mod tests {
                 "[tiers]\nservice_window_hours = 0\n",
                 "tiers.service_window_hours",
                 "between",
+            ),
+            (
+                "[signals.opt_out_rate_24h]\nescalate_confidence = 0.999\n",
+                "signals.opt_out_rate_24h.escalate_action",
+                "missing",
+            ),
+            (
+                "[signals.complaint_rate_7d]\nescalate_confidence = 0.5\n",
+                "signals.complaint_rate_7d.escalate_confidence",
+                "above confidence",
+            ),
+            (
+                "[trust]\nyoung_prior_scale = 0\n",
+                "trust.young_prior_scale",
+                "(0, 1]",
             ),
             ("[bogus]\nx = 1\n", "bogus", "unknown field `bogus`"),
         ];

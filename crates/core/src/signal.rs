@@ -200,6 +200,28 @@ pub struct Hit {
     /// The window it was measured over.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<Span>,
+    /// For rates judged on their posterior: the probability that the true rate is beyond the
+    /// threshold (below it, for `low_read_rate_7d`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+}
+
+impl fmt::Display for Hit {
+    /// `complaint_rate_7d 0.012 > 0.003 (7d)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cmp = if self.signal == Signal::LowReadRate7d {
+            "<"
+        } else {
+            ">"
+        };
+        write!(f, "{} {} {cmp} {}", self.signal, self.value, self.threshold)?;
+        match (self.window, self.probability) {
+            (Some(w), Some(p)) => write!(f, " ({}, p={p})", w.as_str()),
+            (Some(w), None) => write!(f, " ({})", w.as_str()),
+            (None, Some(p)) => write!(f, " (p={p})"),
+            (None, None) => Ok(()),
+        }
+    }
 }
 
 impl Hit {
@@ -210,7 +232,14 @@ impl Hit {
             value: round_sig(value),
             threshold: round_sig(threshold),
             window: signal.window(),
+            probability: None,
         }
+    }
+
+    /// The same hit, with the posterior probability behind it.
+    pub fn with_probability(mut self, p: f64) -> Hit {
+        self.probability = Some(round_sig(p));
+        self
     }
 }
 
