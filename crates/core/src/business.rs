@@ -345,6 +345,8 @@ pub struct Ratios {
     pub opt_out_rate_24h: Rate,
     /// Invalid numbers over deliveries, 24 h.
     pub invalid_number_rate_24h: Rate,
+    /// Invalid numbers over deliveries, 7 d.
+    pub invalid_number_rate_7d: Rate,
     /// Failed over deliveries, 24 h.
     pub failed_delivery_rate_24h: Rate,
     /// Reads over delivered, 7 d.
@@ -913,6 +915,12 @@ impl BusinessState {
             deliveries,
         );
         rate_above(
+            Signal::InvalidNumberRate7d,
+            &s.invalid_number_rate_7d,
+            u64::from(week.invalid),
+            u64::from(week.deliveries),
+        );
+        rate_above(
             Signal::FailedDeliveryRate24h,
             &s.failed_delivery_rate_24h,
             u64::from(day.failed),
@@ -1088,6 +1096,12 @@ impl BusinessState {
                 s.invalid_number_rate_24h.prior(scale),
                 level,
             ),
+            invalid_number_rate_7d: Rate::new(
+                u64::from(week.invalid),
+                u64::from(week.deliveries),
+                s.invalid_number_rate_7d.prior(scale),
+                level,
+            ),
             failed_delivery_rate_24h: Rate::new(
                 u64::from(day.failed),
                 u64::from(day.deliveries),
@@ -1159,6 +1173,7 @@ fn rate_rule(policy: &Policy, signal: Signal) -> Option<&RateRule> {
         Signal::ComplaintWarn7d => &s.complaint_warn_7d,
         Signal::OptOutRate24h => &s.opt_out_rate_24h,
         Signal::InvalidNumberRate24h => &s.invalid_number_rate_24h,
+        Signal::InvalidNumberRate7d => &s.invalid_number_rate_7d,
         Signal::FailedDeliveryRate24h => &s.failed_delivery_rate_24h,
         Signal::LowReadRate7d => &s.low_read_rate_7d,
         _ => return None,
@@ -1179,21 +1194,18 @@ fn business_action(policy: &Policy, hit: &Hit) -> BusinessAction {
 }
 
 fn business_weight(policy: &Policy, signal: Signal) -> f64 {
+    if let Some(rule) = rate_rule(policy, signal) {
+        return rule.weight;
+    }
     let s = &policy.signals;
     match signal {
-        Signal::ComplaintRate24h => s.complaint_rate_24h.weight,
-        Signal::ComplaintRate7d => s.complaint_rate_7d.weight,
-        Signal::ComplaintWarn7d => s.complaint_warn_7d.weight,
-        Signal::OptOutRate24h => s.opt_out_rate_24h.weight,
-        Signal::InvalidNumberRate24h => s.invalid_number_rate_24h.weight,
-        Signal::FailedDeliveryRate24h => s.failed_delivery_rate_24h.weight,
-        Signal::LowReadRate7d => s.low_read_rate_7d.weight,
         Signal::VolumeBurst1h => s.volume_burst_1h.weight,
         Signal::RecipientFrequency24h => s.recipient_frequency_24h.weight,
         Signal::OptedOut => s.opted_out.weight,
         Signal::TierLimit24h => s.tier_limit_24h.weight,
         Signal::NewBusinessRamp1h => s.new_business_ramp_1h.weight,
         Signal::RecipientFatigue24h => s.recipient_fatigue_24h.weight,
+        _ => 0.0,
     }
 }
 

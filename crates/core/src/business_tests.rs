@@ -572,3 +572,42 @@ fn history_and_first_action_record_what_happened() {
     assert_eq!(s.history[1].complaints, 1);
     assert_eq!(s.history[1].messages, 0);
 }
+
+#[test]
+fn a_trickle_of_invalid_numbers_over_days_is_a_salted_list() {
+    // 150 deliveries a day for five days, 1 in 33 (3%) or 1 in 333 (0.3%) to numbers that do not
+    // exist: under the 24-h line every day, but a week tells them apart.
+    for (every, flagged) in [(33, true), (333, false)] {
+        let mut e = Engine::new(no_ramp());
+        e.observe(&established(T0, Tier::T10k, true));
+        let mut n = 0usize;
+        for day in 0..5u64 {
+            for i in 0..150u64 {
+                let ts = T0 + day * 24 * HOUR + i * 5 * MIN;
+                let r = format!("r-{n}");
+                e.observe(&msg(n, ts, &r, Category::Utility));
+                let err = n.is_multiple_of(every).then_some("invalid_number");
+                e.observe(&delivery(ts + 2_000, &r, err));
+                n += 1;
+            }
+        }
+        let s = standing(&e);
+        let hit = s
+            .reasons
+            .iter()
+            .any(|h| h.signal == Signal::InvalidNumberRate7d);
+        assert_eq!(
+            s.first_flagged.is_some(),
+            flagged,
+            "1 in {every}: {:?}",
+            s.reasons
+        );
+        assert_eq!(hit, flagged, "1 in {every}");
+        assert!(
+            !s.reasons
+                .iter()
+                .any(|h| h.signal == Signal::InvalidNumberRate24h),
+            "the day window alone never sees it"
+        );
+    }
+}

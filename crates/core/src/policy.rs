@@ -66,6 +66,8 @@ pub struct Signals {
     pub opt_out_rate_24h: RateRule,
     /// `invalid_number_rate_24h`.
     pub invalid_number_rate_24h: RateRule,
+    /// `invalid_number_rate_7d`.
+    pub invalid_number_rate_7d: RateRule,
     /// `failed_delivery_rate_24h`.
     pub failed_delivery_rate_24h: RateRule,
     /// `low_read_rate_7d` (fires below the threshold).
@@ -355,6 +357,7 @@ impl Policy {
             ("complaint_warn_7d", &s.complaint_warn_7d),
             ("opt_out_rate_24h", &s.opt_out_rate_24h),
             ("invalid_number_rate_24h", &s.invalid_number_rate_24h),
+            ("invalid_number_rate_7d", &s.invalid_number_rate_7d),
             ("failed_delivery_rate_24h", &s.failed_delivery_rate_24h),
             ("low_read_rate_7d", &s.low_read_rate_7d),
         ] {

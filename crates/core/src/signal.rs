@@ -30,6 +30,8 @@ pub enum Signal {
     OptOutRate24h,
     /// Deliveries failed as `invalid_number` over all deliveries, last 24 h: a bought list.
     InvalidNumberRate24h,
+    /// The same over 7 days, at a lower threshold: a list salted with bought numbers.
+    InvalidNumberRate7d,
     /// All failed deliveries over all deliveries, last 24 h.
     FailedDeliveryRate24h,
     /// Reads over delivered messages, last 7 days, judged below the threshold.
@@ -76,12 +78,13 @@ pub enum Scope {
 
 impl Signal {
     /// Every signal, in the order reasons are listed.
-    pub const ALL: [Signal; 13] = [
+    pub const ALL: [Signal; 14] = [
         Signal::ComplaintRate24h,
         Signal::ComplaintRate7d,
         Signal::ComplaintWarn7d,
         Signal::OptOutRate24h,
         Signal::InvalidNumberRate24h,
+        Signal::InvalidNumberRate7d,
         Signal::FailedDeliveryRate24h,
         Signal::LowReadRate7d,
         Signal::VolumeBurst1h,
@@ -100,6 +103,7 @@ impl Signal {
             Signal::ComplaintWarn7d => "complaint_warn_7d",
             Signal::OptOutRate24h => "opt_out_rate_24h",
             Signal::InvalidNumberRate24h => "invalid_number_rate_24h",
+            Signal::InvalidNumberRate7d => "invalid_number_rate_7d",
             Signal::FailedDeliveryRate24h => "failed_delivery_rate_24h",
             Signal::LowReadRate7d => "low_read_rate_7d",
             Signal::VolumeBurst1h => "volume_burst_1h",
@@ -123,7 +127,9 @@ impl Signal {
             Signal::ComplaintRate24h | Signal::ComplaintRate7d | Signal::ComplaintWarn7d => {
                 Family::Complaints
             }
-            Signal::InvalidNumberRate24h | Signal::FailedDeliveryRate24h => Family::Delivery,
+            Signal::InvalidNumberRate24h
+            | Signal::InvalidNumberRate7d
+            | Signal::FailedDeliveryRate24h => Family::Delivery,
             Signal::LowReadRate7d | Signal::RecipientFrequency24h => Family::Engagement,
             Signal::OptOutRate24h | Signal::OptedOut | Signal::TierLimit24h => Family::Consent,
             Signal::RecipientFatigue24h => Family::Fatigue,
@@ -151,9 +157,10 @@ impl Signal {
             | Signal::RecipientFrequency24h
             | Signal::TierLimit24h
             | Signal::RecipientFatigue24h => Some(Span::Day),
-            Signal::ComplaintRate7d | Signal::ComplaintWarn7d | Signal::LowReadRate7d => {
-                Some(Span::Week)
-            }
+            Signal::ComplaintRate7d
+            | Signal::ComplaintWarn7d
+            | Signal::InvalidNumberRate7d
+            | Signal::LowReadRate7d => Some(Span::Week),
             Signal::VolumeBurst1h | Signal::NewBusinessRamp1h => Some(Span::Hour),
             Signal::OptedOut => None,
         }
@@ -163,9 +170,10 @@ impl Signal {
     pub fn quality_impact(self) -> crate::verdict::Quality {
         use crate::verdict::Quality;
         match self {
-            Signal::ComplaintRate24h | Signal::ComplaintRate7d | Signal::InvalidNumberRate24h => {
-                Quality::Low
-            }
+            Signal::ComplaintRate24h
+            | Signal::ComplaintRate7d
+            | Signal::InvalidNumberRate24h
+            | Signal::InvalidNumberRate7d => Quality::Low,
             Signal::ComplaintWarn7d
             | Signal::OptOutRate24h
             | Signal::FailedDeliveryRate24h
