@@ -1,1 +1,195 @@
-fn main() {}
+//! The `spamward` command line: argument parsing and I/O around the library crates.
+
+mod cmd;
+mod util;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Spam and abuse detection for business messaging.
+#[derive(Parser)]
+#[command(name = "spamward", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutFormat {
+    /// JSON Lines.
+    Jsonl,
+    /// JSON Lines, zstd-compressed.
+    #[value(name = "jsonl.zst")]
+    JsonlZst,
+    /// The binary log.
+    Bin,
+    /// The binary log, zstd-compressed.
+    #[value(name = "bin.zst")]
+    BinZst,
+}
+
+impl OutFormat {
+    fn extension(self) -> &'static str {
+        match self {
+            OutFormat::Jsonl => "jsonl",
+            OutFormat::JsonlZst => "jsonl.zst",
+            OutFormat::Bin => "bin",
+            OutFormat::BinZst => "bin.zst",
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay logs through the scoring core: verdicts per message, standing per business.
+    Replay {
+        /// Event logs (JSON Lines or binary, optionally .zst), replayed in the order given.
+        #[arg(required = true)]
+        logs: Vec<PathBuf>,
+        /// A policy file laid over the default policy.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Worker threads (the output is the same for any number).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Write one verdict per message, as JSON Lines, in log order (`-` for stdout).
+        #[arg(long)]
+        verdicts: Option<PathBuf>,
+        /// Write one record per business as JSON.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Bad lines to count and skip before giving up.
+        #[arg(long, default_value_t = 1000)]
+        max_errors: u64,
+        /// Flagged businesses to list in the summary.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
+    /// Score a replay's report against a generated world's truth.
+    Eval {
+        /// The generator's truth.json.
+        #[arg(long)]
+        truth: PathBuf,
+        /// The report written by `replay --report`.
+        #[arg(long)]
+        report: PathBuf,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate a seeded world of business-messaging traffic with known abusers.
+    Generate {
+        /// Businesses in the world.
+        #[arg(long, default_value_t = 500)]
+        businesses: usize,
+        /// Recipients (users) in the world.
+        #[arg(long, default_value_t = 200_000)]
+        recipients: usize,
+        /// Days of traffic.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Random seed: the same seed gives the same bytes.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Multiplies every business's volume.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Output folder: events.<format> and truth.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// Log format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: OutFormat,
+    },
+    /// Convert a log between formats; OUT's extension picks the format (.jsonl, .bin, + .zst).
+    Convert {
+        /// Input log.
+        input: PathBuf,
+        /// Output log.
+        output: PathBuf,
+        /// Skip bad records instead of stopping at the first.
+        #[arg(long)]
+        no_strict: bool,
+        /// With --no-strict: give up after this many bad records.
+        #[arg(long)]
+        max_errors: Option<u64>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<bool> {
+    match cli.command {
+        Command::Replay {
+            logs,
+            policy,
+            threads,
+            verdicts,
+            report,
+            max_errors,
+            top,
+        } => {
+            let policy = util::load_policy(policy.as_deref())?;
+            if let Some(n) = threads {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n.max(1))
+                    .build_global()?;
+            }
+            cmd::replay::run(cmd::replay::ReplayOptions {
+                logs,
+                policy,
+                verdicts,
+                report,
+                max_errors,
+                top,
+            })
+        }
+        Command::Eval {
+            truth,
+            report,
+            json,
+        } => {
+            let mut e = cmd::eval::evaluate(&truth, &report)?;
+            cmd::eval::print(&mut e, json)?;
+            Ok(true)
+        }
+        Command::Generate {
+            businesses,
+            recipients,
+            days,
+            seed,
+            scale,
+            out,
+            format,
+        } => {
+            let config = spamward_sim::WorldConfig {
+                businesses,
+                recipients,
+                days,
+                seed,
+                scale,
+                ..spamward_sim::WorldConfig::default()
+            };
+            cmd::generate::run(config, &out, format.extension())?;
+            Ok(true)
+        }
+        Command::Convert {
+            input,
+            output,
+            no_strict,
+            max_errors,
+        } => cmd::convert::run(&input, &output, !no_strict, max_errors),
+    }
+}

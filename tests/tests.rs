@@ -1,1 +1,6 @@
-mod placeholder {}
+//! End-to-end tests of the `spamward` command line and of the crates working together.
+
+mod cli;
+mod docs;
+mod util;
+mod world;

@@ -1,0 +1,40 @@
+//! `spamward generate`: a seeded world with known abusers, as a log and its truth file.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use spamward_log::LogWriter;
+use spamward_sim::{World, WorldConfig};
+
+use crate::util::thousands;
+
+/// Writes `DIR/events.<format>` and `DIR/truth.json`.
+pub fn run(config: WorldConfig, dir: &Path, format: &str) -> Result<()> {
+    let started = Instant::now();
+    let world = World::new(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let events_path = dir.join(format!("events.{format}"));
+    let mut writer = LogWriter::create(&events_path)?;
+    let stats = world.run(|batch| -> Result<(), spamward_log::Error> {
+        for ev in batch {
+            writer.write(ev)?;
+        }
+        Ok(())
+    })?;
+    writer.finish()?;
+    let truth_path = dir.join("truth.json");
+    let truth = serde_json::to_vec_pretty(world.truth())?;
+    std::fs::write(&truth_path, truth)
+        .with_context(|| format!("cannot write {}", truth_path.display()))?;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "generated {} events ({} messages) in {secs:.2} s ({:.0} events/s): {} and {}",
+        thousands(stats.events),
+        thousands(stats.messages),
+        stats.events as f64 / secs.max(1e-9),
+        events_path.display(),
+        truth_path.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand; each is a thin shell over the library crates.
+
+pub mod convert;
+pub mod eval;
+pub mod generate;
+pub mod replay;

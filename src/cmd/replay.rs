@@ -1,0 +1,353 @@
+//! `spamward replay`: a log in, per-message verdicts and per-business standing out.
+//!
+//! A reader thread streams the logs in batches while the engine scores the previous batch on the
+//! rayon pool, so a log never has to fit in memory. Bad lines are counted, reported and skipped up
+//! to `--max-errors`; a fatal read error (truncation, corruption) stops the replay after writing
+//! everything complete so far, and the exit code says it failed.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use spamward_core::engine::EngineCounts;
+use spamward_core::{Action, Engine, Event, Policy, Standing, Status};
+use spamward_log::LogReader;
+
+use crate::util::{fmt_ts, thousands};
+
+/// Events per batch handed to the engine.
+const BATCH: usize = 1 << 16;
+/// Bad lines printed one by one before only the count goes on.
+const SHOWN_ERRORS: u64 = 20;
+
+/// Options of a replay.
+pub struct ReplayOptions {
+    /// The logs, replayed one after another as one stream.
+    pub logs: Vec<PathBuf>,
+    /// The policy.
+    pub policy: Policy,
+    /// Where verdicts go, one JSON line per message.
+    pub verdicts: Option<PathBuf>,
+    /// Where the per-business report goes.
+    pub report: Option<PathBuf>,
+    /// Bad lines tolerated before the replay stops.
+    pub max_errors: u64,
+    /// Flagged businesses listed in the summary.
+    pub top: usize,
+}
+
+/// How the reading went.
+#[derive(Debug, Default)]
+struct ReadOutcome {
+    bad_lines: u64,
+    failure: Option<String>,
+}
+
+/// The report file.
+#[derive(Serialize)]
+struct ReportSummary {
+    logs: Vec<String>,
+    #[serde(flatten)]
+    counts: EngineCounts,
+    bad_lines: u64,
+    complete: bool,
+    verdicts: ActionCounts,
+    statuses: StatusCounts,
+}
+
+#[derive(Default, Serialize)]
+struct ActionCounts {
+    allow: u64,
+    throttle: u64,
+    hold: u64,
+    block: u64,
+}
+
+impl ActionCounts {
+    fn add(&mut self, a: Action) {
+        match a {
+            Action::Allow => self.allow += 1,
+            Action::Throttle => self.throttle += 1,
+            Action::Hold => self.hold += 1,
+            Action::Block => self.block += 1,
+        }
+    }
+    fn total(&self) -> u64 {
+        self.allow + self.throttle + self.hold + self.block
+    }
+}
+
+#[derive(Default, Serialize)]
+struct StatusCounts {
+    active: u64,
+    throttled: u64,
+    suspended: u64,
+    ever_flagged: u64,
+}
+
+/// One business in the report.
+#[derive(Serialize)]
+struct BusinessRecord<'a> {
+    business: &'a str,
+    #[serde(flatten)]
+    standing: &'a Standing,
+}
+
+/// Runs a replay; returns whether everything was read (false: the exit code must say so).
+pub fn run(opts: ReplayOptions) -> Result<bool> {
+    let started = Instant::now();
+    let mut verdict_out = match &opts.verdicts {
+        Some(p) => Some(create(p)?),
+        None => None,
+    };
+    let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(2);
+    let logs = opts.logs.clone();
+    let max_errors = opts.max_errors;
+    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx));
+
+    let mut engine = Engine::new(opts.policy);
+    let mut actions = ActionCounts::default();
+    let mut line = Vec::with_capacity(256);
+    for batch in rx {
+        let verdicts = engine.process(&batch);
+        for v in &verdicts {
+            actions.add(v.action);
+        }
+        if let Some(out) = verdict_out.as_mut() {
+            for v in &verdicts {
+                line.clear();
+                v.write_json(&mut line);
+                line.push(b'\n');
+                out.write_all(&line).context("cannot write verdicts")?;
+            }
+        }
+    }
+    let outcome = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))?;
+    if let Some(mut out) = verdict_out {
+        out.flush().context("cannot write verdicts")?;
+    }
+
+    let standings = engine.finish();
+    let mut statuses = StatusCounts::default();
+    for (_, s) in &standings {
+        match s.status {
+            Status::Active => statuses.active += 1,
+            Status::Throttled => statuses.throttled += 1,
+            Status::Suspended => statuses.suspended += 1,
+        }
+        if s.first_flagged.is_some() {
+            statuses.ever_flagged += 1;
+        }
+    }
+    let counts = engine.counts();
+    let summary = ReportSummary {
+        logs: opts.logs.iter().map(|p| p.display().to_string()).collect(),
+        counts,
+        bad_lines: outcome.bad_lines,
+        complete: outcome.failure.is_none(),
+        verdicts: actions,
+        statuses,
+    };
+    if let Some(p) = &opts.report {
+        write_report(p, &summary, &standings)?;
+    }
+    print_summary(&summary, &standings, opts.top)?;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "replayed {} events ({} messages) in {secs:.2} s: {:.0} events/s, {:.0} messages/s",
+        thousands(counts.events),
+        thousands(counts.messages),
+        counts.events as f64 / secs.max(1e-9),
+        counts.messages as f64 / secs.max(1e-9),
+    );
+    if let Some(failure) = outcome.failure {
+        eprintln!("error: {failure}");
+        eprintln!("the report and verdicts above cover everything read before the error");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+fn create(p: &Path) -> Result<BufWriter<Box<dyn Write>>> {
+    let w: Box<dyn Write> = if p.as_os_str() == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
+    };
+    Ok(BufWriter::with_capacity(1 << 20, w))
+}
+
+fn read_all(logs: &[PathBuf], max_errors: u64, tx: mpsc::SyncSender<Vec<Event>>) -> ReadOutcome {
+    let mut out = ReadOutcome::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    'logs: for path in logs {
+        let mut reader = match LogReader::open(path) {
+            Ok(r) => r,
+            Err(e) => {
+                out.failure = Some(e.to_string());
+                break;
+            }
+        };
+        while let Some(item) = reader.next_record() {
+            match item {
+                Ok(rec) => {
+                    batch.push(rec.event);
+                    if batch.len() == BATCH
+                        && tx
+                            .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                            .is_err()
+                    {
+                        return out;
+                    }
+                }
+                Err(e) if e.is_fatal() => {
+                    out.failure = Some(e.to_string());
+                    break 'logs;
+                }
+                Err(e) => {
+                    out.bad_lines += 1;
+                    if out.bad_lines <= SHOWN_ERRORS {
+                        eprintln!("skipped: {e}");
+                    } else if out.bad_lines == SHOWN_ERRORS + 1 {
+                        eprintln!("(further bad lines are counted, not shown)");
+                    }
+                    if out.bad_lines > max_errors {
+                        out.failure = Some(format!(
+                            "more than {max_errors} bad lines (--max-errors); stopped at {e}"
+                        ));
+                        break 'logs;
+                    }
+                }
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch);
+    }
+    out
+}
+
+fn write_report(p: &Path, summary: &ReportSummary, standings: &[(String, Standing)]) -> Result<()> {
+    let mut w = create(p)?;
+    let ctx = || format!("cannot write {}", p.display());
+    w.write_all(b"{\"summary\":").with_context(ctx)?;
+    serde_json::to_writer(&mut w, summary).with_context(ctx)?;
+    w.write_all(b",\n\"businesses\":[").with_context(ctx)?;
+    for (i, (b, s)) in standings.iter().enumerate() {
+        w.write_all(if i == 0 { b"\n" } else { b",\n" })
+            .with_context(ctx)?;
+        serde_json::to_writer(
+            &mut w,
+            &BusinessRecord {
+                business: b,
+                standing: s,
+            },
+        )
+        .with_context(ctx)?;
+    }
+    w.write_all(b"\n]}\n").with_context(ctx)?;
+    w.flush().with_context(ctx)?;
+    Ok(())
+}
+
+fn pct(n: u64, of: u64) -> String {
+    if of == 0 {
+        "-".into()
+    } else {
+        format!("{:.2}%", 100.0 * n as f64 / of as f64)
+    }
+}
+
+fn print_summary(s: &ReportSummary, standings: &[(String, Standing)], top: usize) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    let c = &s.counts;
+    writeln!(
+        o,
+        "events      {:>12}   messages {}, feedback {}, deliveries {}, business records {}, bad lines {}",
+        thousands(c.events),
+        thousands(c.messages),
+        thousands(c.feedback),
+        thousands(c.deliveries),
+        thousands(c.business_records),
+        thousands(s.bad_lines)
+    )?;
+    let v = &s.verdicts;
+    let t = v.total();
+    writeln!(
+        o,
+        "verdicts    {:>12}   allow {} ({}), throttle {} ({}), hold {} ({}), block {} ({})",
+        thousands(t),
+        thousands(v.allow),
+        pct(v.allow, t),
+        thousands(v.throttle),
+        pct(v.throttle, t),
+        thousands(v.hold),
+        pct(v.hold, t),
+        thousands(v.block),
+        pct(v.block, t)
+    )?;
+    let st = &s.statuses;
+    writeln!(
+        o,
+        "businesses  {:>12}   active {}, throttled {}, suspended {}; ever flagged {}",
+        thousands(standings.len() as u64),
+        st.active,
+        st.throttled,
+        st.suspended,
+        st.ever_flagged
+    )?;
+    let mut flagged: Vec<&(String, Standing)> = standings
+        .iter()
+        .filter(|(_, s)| s.first_flagged.is_some())
+        .collect();
+    flagged.sort_by(|a, b| {
+        b.1.status
+            .cmp(&a.1.status)
+            .then(a.1.first_flagged.cmp(&b.1.first_flagged))
+            .then(a.0.cmp(&b.0))
+    });
+    if flagged.is_empty() {
+        return Ok(());
+    }
+    writeln!(o, "\ntop flagged businesses (of {}):", flagged.len())?;
+    writeln!(
+        o,
+        "  {:<12} {:<10} {:<21} {:>9} {:>9}  leading reasons",
+        "business", "status", "first flagged", "messages", "allowed"
+    )?;
+    for (b, s) in flagged.into_iter().take(top) {
+        let reasons = leading_reasons(s);
+        writeln!(
+            o,
+            "  {:<12} {:<10} {:<21} {:>9} {:>9}  {}",
+            b,
+            s.status.as_str(),
+            s.first_flagged.map(fmt_ts).unwrap_or_default(),
+            thousands(s.totals.messages),
+            thousands(s.totals.allowed),
+            reasons
+        )?;
+    }
+    Ok(())
+}
+
+/// The reasons that flagged the business first (its first status change), else its current ones.
+fn leading_reasons(s: &Standing) -> String {
+    let hits = s
+        .changes
+        .iter()
+        .find(|c| c.to != Status::Active)
+        .map(|c| &c.reasons)
+        .unwrap_or(&s.reasons);
+    hits.iter()
+        .take(3)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}

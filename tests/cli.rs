@@ -1,0 +1,234 @@
+//! The command line's contracts: formats round-trip, bad input is named, exit codes tell.
+
+use std::fs;
+
+use crate::util::{ok, p, small_world, spamward, stderr};
+
+#[test]
+fn jsonl_to_binary_and_back_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = small_world(dir.path(), 3);
+    for (mid, back) in [
+        ("a.bin", "a.jsonl"),
+        ("b.bin.zst", "b.jsonl.zst"),
+        ("c.jsonl.zst", "c.jsonl"),
+    ] {
+        let mid = dir.path().join(mid);
+        let back = dir.path().join(back);
+        ok(&["convert", p(&events), p(&mid)]);
+        ok(&["convert", p(&mid), p(&back)]);
+        let plain = dir.path().join("plain.jsonl");
+        ok(&["convert", p(&back), p(&plain)]);
+        assert_eq!(
+            fs::read(&events).unwrap(),
+            fs::read(&plain).unwrap(),
+            "via {}",
+            mid.display()
+        );
+    }
+}
+
+/// Each class of bad line, and what the error must name.
+#[test]
+fn bad_lines_are_named_by_file_line_and_field() {
+    let good = r#"{"type":"feedback","ts":1764000060000,"business":"b-1","recipient":"r-1","kind":"read"}"#;
+    let cases = [
+        ("not json at all", None, "malformed JSON"),
+        (
+            r#"{"type":"telegram","ts":1764000060000}"#,
+            Some("type"),
+            "unknown event type",
+        ),
+        (
+            r#"{"type":"feedback","ts":1764000060000,"recipient":"r-1","kind":"read"}"#,
+            Some("business"),
+            "missing",
+        ),
+        (
+            r#"{"type":"feedback","ts":"noon","business":"b-1","recipient":"r-1","kind":"read"}"#,
+            Some("ts"),
+            "bad timestamp",
+        ),
+        (
+            r#"{"type":"feedback","ts":1764000060,"business":"b-1","recipient":"r-1","kind":"read"}"#,
+            Some("ts"),
+            "bad timestamp",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (bad, field, needle)) in cases.iter().enumerate() {
+        let log = dir.path().join(format!("bad{i}.jsonl"));
+        fs::write(&log, format!("{good}\n{good}\n{bad}\n{good}\n")).unwrap();
+        // convert is strict by default: stops, names the place, exits non-zero, keeps what it had.
+        let out_path = dir.path().join(format!("out{i}.jsonl"));
+        let out = spamward(&["convert", p(&log), p(&out_path)]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains(&format!("bad{i}.jsonl:3")), "{err}");
+        assert!(err.contains(needle), "{err}");
+        if let Some(f) = field {
+            assert!(err.contains(&format!("field `{f}`")), "{err}");
+        }
+        assert_eq!(
+            fs::read_to_string(&out_path).unwrap().lines().count(),
+            2,
+            "accepted lines kept"
+        );
+        // replay counts, reports and skips.
+        let out = ok(&["replay", p(&log)]);
+        assert!(stderr(&out).contains(&format!("bad{i}.jsonl:3")));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("bad lines 1"));
+        // ... unless told to tolerate none.
+        let out = spamward(&["replay", p(&log), "--max-errors", "0"]);
+        assert!(!out.status.success());
+    }
+}
+
+#[test]
+fn a_truncated_binary_log_yields_every_complete_record_then_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = small_world(dir.path(), 5);
+    let bin = dir.path().join("full.bin");
+    ok(&["convert", p(&events), p(&bin)]);
+    let bytes = fs::read(&bin).unwrap();
+    let cut = dir.path().join("cut.bin");
+    fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let back = dir.path().join("back.jsonl");
+    let out = spamward(&["convert", p(&cut), p(&back)]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("truncated"), "{}", stderr(&out));
+    let written = fs::read_to_string(&back).unwrap();
+    let original = fs::read_to_string(&events).unwrap();
+    assert!(!written.is_empty());
+    assert!(
+        original.starts_with(&written),
+        "the records before the cut, exactly"
+    );
+    // replay reads them all too, writes its outputs and exits non-zero.
+    let report = dir.path().join("r.json");
+    let out = spamward(&["replay", p(&cut), "--report", p(&report)]);
+    assert!(!out.status.success());
+    assert!(fs::metadata(&report).unwrap().len() > 0);
+}
+
+#[test]
+fn wrong_files_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake.bin");
+    fs::write(&fake, b"{\"type\":\"message\"}\n").unwrap();
+    let out = spamward(&["replay", p(&fake)]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("bad magic"), "{}", stderr(&out));
+    let missing = dir.path().join("missing.jsonl");
+    let out = spamward(&["replay", p(&missing)]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("missing.jsonl"));
+    let policy = dir.path().join("p.toml");
+    fs::write(&policy, "[signals.complaint_rate_7d]\nthreshold = 7\n").unwrap();
+    let out = spamward(&["replay", p(&missing), "--policy", p(&policy)]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("signals.complaint_rate_7d.threshold"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn generation_is_deterministic() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let ea = small_world(a.path(), 11);
+    let eb = small_world(b.path(), 11);
+    assert_eq!(fs::read(&ea).unwrap(), fs::read(&eb).unwrap());
+    assert_eq!(
+        fs::read(a.path().join("truth.json")).unwrap(),
+        fs::read(b.path().join("truth.json")).unwrap()
+    );
+    let c = tempfile::tempdir().unwrap();
+    let ec = small_world(c.path(), 12);
+    assert_ne!(fs::read(&ea).unwrap(), fs::read(&ec).unwrap());
+}
+
+#[test]
+fn replay_output_is_identical_for_one_and_two_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = small_world(dir.path(), 13);
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        let v = dir.path().join(format!("v{threads}.jsonl"));
+        let r = dir.path().join(format!("r{threads}.json"));
+        let out = ok(&[
+            "replay",
+            p(&events),
+            "--threads",
+            threads,
+            "--verdicts",
+            p(&v),
+            "--report",
+            p(&r),
+        ]);
+        outputs.push((fs::read(&v).unwrap(), fs::read(&r).unwrap(), out.stdout));
+    }
+    assert!(!outputs[0].0.is_empty());
+    assert!(
+        outputs[0] == outputs[1],
+        "verdicts, report and summary differ between 1 and 2 threads"
+    );
+    // One verdict per message, in log order.
+    let messages: Vec<String> = fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with(r#"{"type":"message""#))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let verdicts: Vec<String> = String::from_utf8(outputs[0].0.clone())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(messages, verdicts);
+}
+
+/// `data/sample` is exactly what its documented command generates, so the README's figures on
+/// it can be reproduced and the generator cannot drift from the data it ships.
+#[test]
+fn the_shipped_sample_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&[
+        "generate",
+        "--businesses",
+        "50",
+        "--recipients",
+        "25000",
+        "--days",
+        "7",
+        "--scale",
+        "0.5",
+        "--seed",
+        "7",
+        "--out",
+        p(dir.path()),
+    ]);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    let shipped = dir.path().join("shipped.jsonl");
+    ok(&["convert", p(&root.join("events.jsonl.zst")), p(&shipped)]);
+    assert!(
+        fs::read(dir.path().join("events.jsonl")).unwrap() == fs::read(&shipped).unwrap(),
+        "data/sample/events.jsonl.zst differs from what the generator makes now: regenerate it"
+    );
+    assert_eq!(
+        fs::read(dir.path().join("truth.json")).unwrap(),
+        fs::read(root.join("truth.json")).unwrap()
+    );
+}
