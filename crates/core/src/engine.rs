@@ -234,7 +234,9 @@ impl Engine {
     }
 }
 
-fn apply(
+/// Applies one event to its business's state; a message gets its verdict. The single path every
+/// driver (the engine here, the streaming filter) goes through, so they cannot disagree.
+pub fn apply(
     state: &mut BusinessState,
     ev: &Event,
     ctx: MessageContext,

@@ -24,7 +24,7 @@ pub mod verdict;
 pub mod window;
 
 pub use business::{BusinessState, MessageContext, Standing};
-pub use engine::Engine;
+pub use engine::{Engine, RecipientLoad, apply};
 pub use event::{
     BusinessInfo, Category, DecodeError, DecodeErrorKind, Delivery, DeliveryStatus, Event,
     Feedback, FeedbackKind, Message, Tier, Timestamp,
