@@ -67,6 +67,30 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         top: usize,
     },
+    /// Replay logs under two policies and report what changes (shadow mode on history).
+    Diff {
+        /// Event logs, replayed in the order given.
+        #[arg(required = true)]
+        logs: Vec<PathBuf>,
+        /// The policy in force, then the candidate: `--policy OLD.toml --policy NEW.toml`.
+        #[arg(long = "policy", required = true, num_args = 1)]
+        policies: Vec<PathBuf>,
+        /// The generator's truth: also compare precision, recall and messages lost.
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        /// Write the diff as JSON (only what changed).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Changed messages listed per direction.
+        #[arg(long, default_value_t = 20)]
+        sample: usize,
+        /// Worker threads (the output is the same for any number).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Bad lines to count and skip before giving up.
+        #[arg(long, default_value_t = 1000)]
+        max_errors: u64,
+    },
     /// Score a replay's report against a generated world's truth.
     Eval {
         /// The generator's truth.json.
@@ -154,6 +178,31 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 report,
                 max_errors,
                 top,
+            })
+        }
+        Command::Diff {
+            logs,
+            policies,
+            truth,
+            out,
+            sample,
+            threads,
+            max_errors,
+        } => {
+            let (old, new) = cmd::diff::policies(&policies)?;
+            if let Some(n) = threads {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n.max(1))
+                    .build_global()?;
+            }
+            cmd::diff::run(cmd::diff::DiffOptions {
+                logs,
+                old,
+                new,
+                truth,
+                out,
+                sample,
+                max_errors,
             })
         }
         Command::Eval {

@@ -11,12 +11,13 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
-use spamward_core::Timestamp;
+use spamward_core::{Standing, Timestamp};
 
 const HOUR: u64 = 3_600_000;
 
+/// The generator's truth file, as far as eval needs it.
 #[derive(Deserialize)]
-struct Truth {
+pub struct Truth {
     businesses: Vec<TruthBusiness>,
 }
 
@@ -33,8 +34,9 @@ struct Report {
     businesses: Vec<ReportBusiness>,
 }
 
+/// One business of a report, as far as eval needs it.
 #[derive(Deserialize)]
-struct ReportBusiness {
+pub struct ReportBusiness {
     business: String,
     status: String,
     first_flagged: Option<Timestamp>,
@@ -69,22 +71,22 @@ struct ArchetypeRow {
 /// The figures eval prints, also as JSON with `--json`.
 #[derive(Serialize)]
 pub struct Evaluation {
-    businesses: u64,
-    abusive: u64,
-    true_positives: u64,
-    false_positives: u64,
-    false_negatives: u64,
-    precision: f64,
-    recall: f64,
-    f1: f64,
-    legitimate_suspended: Vec<String>,
-    legitimate_flagged: Vec<String>,
-    abusive_missed: Vec<String>,
-    abusive_messages: u64,
-    abusive_messages_allowed: u64,
-    legitimate_messages: u64,
-    legitimate_messages_not_allowed: u64,
-    median_messages_before_action: Option<u64>,
+    pub(crate) businesses: u64,
+    pub(crate) abusive: u64,
+    pub(crate) true_positives: u64,
+    pub(crate) false_positives: u64,
+    pub(crate) false_negatives: u64,
+    pub(crate) precision: f64,
+    pub(crate) recall: f64,
+    pub(crate) f1: f64,
+    pub(crate) legitimate_suspended: Vec<String>,
+    pub(crate) legitimate_flagged: Vec<String>,
+    pub(crate) abusive_missed: Vec<String>,
+    pub(crate) abusive_messages: u64,
+    pub(crate) abusive_messages_allowed: u64,
+    pub(crate) legitimate_messages: u64,
+    pub(crate) legitimate_messages_not_allowed: u64,
+    pub(crate) median_messages_before_action: Option<u64>,
     archetypes: BTreeMap<String, ArchetypeRow>,
 }
 
@@ -102,15 +104,43 @@ fn median(v: &mut [u64]) -> Option<u64> {
     Some(v[v.len() / 2])
 }
 
-/// Computes the evaluation.
+impl ReportBusiness {
+    /// The figures eval needs from a standing computed in this process.
+    pub fn from_standing(business: &str, s: &Standing) -> ReportBusiness {
+        ReportBusiness {
+            business: business.to_owned(),
+            status: s.status.as_str().to_owned(),
+            first_flagged: s.first_flagged,
+            first_action: s.first_action.as_ref().map(|f| FirstAction { ts: f.ts }),
+            history: s
+                .history
+                .iter()
+                .map(|h| Hour {
+                    hour: h.hour,
+                    messages: u64::from(h.messages),
+                    allowed: u64::from(h.allowed),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Reads a truth file.
+pub fn load_truth(path: &Path) -> Result<Truth> {
+    read_json(path)
+}
+
+/// Computes the evaluation of a report file.
 pub fn evaluate(truth: &Path, report: &Path) -> Result<Evaluation> {
     let truth: Truth = read_json(truth)?;
     let report: Report = read_json(report)?;
-    let by_id: BTreeMap<&str, &ReportBusiness> = report
-        .businesses
-        .iter()
-        .map(|b| (b.business.as_str(), b))
-        .collect();
+    evaluate_records(&truth, &report.businesses)
+}
+
+/// Computes the evaluation of report records.
+pub fn evaluate_records(truth: &Truth, report: &[ReportBusiness]) -> Result<Evaluation> {
+    let by_id: BTreeMap<&str, &ReportBusiness> =
+        report.iter().map(|b| (b.business.as_str(), b)).collect();
     let mut e = Evaluation {
         businesses: 0,
         abusive: 0,

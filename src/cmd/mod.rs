@@ -1,6 +1,7 @@
 //! One module per subcommand; each is a thin shell over the library crates.
 
 pub mod convert;
+pub mod diff;
 pub mod eval;
 pub mod generate;
 pub mod replay;

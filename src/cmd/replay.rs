@@ -42,9 +42,11 @@ pub struct ReplayOptions {
 
 /// How the reading went.
 #[derive(Debug, Default)]
-struct ReadOutcome {
-    bad_lines: u64,
-    failure: Option<String>,
+pub(crate) struct ReadOutcome {
+    /// Bad lines counted and skipped.
+    pub(crate) bad_lines: u64,
+    /// What stopped the reading early, if anything.
+    pub(crate) failure: Option<String>,
 }
 
 /// The report file.
@@ -59,16 +61,16 @@ struct ReportSummary {
     statuses: StatusCounts,
 }
 
-#[derive(Default, Serialize)]
-struct ActionCounts {
-    allow: u64,
-    throttle: u64,
-    hold: u64,
-    block: u64,
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct ActionCounts {
+    pub(crate) allow: u64,
+    pub(crate) throttle: u64,
+    pub(crate) hold: u64,
+    pub(crate) block: u64,
 }
 
 impl ActionCounts {
-    fn add(&mut self, a: Action) {
+    pub(crate) fn add(&mut self, a: Action) {
         match a {
             Action::Allow => self.allow += 1,
             Action::Throttle => self.throttle += 1,
@@ -76,7 +78,7 @@ impl ActionCounts {
             Action::Block => self.block += 1,
         }
     }
-    fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.allow + self.throttle + self.hold + self.block
     }
 }
@@ -174,7 +176,8 @@ pub fn run(opts: ReplayOptions) -> Result<bool> {
     Ok(true)
 }
 
-fn create(p: &Path) -> Result<BufWriter<Box<dyn Write>>> {
+/// A buffered output file, or stdout for `-`.
+pub(crate) fn create(p: &Path) -> Result<BufWriter<Box<dyn Write>>> {
     let w: Box<dyn Write> = if p.as_os_str() == "-" {
         Box::new(std::io::stdout().lock())
     } else {
@@ -183,7 +186,12 @@ fn create(p: &Path) -> Result<BufWriter<Box<dyn Write>>> {
     Ok(BufWriter::with_capacity(1 << 20, w))
 }
 
-fn read_all(logs: &[PathBuf], max_errors: u64, tx: mpsc::SyncSender<Vec<Event>>) -> ReadOutcome {
+/// Streams the logs to `tx` in batches, counting, reporting and skipping bad lines.
+pub(crate) fn read_all(
+    logs: &[PathBuf],
+    max_errors: u64,
+    tx: mpsc::SyncSender<Vec<Event>>,
+) -> ReadOutcome {
     let mut out = ReadOutcome::default();
     let mut batch = Vec::with_capacity(BATCH);
     'logs: for path in logs {
@@ -256,7 +264,7 @@ fn write_report(p: &Path, summary: &ReportSummary, standings: &[(String, Standin
     Ok(())
 }
 
-fn pct(n: u64, of: u64) -> String {
+pub(crate) fn pct(n: u64, of: u64) -> String {
     if of == 0 {
         "-".into()
     } else {
