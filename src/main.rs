@@ -91,6 +91,28 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         max_errors: u64,
     },
+    /// Explain a business's standing (its timeline, status changes and the messages that tipped
+    /// them), or one message's verdict down to each signal.
+    Explain {
+        /// Event logs, replayed in the order given.
+        #[arg(required = true)]
+        logs: Vec<PathBuf>,
+        /// The business.
+        #[arg(long)]
+        business: String,
+        /// One of its messages, explained signal by signal.
+        #[arg(long)]
+        message: Option<String>,
+        /// A policy file laid over the default policy.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Bad lines to count and skip before giving up.
+        #[arg(long, default_value_t = 1000)]
+        max_errors: u64,
+    },
     /// Score a replay's report against a generated world's truth.
     Eval {
         /// The generator's truth.json.
@@ -202,6 +224,24 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 truth,
                 out,
                 sample,
+                max_errors,
+            })
+        }
+        Command::Explain {
+            logs,
+            business,
+            message,
+            policy,
+            json,
+            max_errors,
+        } => {
+            let policy = util::load_policy(policy.as_deref())?;
+            cmd::explain::run(cmd::explain::ExplainOptions {
+                logs,
+                policy,
+                business,
+                message,
+                json,
                 max_errors,
             })
         }

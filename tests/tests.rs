@@ -3,5 +3,6 @@
 mod cli;
 mod diff;
 mod docs;
+mod explain;
 mod util;
 mod world;

@@ -3,5 +3,6 @@
 pub mod convert;
 pub mod diff;
 pub mod eval;
+pub mod explain;
 pub mod generate;
 pub mod replay;

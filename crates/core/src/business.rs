@@ -218,6 +218,83 @@ impl Baseline {
     }
 }
 
+const NOTE_EMPTY: &str = "nothing in the window yet";
+const NOTE_FEW: &str = "too few events to judge yet (min_count)";
+
+/// One signal's reading at a moment, fired or not: what an analyst asks for when a verdict needs
+/// explaining. The hits in verdicts are exactly the readings that fired.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reading {
+    /// The signal.
+    pub signal: Signal,
+    /// The measured value.
+    pub value: f64,
+    /// The policy's line.
+    pub threshold: f64,
+    /// The window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<Span>,
+    /// For rates: the posterior probability of being beyond the line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// For the burst test: the Poisson upper-tail probability of the hour's count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    /// The events behind the value (complaints, failures, messages ...).
+    pub count: u64,
+    /// Out of (recipients, deliveries; 0 where not a rate).
+    pub of: u64,
+    /// Whether it fired.
+    pub fired: bool,
+    /// Why it could not judge, or did not apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+}
+
+impl Reading {
+    fn new(signal: Signal, value: f64, threshold: f64, count: u64, of: u64) -> Reading {
+        let h = Hit::new(signal, value, threshold);
+        Reading {
+            signal,
+            value: h.value,
+            threshold: h.threshold,
+            window: h.window,
+            probability: None,
+            p_value: None,
+            count,
+            of,
+            fired: false,
+            note: None,
+        }
+    }
+
+    fn with_probability(mut self, p: f64) -> Reading {
+        self.probability = Some(crate::signal::round_sig(p));
+        self
+    }
+
+    fn fired(mut self, fired: bool) -> Reading {
+        self.fired = fired;
+        self
+    }
+
+    fn noted(mut self, note: Option<&'static str>) -> Reading {
+        self.note = note;
+        self
+    }
+
+    /// The hit this reading is when it fired.
+    pub fn into_hit(self) -> Hit {
+        Hit {
+            signal: self.signal,
+            value: self.value,
+            threshold: self.threshold,
+            window: self.window,
+            probability: self.probability,
+        }
+    }
+}
+
 /// Everything spamward knows about one business.
 #[derive(Clone, Debug, Encode, Decode)]
 pub struct BusinessState {
@@ -395,6 +472,8 @@ pub struct Standing {
     pub verified: bool,
     /// Whether a `business` record introduced it (else it was new at its first event).
     pub established: bool,
+    /// Whether it is still young (`trust.young_days`): its rate priors are scaled down.
+    pub young: bool,
     /// First and last event times.
     pub first_seen: Timestamp,
     /// Last event time.
@@ -649,6 +728,31 @@ impl BusinessState {
         ctx: MessageContext,
         policy: &Policy,
     ) -> Verdict {
+        self.judge(m, recipient, ctx, policy, None)
+    }
+
+    /// Judges one message like [`BusinessState::on_message`] and also returns every signal's
+    /// reading at that moment, business-level and message-level, fired or not.
+    pub fn on_message_explained(
+        &mut self,
+        m: &Message,
+        recipient: u64,
+        ctx: MessageContext,
+        policy: &Policy,
+    ) -> (Verdict, Vec<Reading>) {
+        let mut readings = Vec::new();
+        let v = self.judge(m, recipient, ctx, policy, Some(&mut readings));
+        (v, readings)
+    }
+
+    fn judge(
+        &mut self,
+        m: &Message,
+        recipient: u64,
+        ctx: MessageContext,
+        policy: &Policy,
+        explain: Option<&mut Vec<Reading>>,
+    ) -> Verdict {
         self.advance(m.ts);
         let ts = m.ts;
         let marketing = m.category == Category::Marketing;
@@ -745,6 +849,59 @@ impl BusinessState {
                 fatigue.action,
                 fatigue.weight,
             ));
+        }
+
+        if let Some(out) = explain {
+            out.extend(self.business_readings(policy, true));
+            out.push(
+                Reading::new(Signal::OptedOut, f64::from(u8::from(opted_out)), 1.0, 0, 0)
+                    .fired(marketing && opted_out)
+                    .noted((!marketing).then_some("not marketing")),
+            );
+            let used = u64::from(self.tier_24h.sum());
+            let counted = last_tier != 0 && self.tier_24h.covers(last_tier);
+            let (limit, note) = match self.tier.limit() {
+                None => (0, Some("unlimited tier")),
+                Some(_) if !business_initiated => {
+                    (0, Some("inside the customer-service window: not counted"))
+                }
+                Some(_) if counted => (0, Some("recipient already counted in the moving 24 h")),
+                Some(l) => (l, None),
+            };
+            let limit = if limit == 0 {
+                self.tier.limit().unwrap_or(0)
+            } else {
+                limit
+            };
+            out.push(
+                Reading::new(Signal::TierLimit24h, used as f64, limit as f64, used, 0)
+                    .fired(hits.iter().any(|h| h.0.signal == Signal::TierLimit24h))
+                    .noted(note),
+            );
+            let hour = u64::from(self.msgs_1h.sum());
+            out.push(
+                Reading::new(
+                    Signal::NewBusinessRamp1h,
+                    hour as f64,
+                    ramp.per_hour as f64,
+                    hour,
+                    0,
+                )
+                .fired(hits.iter().any(|h| h.0.signal == Signal::NewBusinessRamp1h))
+                .noted((!self.is_new(ts, ramp.hours)).then_some("not a new business")),
+            );
+            let n = ctx.recipient_marketing_24h;
+            out.push(
+                Reading::new(
+                    Signal::RecipientFatigue24h,
+                    n as f64,
+                    fatigue.cap as f64,
+                    n,
+                    0,
+                )
+                .fired(marketing && n > fatigue.cap)
+                .noted((!marketing).then_some("not marketing")),
+            );
         }
 
         // Combine with the business's standing.
@@ -864,63 +1021,82 @@ impl BusinessState {
 
     /// Business-level signals firing now.
     fn business_hits(&self, policy: &Policy) -> Vec<Hit> {
+        self.business_readings(policy, false)
+            .into_iter()
+            .filter(|r| r.fired)
+            .map(Reading::into_hit)
+            .collect()
+    }
+
+    /// Every business-level signal's reading at the business's clock. With `all` false only
+    /// readings that could fire are computed (the evaluation path, where posteriors cost); with
+    /// `all` true every signal gets a reading, with a note where it cannot judge yet.
+    pub fn business_readings(&self, policy: &Policy, all: bool) -> Vec<Reading> {
         let s = &policy.signals;
         let day = self.day.sum();
         let week = self.week.sum();
         let uniq_day = u64::from(self.uniq_24h.sum());
         let uniq_week = u64::from(self.uniq_7d.sum());
         let scale = self.prior_scale(policy);
-        let mut hits = Vec::new();
-        let mut rate_above = |signal, rule: &RateRule, count: u64, of: u64| {
-            if count < rule.min_count || of == 0 {
+        let mut out = Vec::new();
+        let mut rate = |signal, rule: &RateRule, count: u64, of: u64| {
+            let ready = count >= rule.min_count && of > 0;
+            if !ready && !all {
                 return;
             }
-            let p = rule.prior(scale).prob_above(count, of, rule.threshold);
-            if p >= rule.confidence {
-                hits.push(
-                    Hit::new(signal, count as f64 / of.max(count) as f64, rule.threshold)
-                        .with_probability(p),
-                );
+            let value = if of == 0 {
+                0.0
+            } else {
+                count as f64 / of.max(count) as f64
+            };
+            let mut r = Reading::new(signal, value, rule.threshold, count, of);
+            if ready {
+                let p = rule.prior(scale).prob_above(count, of, rule.threshold);
+                r = r.with_probability(p);
+                r.fired = p >= rule.confidence;
+            } else {
+                r.note = Some(if of == 0 { NOTE_EMPTY } else { NOTE_FEW });
             }
+            out.push(r);
         };
-        rate_above(
+        rate(
             Signal::ComplaintRate24h,
             &s.complaint_rate_24h,
             day.complaints(),
             uniq_day,
         );
-        rate_above(
+        rate(
             Signal::ComplaintRate7d,
             &s.complaint_rate_7d,
             week.complaints(),
             uniq_week,
         );
-        rate_above(
+        rate(
             Signal::ComplaintWarn7d,
             &s.complaint_warn_7d,
             week.complaints(),
             uniq_week,
         );
-        rate_above(
+        rate(
             Signal::OptOutRate24h,
             &s.opt_out_rate_24h,
             u64::from(day.opt_outs),
             uniq_day,
         );
         let deliveries = u64::from(day.deliveries);
-        rate_above(
+        rate(
             Signal::InvalidNumberRate24h,
             &s.invalid_number_rate_24h,
             u64::from(day.invalid),
             deliveries,
         );
-        rate_above(
+        rate(
             Signal::InvalidNumberRate7d,
             &s.invalid_number_rate_7d,
             u64::from(week.invalid),
             u64::from(week.deliveries),
         );
-        rate_above(
+        rate(
             Signal::FailedDeliveryRate24h,
             &s.failed_delivery_rate_24h,
             u64::from(day.failed),
@@ -930,56 +1106,88 @@ impl BusinessState {
         let read = &s.low_read_rate_7d;
         let delivered = u64::from(week.delivered);
         let reads = u64::from(week.reads).min(delivered);
-        if delivered >= read.min_count {
-            let p = read
-                .prior(scale)
-                .prob_below(reads, delivered, read.threshold);
-            if p >= read.confidence {
-                hits.push(
-                    Hit::new(
-                        Signal::LowReadRate7d,
-                        reads as f64 / delivered as f64,
-                        read.threshold,
-                    )
-                    .with_probability(p),
-                );
+        let ready = delivered >= read.min_count;
+        if ready || all {
+            let value = if delivered == 0 {
+                0.0
+            } else {
+                reads as f64 / delivered as f64
+            };
+            let mut r = Reading::new(
+                Signal::LowReadRate7d,
+                value,
+                read.threshold,
+                reads,
+                delivered,
+            );
+            if ready {
+                let p = read
+                    .prior(scale)
+                    .prob_below(reads, delivered, read.threshold);
+                r = r.with_probability(p);
+                r.fired = p >= read.confidence;
+            } else {
+                r.note = Some(NOTE_FEW);
             }
+            out.push(r);
         }
 
         let burst = &s.volume_burst_1h;
-        if self.baseline.hours >= burst.min_baseline_hours {
+        let ready = self.baseline.hours >= burst.min_baseline_hours;
+        if ready || all {
             let count = u64::from(self.msgs_1h.sum());
             let lambda = self
                 .baseline
                 .ewma
                 .max(burst.peak_share * self.baseline.peak)
                 .max(1.0);
-            if count >= burst.min_count
-                && count as f64 >= burst.min_ratio * lambda
-                && poisson_upper_tail(lambda, count) <= burst.p_value
-            {
-                hits.push(Hit::new(
-                    Signal::VolumeBurst1h,
-                    count as f64,
-                    burst.min_ratio * lambda,
-                ));
+            let mut r = Reading::new(
+                Signal::VolumeBurst1h,
+                count as f64,
+                burst.min_ratio * lambda,
+                count,
+                0,
+            );
+            if ready {
+                // The tail is only worth computing past the cheap tests (or when explaining).
+                if all || (count >= burst.min_count && count as f64 >= burst.min_ratio * lambda) {
+                    let p = poisson_upper_tail(lambda, count);
+                    r.p_value = Some(crate::signal::round_sig(p));
+                    r.fired = count >= burst.min_count
+                        && count as f64 >= burst.min_ratio * lambda
+                        && p <= burst.p_value;
+                }
+            } else {
+                r.note = Some("no baseline yet: too little history");
             }
+            out.push(r);
         }
 
         let freq = &s.recipient_frequency_24h;
         let marketing = u64::from(day.marketing);
         let people = u64::from(self.marketing_24h.sum());
-        if marketing >= freq.min_count
-            && people > 0
-            && marketing as f64 / people as f64 >= freq.threshold
-        {
-            hits.push(Hit::new(
+        let ready = marketing >= freq.min_count && people > 0;
+        if ready || all {
+            let value = if people == 0 {
+                0.0
+            } else {
+                marketing as f64 / people as f64
+            };
+            let mut r = Reading::new(
                 Signal::RecipientFrequency24h,
-                marketing as f64 / people as f64,
+                value,
                 freq.threshold,
-            ));
+                marketing,
+                people,
+            );
+            if ready {
+                r.fired = value >= freq.threshold;
+            } else {
+                r.note = Some(NOTE_FEW);
+            }
+            out.push(r);
         }
-        hits
+        out
     }
 
     /// Recomputes standing, status, quality and tier.
@@ -1151,6 +1359,7 @@ impl BusinessState {
             tier: self.tier,
             verified: self.verified,
             established: self.established,
+            young: scale < 1.0,
             first_seen: self.first_seen,
             last_seen: self.last_seen,
             totals: self.totals,

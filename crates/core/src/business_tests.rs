@@ -611,3 +611,47 @@ fn a_trickle_of_invalid_numbers_over_days_is_a_salted_list() {
         );
     }
 }
+
+#[test]
+fn explaining_a_message_changes_nothing_and_names_every_signal() {
+    let ramp = Policy::default().signals.new_business_ramp_1h.per_hour as usize;
+    let events: Vec<Event> = (0..ramp + 10)
+        .map(|i| {
+            msg(
+                i,
+                T0 + i as u64 * 10_000,
+                &format!("r-{}", i % 7),
+                Category::Marketing,
+            )
+        })
+        .chain([fb(T0 + 5 * MIN, "r-3", FeedbackKind::OptOut)])
+        .collect();
+    let mut events = events;
+    events.sort_by_key(|e| e.ts());
+    let mut plain = Engine::new(Policy::default());
+    let mut explained = Engine::new(Policy::default());
+    let mut fired_somewhere = false;
+    for ev in &events {
+        let a = plain.observe(ev);
+        let b = explained.observe_explained(ev);
+        assert_eq!(a, b.as_ref().map(|(v, _)| v.clone()));
+        if let Some((v, readings)) = b {
+            let codes: Vec<Signal> = readings.iter().map(|r| r.signal).collect();
+            for s in Signal::ALL {
+                assert!(codes.contains(&s), "no reading for {s}");
+            }
+            for r in readings
+                .iter()
+                .filter(|r| r.signal.scope() == crate::signal::Scope::Message)
+            {
+                let in_verdict = v.reasons.iter().any(|h| h.signal == r.signal);
+                assert_eq!(r.fired, in_verdict, "{r:?} vs {v:?}");
+                fired_somewhere |= r.fired;
+            }
+        }
+    }
+    assert!(
+        fired_somewhere,
+        "the scenario exercises the ramp and the opt-out"
+    );
+}

@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 
 use rayon::prelude::*;
 
-use crate::business::{BusinessState, MessageContext, Standing, recipient_key};
+use crate::business::{BusinessState, MessageContext, Reading, Standing, recipient_key};
 use crate::event::{Category, Event, Message, Timestamp};
 use crate::policy::Policy;
 use crate::verdict::Verdict;
@@ -146,6 +146,16 @@ impl Engine {
 
     /// Applies one event; a message gets its verdict.
     pub fn observe(&mut self, ev: &Event) -> Option<Verdict> {
+        self.observe_with(ev, false).map(|(v, _)| v)
+    }
+
+    /// Applies one event like [`Engine::observe`]; a message also gets every signal's reading at
+    /// that moment, fired or not.
+    pub fn observe_explained(&mut self, ev: &Event) -> Option<(Verdict, Vec<Reading>)> {
+        self.observe_with(ev, true)
+    }
+
+    fn observe_with(&mut self, ev: &Event, explain: bool) -> Option<(Verdict, Vec<Reading>)> {
         self.tick(ev);
         let ctx = match ev {
             Event::Message(m) => self.context(m),
@@ -155,7 +165,12 @@ impl Engine {
             .businesses
             .entry(ev.business().to_owned())
             .or_insert_with(|| BusinessState::new(ev.ts()));
-        apply(state, ev, ctx, &self.policy)
+        match ev {
+            Event::Message(m) if explain => {
+                Some(state.on_message_explained(m, recipient_key(&m.recipient), ctx, &self.policy))
+            }
+            _ => apply(state, ev, ctx, &self.policy).map(|v| (v, Vec::new())),
+        }
     }
 
     /// Applies a batch of events in log order, businesses in parallel on the current rayon pool;
@@ -224,6 +239,13 @@ impl Engine {
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+
+    /// Every business-level reading of one business at its own clock, if known.
+    pub fn readings(&self, business: &str) -> Option<Vec<Reading>> {
+        self.businesses
+            .get(business)
+            .map(|s| s.business_readings(&self.policy, true))
     }
 
     /// One business's standing at its own clock, if known.

@@ -23,7 +23,7 @@ pub mod stats;
 pub mod verdict;
 pub mod window;
 
-pub use business::{BusinessState, MessageContext, Standing};
+pub use business::{BusinessState, MessageContext, Reading, Standing};
 pub use engine::{Engine, RecipientLoad, apply};
 pub use event::{
     BusinessInfo, Category, DecodeError, DecodeErrorKind, Delivery, DeliveryStatus, Event,

@@ -257,6 +257,10 @@ pub fn round_sig(x: f64) -> f64 {
         return x;
     }
     let digits = 6 - 1 - x.abs().log10().floor() as i32;
+    if digits > 300 {
+        // Past f64's range of powers of ten: too small to round, and too small to matter.
+        return x;
+    }
     let scale = 10f64.powi(digits);
     (x * scale).round() / scale
 }
@@ -281,5 +285,11 @@ mod tests {
         assert_eq!(round_sig(0.012048192771084338), 0.0120482);
         assert_eq!(round_sig(1234567.0), 1234570.0);
         assert_eq!(round_sig(0.0), 0.0);
+        assert_eq!(round_sig(1e-310), 1e-310);
+        let tiny = round_sig(1.1743599999999996e-204);
+        assert!(
+            ((tiny - 1.17436e-204) / 1.17436e-204).abs() < 1e-12,
+            "{tiny}"
+        );
     }
 }

@@ -99,6 +99,23 @@ pub enum Quality {
     Low,
 }
 
+impl Quality {
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Quality::High => "high",
+            Quality::Medium => "medium",
+            Quality::Low => "low",
+        }
+    }
+}
+
+impl fmt::Display for Quality {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The verdict on one message.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Verdict {

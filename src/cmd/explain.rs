@@ -1,0 +1,445 @@
+//! `spamward explain`: why a business stands where it does, and why one message got its verdict.
+//!
+//! The log is replayed through the same engine as `replay` (so the numbers are the report's), in
+//! batches, except the batch holding the message to explain, which goes one event at a time so
+//! that message can be judged with every signal's reading. The business's message texts are kept
+//! so each status change can show the message that tipped it.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+use spamward_core::business::{HourCounts, Reading};
+use spamward_core::event::Message;
+use spamward_core::verdict::StatusChange;
+use spamward_core::{Engine, Event, Policy, Standing, Timestamp, Verdict};
+
+use super::replay::read_all;
+use crate::util::{fmt_ts, thousands};
+
+const HOUR: u64 = 3_600_000;
+
+/// Options of an explanation.
+pub struct ExplainOptions {
+    /// The logs, one stream.
+    pub logs: Vec<PathBuf>,
+    /// The policy.
+    pub policy: Policy,
+    /// The business to explain.
+    pub business: String,
+    /// A message of it to explain, down to each signal.
+    pub message: Option<String>,
+    /// Print JSON instead of text.
+    pub json: bool,
+    /// Bad lines tolerated.
+    pub max_errors: u64,
+}
+
+/// A message as the explanation shows it.
+#[derive(Clone, Serialize)]
+struct Shown {
+    id: String,
+    ts: Timestamp,
+    recipient: String,
+    category: spamward_core::Category,
+    text: String,
+}
+
+impl From<&Message> for Shown {
+    fn from(m: &Message) -> Shown {
+        Shown {
+            id: m.id.clone(),
+            ts: m.ts,
+            recipient: m.recipient.clone(),
+            category: m.category,
+            text: m.text.clone(),
+        }
+    }
+}
+
+/// A status change and the message that tipped it, if a message did.
+#[derive(Serialize)]
+struct Change<'a> {
+    #[serde(flatten)]
+    change: &'a StatusChange,
+    message: Option<Shown>,
+}
+
+/// One hour of the timeline.
+#[derive(Serialize)]
+struct Hour {
+    #[serde(flatten)]
+    counts: HourCounts,
+    tier_limit: Option<u64>,
+    complaints_24h: u64,
+    complaint_rate_24h: f64,
+    complaint_rate_low: f64,
+    complaint_rate_high: f64,
+}
+
+/// The message explained.
+#[derive(Serialize)]
+struct MessageExplained {
+    message: Shown,
+    verdict: Verdict,
+    readings: Vec<Reading>,
+}
+
+/// The whole explanation, as `--json` prints it.
+#[derive(Serialize)]
+struct Explanation<'a> {
+    business: &'a str,
+    #[serde(flatten)]
+    standing: &'a Standing,
+    readings: Vec<Reading>,
+    status_changes: Vec<Change<'a>>,
+    hourly: Vec<Hour>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explained: Option<MessageExplained>,
+}
+
+/// Runs an explanation; returns whether the whole log was read.
+pub fn run(opts: ExplainOptions) -> Result<bool> {
+    let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(2);
+    let logs = opts.logs.clone();
+    let max_errors = opts.max_errors;
+    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx));
+
+    let mut engine = Engine::new(opts.policy.clone());
+    let mut texts: HashMap<String, Shown> = HashMap::new();
+    let mut explained: Option<MessageExplained> = None;
+    for batch in rx {
+        let holds_target = opts.message.as_deref().is_some_and(|id| {
+            explained.is_none()
+                && batch.iter().any(
+                    |e| matches!(e, Event::Message(m) if m.id == id && m.business == opts.business),
+                )
+        });
+        if holds_target {
+            for ev in &batch {
+                match ev {
+                    Event::Message(m)
+                        if Some(m.id.as_str()) == opts.message.as_deref()
+                            && m.business == opts.business =>
+                    {
+                        let (verdict, readings) = engine
+                            .observe_explained(ev)
+                            .expect("a message gets a verdict");
+                        explained = Some(MessageExplained {
+                            message: m.into(),
+                            verdict,
+                            readings,
+                        });
+                    }
+                    _ => {
+                        engine.observe(ev);
+                    }
+                }
+            }
+        } else {
+            engine.process(&batch);
+        }
+        for ev in &batch {
+            if let Event::Message(m) = ev
+                && m.business == opts.business
+            {
+                texts.insert(m.id.clone(), m.into());
+            }
+        }
+    }
+    let outcome = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))?;
+    if let Some(failure) = &outcome.failure {
+        eprintln!("error: {failure}");
+        eprintln!("the explanation covers everything read before the error");
+    }
+    let standings = engine.finish();
+    let Some((_, standing)) = standings.iter().find(|(b, _)| *b == opts.business) else {
+        bail!("business {:?} does not appear in the log", opts.business);
+    };
+    if let Some(id) = &opts.message
+        && explained.is_none()
+    {
+        bail!(
+            "message {id:?} of business {:?} does not appear in the log",
+            opts.business
+        );
+    }
+    let readings = engine.readings(&opts.business).unwrap_or_default();
+    let status_changes = standing
+        .changes
+        .iter()
+        .map(|c| Change {
+            change: c,
+            message: c
+                .trigger
+                .strip_prefix("message ")
+                .and_then(|id| texts.get(id))
+                .cloned(),
+        })
+        .collect();
+    let hourly = timeline(standing, engine.policy());
+    let e = Explanation {
+        business: &opts.business,
+        standing,
+        readings,
+        status_changes,
+        hourly,
+        explained,
+    };
+    let mut o = std::io::stdout().lock();
+    if opts.json {
+        serde_json::to_writer_pretty(&mut o, &e)?;
+        writeln!(o)?;
+    } else {
+        print(&mut o, &e)?;
+    }
+    Ok(outcome.failure.is_none())
+}
+
+/// The hourly history with the trailing 24-hour complaint rate and its interval.
+fn timeline(s: &Standing, policy: &Policy) -> Vec<Hour> {
+    let rule = &policy.signals.complaint_rate_24h;
+    let scale = if s.young {
+        policy.trust.young_prior_scale
+    } else {
+        1.0
+    };
+    let prior = rule.prior(scale);
+    let level = policy.status.interval_level;
+    let mut out = Vec::with_capacity(s.history.len());
+    let mut from = 0;
+    let mut trailing = 0u64;
+    for h in &s.history {
+        trailing += u64::from(h.complaints);
+        while s.history[from].hour + 24 * HOUR <= h.hour {
+            trailing -= u64::from(s.history[from].complaints);
+            from += 1;
+        }
+        let of = u64::from(h.recipients_24h);
+        let (low, high) = prior.interval(trailing, of.max(trailing), level);
+        out.push(Hour {
+            counts: *h,
+            tier_limit: None,
+            complaints_24h: trailing,
+            complaint_rate_24h: if of == 0 {
+                0.0
+            } else {
+                spamward_core::signal::round_sig(trailing as f64 / of as f64)
+            },
+            complaint_rate_low: spamward_core::signal::round_sig(low),
+            complaint_rate_high: spamward_core::signal::round_sig(high),
+        });
+    }
+    // The tier's limit is known at the end only; show it on every hour for reference.
+    let limit = s.tier.limit();
+    for h in &mut out {
+        h.tier_limit = limit;
+    }
+    out
+}
+
+fn category(c: spamward_core::Category) -> String {
+    serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A number short enough for a table: scientific notation when tiny or huge.
+fn num(x: f64) -> String {
+    if x != 0.0 && (x.abs() < 1e-4 || x.abs() >= 1e9) {
+        format!("{x:.3e}")
+    } else {
+        x.to_string()
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.3}%", 100.0 * x)
+}
+
+fn print(o: &mut impl Write, e: &Explanation<'_>) -> Result<()> {
+    let s = e.standing;
+    writeln!(
+        o,
+        "business {}: {} since {}; first flagged {}; quality {}; tier {}; {}; {}",
+        e.business,
+        s.status,
+        fmt_ts(s.status_since),
+        s.first_flagged.map_or("never".into(), fmt_ts),
+        s.quality,
+        s.tier,
+        if s.established {
+            "known before the log"
+        } else {
+            "new (no business record)"
+        },
+        if s.verified { "verified" } else { "unverified" }
+    )?;
+    writeln!(
+        o,
+        "seen {} to {}",
+        fmt_ts(s.first_seen),
+        fmt_ts(s.last_seen)
+    )?;
+    let t = &s.totals;
+    writeln!(
+        o,
+        "messages {} (marketing {}): allowed {}, throttled {}, held {}, blocked {}",
+        thousands(t.messages),
+        thousands(t.marketing),
+        thousands(t.allowed),
+        thousands(t.throttled),
+        thousands(t.held),
+        thousands(t.blocked)
+    )?;
+    writeln!(
+        o,
+        "deliveries: {} delivered, {} failed ({} invalid numbers); feedback: {} blocks, {} reports, {} opt-outs, {} reads, {} replies",
+        thousands(t.delivered),
+        thousands(t.failed),
+        thousands(t.invalid_numbers),
+        thousands(t.blocks),
+        thousands(t.reports),
+        thousands(t.opt_outs),
+        thousands(t.reads),
+        thousands(t.replies)
+    )?;
+    if let Some(f) = &s.first_action {
+        writeln!(
+            o,
+            "first message not allowed: {} at {} ({}), after {} allowed",
+            f.message,
+            fmt_ts(f.ts),
+            f.action,
+            thousands(f.allowed_before)
+        )?;
+    }
+
+    writeln!(o, "\nstatus changes:")?;
+    if e.status_changes.is_empty() {
+        writeln!(o, "  none")?;
+    }
+    for c in &e.status_changes {
+        writeln!(
+            o,
+            "  {}  {} -> {}, tipped by {}",
+            fmt_ts(c.change.ts),
+            c.change.from,
+            c.change.to,
+            c.change.trigger
+        )?;
+        if let Some(m) = &c.message {
+            writeln!(
+                o,
+                "      {} to {}: {:?}",
+                category(m.category),
+                m.recipient,
+                m.text
+            )?;
+        }
+        for h in &c.change.reasons {
+            writeln!(o, "      {h}")?;
+        }
+    }
+
+    writeln!(o, "\nsignals at the end of the log:")?;
+    print_readings(o, &e.readings)?;
+
+    if let Some(x) = &e.explained {
+        writeln!(
+            o,
+            "\nmessage {} at {} ({}, to {}): {:?}",
+            x.message.id,
+            fmt_ts(x.message.ts),
+            category(x.message.category),
+            x.message.recipient,
+            x.message.text
+        )?;
+        writeln!(
+            o,
+            "verdict: {} (score {})",
+            x.verdict.action, x.verdict.score
+        )?;
+        for h in &x.verdict.reasons {
+            writeln!(o, "  because {h}")?;
+        }
+        writeln!(
+            o,
+            "every signal at that moment (business signals as of the business's clock):"
+        )?;
+        print_readings(o, &x.readings)?;
+    }
+
+    writeln!(
+        o,
+        "\nhourly (UTC). Complaint rate: observed over the trailing 24 h [the posterior's credible \
+         interval; the prior pulls small samples toward the usual rate]:"
+    )?;
+    writeln!(
+        o,
+        "  {:<17} {:>8} {:>8} {:>9} {:>6} {:>8} {:>10} {:>13} {:>10}  complaint rate 24h",
+        "hour",
+        "messages",
+        "allowed",
+        "throttled",
+        "held",
+        "blocked",
+        "complaints",
+        "recipients24h",
+        "tier limit",
+    )?;
+    for h in &e.hourly {
+        let c = &h.counts;
+        writeln!(
+            o,
+            "  {:<17} {:>8} {:>8} {:>9} {:>6} {:>8} {:>10} {:>13} {:>10}  {} [{}, {}]",
+            &fmt_ts(c.hour)[..16],
+            c.messages,
+            c.allowed,
+            c.throttled,
+            c.held,
+            c.blocked,
+            c.complaints,
+            c.recipients_24h,
+            h.tier_limit.map_or("-".into(), |l| l.to_string()),
+            pct(h.complaint_rate_24h),
+            pct(h.complaint_rate_low),
+            pct(h.complaint_rate_high)
+        )?;
+    }
+    Ok(())
+}
+
+fn print_readings(o: &mut impl Write, readings: &[Reading]) -> Result<()> {
+    writeln!(
+        o,
+        "  {:<26} {:>12} {:>12} {:>11} {:>9} {:>9}  {:<5}  note",
+        "signal", "value", "threshold", "probability", "count", "of", "fired"
+    )?;
+    for r in readings {
+        let p = match (r.probability, r.p_value) {
+            (Some(p), _) => num(p),
+            (None, Some(p)) => format!("tail {}", num(p)),
+            _ => "-".into(),
+        };
+        writeln!(
+            o,
+            "  {:<26} {:>12} {:>12} {:>11} {:>9} {:>9}  {:<5}  {}",
+            r.signal.code(),
+            num(r.value),
+            num(r.threshold),
+            p,
+            r.count,
+            r.of,
+            if r.fired { "yes" } else { "no" },
+            r.note.unwrap_or("")
+        )?;
+    }
+    Ok(())
+}
