@@ -1,6 +1,7 @@
 //! The `spamward` command line: argument parsing and I/O around the library crates.
 
 mod cmd;
+mod html;
 mod util;
 
 use std::path::PathBuf;
@@ -60,6 +61,9 @@ enum Command {
         /// Write one record per business as JSON.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Write a self-contained HTML report (summary, flagged businesses, charts).
+        #[arg(long)]
+        html: Option<PathBuf>,
         /// Bad lines to count and skip before giving up.
         #[arg(long, default_value_t = 1000)]
         max_errors: u64,
@@ -149,6 +153,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "jsonl")]
         format: OutFormat,
     },
+    /// Filter a live stream: JSON Lines events on stdin, one verdict per message on stdout.
+    Filter {
+        /// A policy file laid over the default policy.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
     /// Convert a log between formats; OUT's extension picks the format (.jsonl, .bin, + .zst).
     Convert {
         /// Input log.
@@ -184,6 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             threads,
             verdicts,
             report,
+            html,
             max_errors,
             top,
         } => {
@@ -198,6 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 policy,
                 verdicts,
                 report,
+                html,
                 max_errors,
                 top,
             })
@@ -244,6 +256,10 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 json,
                 max_errors,
             })
+        }
+        Command::Filter { policy } => {
+            cmd::filter::run_stdio(util::load_policy(policy.as_deref())?)?;
+            Ok(true)
         }
         Command::Eval {
             truth,

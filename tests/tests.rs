@@ -4,5 +4,7 @@ mod cli;
 mod diff;
 mod docs;
 mod explain;
+mod filter;
+mod html;
 mod util;
 mod world;

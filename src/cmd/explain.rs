@@ -68,16 +68,16 @@ struct Change<'a> {
     message: Option<Shown>,
 }
 
-/// One hour of the timeline.
+/// One hour of a business's timeline.
 #[derive(Serialize)]
-struct Hour {
+pub(crate) struct Hour {
     #[serde(flatten)]
-    counts: HourCounts,
-    tier_limit: Option<u64>,
-    complaints_24h: u64,
-    complaint_rate_24h: f64,
-    complaint_rate_low: f64,
-    complaint_rate_high: f64,
+    pub(crate) counts: HourCounts,
+    pub(crate) tier_limit: Option<u64>,
+    pub(crate) complaints_24h: u64,
+    pub(crate) complaint_rate_24h: f64,
+    pub(crate) complaint_rate_low: f64,
+    pub(crate) complaint_rate_high: f64,
 }
 
 /// The message explained.
@@ -202,7 +202,7 @@ pub fn run(opts: ExplainOptions) -> Result<bool> {
 }
 
 /// The hourly history with the trailing 24-hour complaint rate and its interval.
-fn timeline(s: &Standing, policy: &Policy) -> Vec<Hour> {
+pub(crate) fn timeline(s: &Standing, policy: &Policy) -> Vec<Hour> {
     let rule = &policy.signals.complaint_rate_24h;
     let scale = if s.young {
         policy.trust.young_prior_scale

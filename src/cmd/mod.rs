@@ -4,5 +4,6 @@ pub mod convert;
 pub mod diff;
 pub mod eval;
 pub mod explain;
+pub mod filter;
 pub mod generate;
 pub mod replay;

@@ -34,6 +34,8 @@ pub struct ReplayOptions {
     pub verdicts: Option<PathBuf>,
     /// Where the per-business report goes.
     pub report: Option<PathBuf>,
+    /// Where the HTML report goes.
+    pub html: Option<PathBuf>,
     /// Bad lines tolerated before the replay stops.
     pub max_errors: u64,
     /// Flagged businesses listed in the summary.
@@ -111,7 +113,7 @@ pub fn run(opts: ReplayOptions) -> Result<bool> {
     let max_errors = opts.max_errors;
     let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx));
 
-    let mut engine = Engine::new(opts.policy);
+    let mut engine = Engine::new(opts.policy.clone());
     let mut actions = ActionCounts::default();
     let mut line = Vec::with_capacity(256);
     for batch in rx {
@@ -158,6 +160,24 @@ pub fn run(opts: ReplayOptions) -> Result<bool> {
     };
     if let Some(p) = &opts.report {
         write_report(p, &summary, &standings)?;
+    }
+    if let Some(p) = &opts.html {
+        let page = crate::html::Page {
+            logs: &summary.logs,
+            events: counts.events,
+            messages: counts.messages,
+            bad_lines: outcome.bad_lines,
+            actions: [
+                summary.verdicts.allow,
+                summary.verdicts.throttle,
+                summary.verdicts.hold,
+                summary.verdicts.block,
+            ],
+            standings: &standings,
+            policy: &opts.policy,
+        };
+        std::fs::write(p, crate::html::render(&page))
+            .with_context(|| format!("cannot write {}", p.display()))?;
     }
     print_summary(&summary, &standings, opts.top)?;
     let secs = started.elapsed().as_secs_f64();

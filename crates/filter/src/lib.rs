@@ -1,0 +1,344 @@
+//! spamward's streaming filter: a verdict for every message on its way to delivery.
+//!
+//! Batch replay ([`spamward_core::Engine`]) sees a whole log at once; the filter sees one event
+//! at a time, from many delivery workers at once. A [`Filter`] is shared by reference (it is
+//! `Send + Sync`): workers call [`Filter::check`] with each outgoing message and get its
+//! [`Verdict`], and hand it what comes back from the platform (feedback, delivery receipts,
+//! business records) through [`Filter::observe`]. Both go through [`spamward_core::apply`], the one
+//! per-event path replay uses too, so a filter fed a log in log order gives replay's verdicts
+//! exactly.
+//!
+//! # State and locking
+//!
+//! State is keyed by business: a concurrent map from business id to that business's own
+//! [`BusinessState`] behind its own mutex. A call takes the business's handle out of the map
+//! under a short map guard, lets the guard go, and only then locks the business and runs the
+//! scoring core — no map guard is ever held while business logic runs, so workers on different
+//! businesses do not wait for each other. The one cross-business input, how much marketing a
+//! recipient already got from everybody in 24 h, is a second concurrent map keyed by
+//! [`recipient_key`], updated under its entry's guard alone (a few comparisons), before the
+//! business is locked.
+//!
+//! # Ordering
+//!
+//! Per business, events are applied in the order callers hand them in: a call that returns
+//! before another starts is applied first. Calls for the same business that overlap are applied
+//! one after the other in some order; a caller that needs a particular order makes its calls one
+//! after the other (for example, one worker per business, or per partition of businesses).
+//! Across businesses no order is needed — no business reads another's state — except that a
+//! recipient's fatigue count follows the order marketing messages reach [`Filter::check`] (or
+//! [`Filter::observe`]).
+//!
+//! # Time and eviction
+//!
+//! Like the core, the filter reads no clock: its "now" is the latest event time it has seen.
+//! Once per day of event time, recipients whose latest marketing message is more than 24 h
+//! behind that clock are dropped from the fatigue map — exactly the batch engine's rule, so the
+//! two agree even on logs with late events. A recipient's count looks back 24 h only, so this
+//! never changes a verdict while messages arrive in time order. When workers' event times may
+//! drift apart, or messages may be late, [`FilterBuilder::allowed_lateness`] keeps entries that
+//! much longer, so that a message up to that far behind the clock still counts every send of its
+//! recipient's last 24 h.
+//!
+//! Business states are never evicted: a business's state is its history, and forgetting it would
+//! change its verdicts. Each state sweeps its own idle recipients (see [`BusinessState`]).
+//!
+//! A panic inside the core while a business's mutex is held poisons only that mutex; the filter
+//! goes on using the state as it was left rather than failing every later call for the business.
+#![deny(missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+
+use dashmap::DashMap;
+use serde::Serialize;
+use spamward_core::business::recipient_key;
+use spamward_core::window::Span;
+use spamward_core::{
+    Action, BusinessState, Category, Event, Message, MessageContext, Policy, RecipientLoad,
+    Standing, Timestamp, Verdict, apply,
+};
+
+/// One business's state, shared between the map and the calls working on it.
+type SharedState = Arc<Mutex<BusinessState>>;
+
+/// What a filter has seen: events by type and verdicts by action. A snapshot of counters that
+/// concurrent calls keep moving, so its fields may be a few events apart from each other.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FilterCounts {
+    /// All events.
+    pub events: u64,
+    /// Messages (each got a verdict).
+    pub messages: u64,
+    /// Feedback events.
+    pub feedback: u64,
+    /// Delivery receipts.
+    pub deliveries: u64,
+    /// Business records.
+    pub business_records: u64,
+    /// Verdicts: allow.
+    pub allowed: u64,
+    /// Verdicts: throttle.
+    pub throttled: u64,
+    /// Verdicts: hold.
+    pub held: u64,
+    /// Verdicts: block.
+    pub blocked: u64,
+}
+
+/// The counters behind [`FilterCounts`].
+#[derive(Debug, Default)]
+struct Counters {
+    events: AtomicU64,
+    messages: AtomicU64,
+    feedback: AtomicU64,
+    deliveries: AtomicU64,
+    business_records: AtomicU64,
+    /// Verdicts: allow, throttle, hold, block.
+    actions: [AtomicU64; 4],
+}
+
+impl Counters {
+    fn event(&self, ev: &Event) {
+        let by_type = match ev {
+            Event::Message(_) => &self.messages,
+            Event::Feedback(_) => &self.feedback,
+            Event::Delivery(_) => &self.deliveries,
+            Event::Business(_) => &self.business_records,
+        };
+        self.events.fetch_add(1, Ordering::Relaxed);
+        by_type.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn verdict(&self, action: Action) {
+        let i = match action {
+            Action::Allow => 0,
+            Action::Throttle => 1,
+            Action::Hold => 2,
+            Action::Block => 3,
+        };
+        self.actions[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> FilterCounts {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        FilterCounts {
+            events: get(&self.events),
+            messages: get(&self.messages),
+            feedback: get(&self.feedback),
+            deliveries: get(&self.deliveries),
+            business_records: get(&self.business_records),
+            allowed: get(&self.actions[0]),
+            throttled: get(&self.actions[1]),
+            held: get(&self.actions[2]),
+            blocked: get(&self.actions[3]),
+        }
+    }
+}
+
+/// Builds a [`Filter`].
+///
+/// ```
+/// use spamward_core::Policy;
+/// use spamward_filter::Filter;
+///
+/// let filter = Filter::builder()
+///     .policy(Policy::default())
+///     .allowed_lateness(5 * 60_000)
+///     .build();
+/// assert_eq!(filter.businesses(), 0);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct FilterBuilder {
+    policy: Option<Policy>,
+    lateness: Timestamp,
+}
+
+impl FilterBuilder {
+    /// The policy to start with (default: [`Policy::default`]). It can be replaced later with
+    /// [`Filter::set_policy`].
+    pub fn policy(&mut self, policy: Policy) -> &mut Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// How far behind the latest event time seen, in ms, a message may arrive and still count
+    /// every marketing send of its recipient's last 24 h (default 0: the batch engine's rule).
+    /// Fatigue entries are kept that much longer.
+    pub fn allowed_lateness(&mut self, ms: Timestamp) -> &mut Self {
+        self.lateness = ms;
+        self
+    }
+
+    /// The filter, with no state.
+    pub fn build(&self) -> Filter {
+        Filter {
+            policy: RwLock::new(Arc::new(self.policy.clone().unwrap_or_default())),
+            businesses: DashMap::new(),
+            fatigue: DashMap::new(),
+            lateness: self.lateness,
+            clock: AtomicU64::new(0),
+            last_sweep: AtomicU64::new(0),
+            counters: Counters::default(),
+        }
+    }
+}
+
+/// The streaming filter: per-business state behind per-business locks, shared by any number of
+/// threads through `&self`. See the crate documentation for its ordering guarantee.
+#[derive(Debug)]
+pub struct Filter {
+    policy: RwLock<Arc<Policy>>,
+    businesses: DashMap<String, SharedState>,
+    fatigue: DashMap<u64, RecipientLoad>,
+    lateness: Timestamp,
+    /// The latest event time seen.
+    clock: AtomicU64,
+    /// The clock at the last fatigue sweep.
+    last_sweep: AtomicU64,
+    counters: Counters,
+}
+
+/// Many delivery workers share one filter.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Filter>();
+};
+
+impl Filter {
+    /// A filter with no state, applying `policy`, evicting by the batch engine's rule.
+    pub fn new(policy: Policy) -> Filter {
+        Filter::builder().policy(policy).build()
+    }
+
+    /// A builder, for the knobs [`Filter::new`] leaves at their defaults.
+    pub fn builder() -> FilterBuilder {
+        FilterBuilder::default()
+    }
+
+    /// The verdict on one outgoing message; the message joins its business's state.
+    ///
+    /// The core takes events, so the message is copied into one; a caller that already holds an
+    /// [`Event`] saves the copy with [`Filter::observe`].
+    pub fn check(&self, message: &Message) -> Verdict {
+        self.observe(&Event::Message(message.clone()))
+            .expect("a message always gets a verdict")
+    }
+
+    /// Applies one event of any type: feedback, delivery receipts and business records update
+    /// their business and return `None`; a message is checked and returns its verdict.
+    pub fn observe(&self, ev: &Event) -> Option<Verdict> {
+        let policy = self.policy();
+        self.tick(ev);
+        let ctx = match ev {
+            Event::Message(m) => self.context(m, &policy),
+            _ => MessageContext::default(),
+        };
+        let shared = self.state(ev.business(), ev.ts());
+        let verdict = apply(&mut lock(&shared), ev, ctx, &policy);
+        if let Some(v) = &verdict {
+            self.counters.verdict(v.action);
+        }
+        verdict
+    }
+
+    /// A business's standing at its own clock (its latest event), as of its latest evaluation;
+    /// `None` if the filter has seen no event of it. Asking changes nothing, so it never changes
+    /// a verdict.
+    pub fn standing(&self, business: &str) -> Option<Standing> {
+        let shared = self.businesses.get(business).map(|s| Arc::clone(&s))?;
+        let policy = self.policy();
+        let standing = lock(&shared).standing(&policy);
+        Some(standing)
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Replaces the policy. Calls already running finish under the old one; state is kept, and
+    /// later events are judged by the new one.
+    pub fn set_policy(&self, policy: Policy) {
+        *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+    }
+
+    /// What the filter has seen so far.
+    pub fn counts(&self) -> FilterCounts {
+        self.counters.snapshot()
+    }
+
+    /// Businesses with state.
+    pub fn businesses(&self) -> usize {
+        self.businesses.len()
+    }
+
+    /// Recipients in the cross-business fatigue map.
+    pub fn fatigue_entries(&self) -> usize {
+        self.fatigue.len()
+    }
+
+    /// The latest event time seen (0 before the first event).
+    pub fn clock(&self) -> Timestamp {
+        self.clock.load(Ordering::Relaxed)
+    }
+
+    /// Counts the event, moves the clock, and sweeps the fatigue map once per day of event time.
+    fn tick(&self, ev: &Event) {
+        self.counters.event(ev);
+        let clock = self
+            .clock
+            .fetch_max(ev.ts(), Ordering::Relaxed)
+            .max(ev.ts());
+        let day = Span::Day.millis();
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        // One caller wins the sweep; the others go on.
+        if clock.saturating_sub(last) >= day
+            && self
+                .last_sweep
+                .compare_exchange(last, clock, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let horizon = clock.saturating_sub(day).saturating_sub(self.lateness);
+            self.fatigue
+                .retain(|_, load| load.latest().is_some_and(|t| t > horizon));
+        }
+    }
+
+    /// The cross-business context of a message, counting it: as the batch engine computes it.
+    fn context(&self, m: &Message, policy: &Policy) -> MessageContext {
+        if m.category != Category::Marketing {
+            return MessageContext::default();
+        }
+        let cap = policy.signals.recipient_fatigue_24h.cap;
+        let recipient_marketing_24h = self
+            .fatigue
+            .entry(recipient_key(&m.recipient))
+            .or_default()
+            .record(m.ts, cap);
+        MessageContext {
+            recipient_marketing_24h,
+        }
+    }
+
+    /// The business's state, created at `ts` if new. The map guard is dropped on return: the
+    /// caller locks the business, never the map.
+    fn state(&self, business: &str, ts: Timestamp) -> SharedState {
+        if let Some(s) = self.businesses.get(business) {
+            return Arc::clone(&s);
+        }
+        let entry = self
+            .businesses
+            .entry(business.to_owned())
+            .or_insert_with(|| Arc::new(Mutex::new(BusinessState::new(ts))));
+        Arc::clone(&entry)
+    }
+}
+
+/// Locks a business's state; a panic that poisoned it earlier does not stop the business.
+fn lock(state: &Mutex<BusinessState>) -> MutexGuard<'_, BusinessState> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,239 @@
+//! The filter against the batch engine, one thread against many, and its eviction.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+use spamward_core::{Engine, Status};
+use spamward_sim::{World, WorldConfig};
+
+use super::*;
+
+const DAY: Timestamp = 86_400_000;
+const HOUR: Timestamp = 3_600_000;
+const T0: Timestamp = 1_793_577_600_000;
+
+/// A generated world's log: every archetype, a few days, several fatigue sweeps.
+fn world(seed: u64) -> Vec<Event> {
+    let config = WorldConfig {
+        businesses: 40,
+        recipients: 20_000,
+        days: 3,
+        seed,
+        ..WorldConfig::default()
+    };
+    let mut events = Vec::new();
+    World::new(config)
+        .expect("valid world")
+        .run(|batch| {
+            events.extend_from_slice(batch);
+            Ok::<(), Infallible>(())
+        })
+        .unwrap();
+    events
+}
+
+/// The verdicts of a filter fed `events` one by one, in order.
+fn sequential(filter: &Filter, events: &[Event]) -> Vec<Verdict> {
+    events.iter().filter_map(|ev| filter.observe(ev)).collect()
+}
+
+fn by_business(verdicts: Vec<Verdict>) -> HashMap<String, Vec<Verdict>> {
+    let mut out: HashMap<String, Vec<Verdict>> = HashMap::new();
+    for v in verdicts {
+        out.entry(v.business.clone()).or_default().push(v);
+    }
+    out
+}
+
+fn marketing(id: &str, ts: Timestamp, business: &str, recipient: &str) -> Message {
+    Message {
+        id: id.to_owned(),
+        ts,
+        business: business.to_owned(),
+        recipient: recipient.to_owned(),
+        category: Category::Marketing,
+        template: None,
+        text: "Flash sale! 50% off today only".to_owned(),
+    }
+}
+
+#[test]
+fn a_filter_fed_in_log_order_gives_the_engines_verdicts() {
+    let events = world(5);
+    let mut engine = Engine::new(Policy::default());
+    let expected: Vec<Verdict> = events
+        .chunks(4096)
+        .flat_map(|batch| engine.process(batch))
+        .collect();
+    let filter = Filter::new(Policy::default());
+    assert_eq!(sequential(&filter, &events), expected);
+
+    let (c, e) = (filter.counts(), engine.counts());
+    assert_eq!(
+        (
+            c.events,
+            c.messages,
+            c.feedback,
+            c.deliveries,
+            c.business_records
+        ),
+        (
+            e.events,
+            e.messages,
+            e.feedback,
+            e.deliveries,
+            e.business_records
+        )
+    );
+    assert_eq!(c.allowed + c.throttled + c.held + c.blocked, c.messages);
+    for (action, n) in [
+        (Action::Allow, c.allowed),
+        (Action::Throttle, c.throttled),
+        (Action::Hold, c.held),
+        (Action::Block, c.blocked),
+    ] {
+        let want = expected.iter().filter(|v| v.action == action).count() as u64;
+        assert_eq!(n, want, "{action:?}");
+    }
+    // The same eviction rule leaves the same recipients behind.
+    assert_eq!(filter.fatigue_entries(), engine.recipients_held().1);
+    assert_eq!(filter.clock(), engine.clock());
+    assert_eq!(filter.businesses(), engine.businesses());
+}
+
+/// Workers on different businesses do not change each other's verdicts. Each worker's businesses
+/// get recipients of their own, so the one cross-business input (fatigue) does not depend on
+/// how the threads interleave; the lateness allowance covers how far apart in event time the
+/// threads drift.
+#[test]
+fn concurrent_checks_on_different_businesses_match_one_thread() {
+    const WORKERS: usize = 4;
+    let mut events = world(9);
+    let mut worker_of: HashMap<String, usize> = HashMap::new();
+    for ev in &mut events {
+        let next = worker_of.len() % WORKERS;
+        let w = *worker_of.entry(ev.business().to_owned()).or_insert(next);
+        let recipient = match ev {
+            Event::Message(m) => &mut m.recipient,
+            Event::Feedback(f) => &mut f.recipient,
+            Event::Delivery(d) => &mut d.recipient,
+            Event::Business(_) => continue,
+        };
+        *recipient = format!("w{w}/{recipient}");
+    }
+    let expected = by_business(sequential(&Filter::new(Policy::default()), &events));
+
+    let filter = Filter::builder().allowed_lateness(7 * DAY).build();
+    let found: Vec<Vec<Verdict>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..WORKERS)
+            .map(|w| {
+                let (filter, events, worker_of) = (&filter, &events, &worker_of);
+                s.spawn(move || {
+                    let mine = events.iter().filter(|ev| worker_of[ev.business()] == w);
+                    mine.filter_map(|ev| match ev {
+                        Event::Message(m) => Some(filter.check(m)),
+                        other => filter.observe(other),
+                    })
+                    .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let found = by_business(found.into_iter().flatten().collect());
+    assert_eq!(found.len(), expected.len());
+    for (business, verdicts) in &expected {
+        assert!(found[business] == *verdicts, "{business} differs");
+    }
+    assert_eq!(filter.counts().events, events.len() as u64);
+}
+
+#[test]
+fn standing_is_visible_and_asking_for_it_changes_nothing() {
+    let events = world(11);
+    let quiet = Filter::new(Policy::default());
+    let expected = sequential(&quiet, &events);
+
+    let curious = Filter::new(Policy::default());
+    let mut verdicts = Vec::new();
+    for (i, ev) in events.iter().enumerate() {
+        verdicts.extend(curious.observe(ev));
+        if i % 7 == 0 {
+            let s = curious.standing(ev.business()).expect("just seen");
+            assert!(s.last_seen <= curious.clock());
+        }
+    }
+    assert!(
+        verdicts == expected,
+        "asking for standings changed verdicts"
+    );
+
+    assert!(curious.standing("no-such-business").is_none());
+    let flagged = expected
+        .iter()
+        .map(|v| v.business.as_str())
+        .filter(|b| {
+            let s = curious.standing(b).unwrap();
+            assert_eq!(s, quiet.standing(b).unwrap());
+            s.status != Status::Active
+        })
+        .count();
+    assert!(flagged > 0, "a world with abusers flags some of them");
+}
+
+#[test]
+fn idle_recipients_leave_the_fatigue_map_a_day_later() {
+    for (lateness, kept_at_25h) in [(0, 0), (2 * HOUR, 5)] {
+        let filter = Filter::builder().allowed_lateness(lateness).build();
+        for r in 0..5 {
+            filter.check(&marketing(&format!("m{r}"), T0, "b-1", &format!("r-{r}")));
+        }
+        assert_eq!(filter.fatigue_entries(), 5);
+        // Non-marketing traffic moves the clock without adding recipients.
+        let later = |ts| {
+            let mut m = marketing("late", ts, "b-2", "r-9");
+            m.category = Category::Utility;
+            filter.check(&m);
+        };
+        later(T0 + 23 * HOUR);
+        assert_eq!(filter.fatigue_entries(), 5, "not idle for a day yet");
+        later(T0 + 25 * HOUR);
+        assert_eq!(filter.fatigue_entries(), kept_at_25h, "lateness {lateness}");
+        later(T0 + 49 * HOUR);
+        assert_eq!(filter.fatigue_entries(), 0, "lateness {lateness}");
+    }
+}
+
+/// The fatigue count crosses businesses, and the signal fires past the cap.
+#[test]
+fn fatigue_counts_marketing_from_every_business() {
+    let filter = Filter::new(Policy::default());
+    let cap = filter.policy().signals.recipient_fatigue_24h.cap;
+    let mut last = None;
+    for i in 0..=cap {
+        let business = format!("b-{i}");
+        last = Some(filter.check(&marketing(
+            &format!("m{i}"),
+            T0 + i * 60_000,
+            &business,
+            "r-1",
+        )));
+    }
+    let v = last.unwrap();
+    assert!(
+        v.reasons
+            .iter()
+            .any(|h| h.signal == spamward_core::Signal::RecipientFatigue24h),
+        "{v:?}"
+    );
+    assert_eq!(filter.businesses() as u64, cap + 1);
+}
+
+#[test]
+fn the_policy_can_be_replaced() {
+    let filter = Filter::new(Policy::default());
+    let stricter = Policy::from_toml_overlay("[score]\nhold = 0.5\n").unwrap();
+    assert_ne!(*filter.policy(), stricter);
+    filter.set_policy(stricter.clone());
+    assert_eq!(*filter.policy(), stricter);
+}
