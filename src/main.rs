@@ -2,6 +2,7 @@
 
 mod cmd;
 mod html;
+mod progress;
 mod util;
 
 use std::path::PathBuf;
@@ -70,6 +71,9 @@ enum Command {
         /// Flagged businesses to list in the summary.
         #[arg(long, default_value_t = 10)]
         top: usize,
+        /// No progress display on stderr.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Replay logs under two policies and report what changes (shadow mode on history).
     Diff {
@@ -94,6 +98,9 @@ enum Command {
         /// Bad lines to count and skip before giving up.
         #[arg(long, default_value_t = 1000)]
         max_errors: u64,
+        /// No progress display on stderr.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Explain a business's standing (its timeline, status changes and the messages that tipped
     /// them), or one message's verdict down to each signal.
@@ -116,6 +123,9 @@ enum Command {
         /// Bad lines to count and skip before giving up.
         #[arg(long, default_value_t = 1000)]
         max_errors: u64,
+        /// No progress display on stderr.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Score a replay's report against a generated world's truth.
     Eval {
@@ -152,6 +162,9 @@ enum Command {
         /// Log format.
         #[arg(long, value_enum, default_value = "jsonl")]
         format: OutFormat,
+        /// No progress display on stderr.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Filter a live stream: JSON Lines events on stdin, one verdict per message on stdout.
     Filter {
@@ -171,12 +184,23 @@ enum Command {
         /// With --no-strict: give up after this many bad records.
         #[arg(long)]
         max_errors: Option<u64>,
+        /// No progress display on stderr.
+        #[arg(long, short)]
+        quiet: bool,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    progress::install_interrupt_handler();
+    let result = run(cli);
+    if progress::interrupted() {
+        if let Err(e) = &result {
+            eprintln!("error: {e:#}");
+        }
+        return ExitCode::from(progress::INTERRUPTED_EXIT);
+    }
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
@@ -197,6 +221,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             html,
             max_errors,
             top,
+            quiet,
         } => {
             let policy = util::load_policy(policy.as_deref())?;
             if let Some(n) = threads {
@@ -212,6 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 html,
                 max_errors,
                 top,
+                quiet,
             })
         }
         Command::Diff {
@@ -222,6 +248,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             sample,
             threads,
             max_errors,
+            quiet,
         } => {
             let (old, new) = cmd::diff::policies(&policies)?;
             if let Some(n) = threads {
@@ -237,6 +264,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 out,
                 sample,
                 max_errors,
+                quiet,
             })
         }
         Command::Explain {
@@ -246,6 +274,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             policy,
             json,
             max_errors,
+            quiet,
         } => {
             let policy = util::load_policy(policy.as_deref())?;
             cmd::explain::run(cmd::explain::ExplainOptions {
@@ -255,6 +284,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 message,
                 json,
                 max_errors,
+                quiet,
             })
         }
         Command::Filter { policy } => {
@@ -278,6 +308,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             scale,
             out,
             format,
+            quiet,
         } => {
             let config = spamward_sim::WorldConfig {
                 businesses,
@@ -287,14 +318,14 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 scale,
                 ..spamward_sim::WorldConfig::default()
             };
-            cmd::generate::run(config, &out, format.extension())?;
-            Ok(true)
+            cmd::generate::run(config, &out, format.extension(), quiet)
         }
         Command::Convert {
             input,
             output,
             no_strict,
             max_errors,
-        } => cmd::convert::run(&input, &output, !no_strict, max_errors),
+            quiet,
+        } => cmd::convert::run(&input, &output, !no_strict, max_errors, quiet),
     }
 }

@@ -6,5 +6,6 @@ mod docs;
 mod explain;
 mod filter;
 mod html;
+mod interrupt;
 mod util;
 mod world;

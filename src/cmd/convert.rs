@@ -3,20 +3,38 @@
 use std::path::Path;
 
 use anyhow::Result;
-use spamward_log::{ConvertOptions, convert};
+use spamward_log::{ConvertOptions, convert_with};
 
+use crate::progress::{Progress, interrupted, total_size};
 use crate::util::thousands;
 
 /// Converts; returns whether the whole input was converted.
-pub fn run(input: &Path, output: &Path, strict: bool, max_errors: Option<u64>) -> Result<bool> {
+pub fn run(
+    input: &Path,
+    output: &Path,
+    strict: bool,
+    max_errors: Option<u64>,
+    quiet: bool,
+) -> Result<bool> {
     let opts = ConvertOptions { strict, max_errors };
+    let progress = Progress::new("convert", total_size(&[input.to_path_buf()]), quiet);
     let mut shown = 0u64;
-    let result = convert(input, output, &opts, |e| {
-        shown += 1;
-        if shown <= 20 {
-            eprintln!("skipped: {e}");
-        }
-    });
+    let result = convert_with(
+        input,
+        output,
+        &opts,
+        |e| {
+            shown += 1;
+            if shown <= 20 {
+                eprintln!("skipped: {e}");
+            }
+        },
+        |reader, stats| {
+            progress.update(reader.bytes_read(), stats.events);
+            !interrupted()
+        },
+    );
+    progress.finish();
     match result {
         Ok(stats) => {
             eprintln!(

@@ -34,6 +34,8 @@ pub struct DiffOptions {
     pub sample: usize,
     /// Bad lines tolerated.
     pub max_errors: u64,
+    /// No progress display.
+    pub quiet: bool,
 }
 
 /// One side of a changed verdict.
@@ -137,7 +139,10 @@ pub fn run(opts: DiffOptions) -> Result<bool> {
     let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(2);
     let logs = opts.logs.clone();
     let max_errors = opts.max_errors;
-    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx));
+    let progress =
+        crate::progress::Progress::new("diff", crate::progress::total_size(&opts.logs), opts.quiet);
+    let bar = progress.clone();
+    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, &bar));
 
     let mut old = Engine::new(opts.old.1);
     let mut new = Engine::new(opts.new.1);
@@ -205,6 +210,7 @@ pub fn run(opts: DiffOptions) -> Result<bool> {
     let outcome = reader
         .join()
         .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))?;
+    progress.finish();
 
     let (sa, sb) = rayon::join(|| old.finish(), || new.finish());
     let sb: BTreeMap<String, Standing> = sb.into_iter().collect();

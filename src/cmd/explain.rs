@@ -36,6 +36,8 @@ pub struct ExplainOptions {
     pub json: bool,
     /// Bad lines tolerated.
     pub max_errors: u64,
+    /// No progress display.
+    pub quiet: bool,
 }
 
 /// A message as the explanation shows it.
@@ -106,7 +108,13 @@ pub fn run(opts: ExplainOptions) -> Result<bool> {
     let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(2);
     let logs = opts.logs.clone();
     let max_errors = opts.max_errors;
-    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx));
+    let progress = crate::progress::Progress::new(
+        "explain",
+        crate::progress::total_size(&opts.logs),
+        opts.quiet,
+    );
+    let bar = progress.clone();
+    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, &bar));
 
     let mut engine = Engine::new(opts.policy.clone());
     let mut texts: HashMap<String, Shown> = HashMap::new();
@@ -153,6 +161,7 @@ pub fn run(opts: ExplainOptions) -> Result<bool> {
     let outcome = reader
         .join()
         .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))?;
+    progress.finish();
     if let Some(failure) = &outcome.failure {
         eprintln!("error: {failure}");
         eprintln!("the explanation covers everything read before the error");

@@ -17,6 +17,7 @@ use spamward_core::engine::EngineCounts;
 use spamward_core::{Action, Engine, Event, Policy, Standing, Status};
 use spamward_log::LogReader;
 
+use crate::progress::{Progress, total_size};
 use crate::util::{fmt_ts, thousands};
 
 /// Events per batch handed to the engine.
@@ -40,6 +41,8 @@ pub struct ReplayOptions {
     pub max_errors: u64,
     /// Flagged businesses listed in the summary.
     pub top: usize,
+    /// No progress display.
+    pub quiet: bool,
 }
 
 /// How the reading went.
@@ -111,7 +114,9 @@ pub fn run(opts: ReplayOptions) -> Result<bool> {
     let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(2);
     let logs = opts.logs.clone();
     let max_errors = opts.max_errors;
-    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx));
+    let progress = Progress::new("replay", total_size(&opts.logs), opts.quiet);
+    let bar = progress.clone();
+    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, &bar));
 
     let mut engine = Engine::new(opts.policy.clone());
     let mut actions = ActionCounts::default();
@@ -133,6 +138,7 @@ pub fn run(opts: ReplayOptions) -> Result<bool> {
     let outcome = reader
         .join()
         .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))?;
+    progress.finish();
     if let Some(mut out) = verdict_out {
         out.flush().context("cannot write verdicts")?;
     }
@@ -211,9 +217,11 @@ pub(crate) fn read_all(
     logs: &[PathBuf],
     max_errors: u64,
     tx: mpsc::SyncSender<Vec<Event>>,
+    progress: &Progress,
 ) -> ReadOutcome {
     let mut out = ReadOutcome::default();
     let mut batch = Vec::with_capacity(BATCH);
+    let (mut done_bytes, mut events) = (0u64, 0u64);
     'logs: for path in logs {
         let mut reader = match LogReader::open(path) {
             Ok(r) => r,
@@ -223,6 +231,14 @@ pub(crate) fn read_all(
             }
         };
         while let Some(item) = reader.next_record() {
+            events += 1;
+            if events.is_multiple_of(4096) {
+                progress.update(done_bytes + reader.bytes_read(), events);
+                if crate::progress::interrupted() {
+                    out.failure = Some("interrupted".into());
+                    break 'logs;
+                }
+            }
             match item {
                 Ok(rec) => {
                     batch.push(rec.event);
@@ -254,6 +270,7 @@ pub(crate) fn read_all(
                 }
             }
         }
+        done_bytes += reader.bytes_read();
     }
     if !batch.is_empty() {
         let _ = tx.send(batch);

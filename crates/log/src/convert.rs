@@ -86,6 +86,8 @@ pub enum ConvertErrorKind {
         /// The bad record that went over it.
         last: ReadError,
     },
+    /// The caller asked to stop (an interrupt); what was read so far is in the output.
+    Stopped,
 }
 
 impl ConvertError {
@@ -125,6 +127,7 @@ impl fmt::Display for ConvertError {
                 f,
                 "more than {max} bad records, stopping at the next one: {last}"
             )?,
+            ConvertErrorKind::Stopped => f.write_str("stopped on request")?,
         }
         if let Some(e) = &self.finish {
             write!(f, " (and finishing the output failed: {e})")?;
@@ -138,7 +141,7 @@ impl std::error::Error for ConvertError {
         match &*self.kind {
             ConvertErrorKind::Input(e) | ConvertErrorKind::Output(e) => Some(e),
             ConvertErrorKind::Read(e) | ConvertErrorKind::TooManyErrors { last: e, .. } => Some(e),
-            ConvertErrorKind::SameFile => None,
+            ConvertErrorKind::SameFile | ConvertErrorKind::Stopped => None,
         }
     }
 }
@@ -153,6 +156,18 @@ pub fn convert(
     opts: &ConvertOptions,
     on_error: impl FnMut(&ReadError),
 ) -> Result<ConvertStats, ConvertError> {
+    convert_with(input, output, opts, on_error, |_, _| true)
+}
+
+/// [`convert()`] with a watcher, as [`convert_watched`] takes one: progress reports, and a way to
+/// stop that keeps what was read.
+pub fn convert_with(
+    input: &Path,
+    output: &Path,
+    opts: &ConvertOptions,
+    on_error: impl FnMut(&ReadError),
+    watch: impl FnMut(&LogReader, &ConvertStats) -> bool,
+) -> Result<ConvertStats, ConvertError> {
     let none = ConvertStats::default();
     let mut reader =
         LogReader::open(input).map_err(|e| ConvertError::new(ConvertErrorKind::Input(e), none))?;
@@ -161,20 +176,49 @@ pub fn convert(
     }
     let writer = LogWriter::create(output)
         .map_err(|e| ConvertError::new(ConvertErrorKind::Output(e), none))?;
-    convert_stream(&mut reader, writer, opts, on_error)
+    convert_watched(&mut reader, writer, opts, on_error, watch)
 }
 
 /// [`convert()`] between an open reader and writer, for standard input and output. Finishes the
 /// writer in every case.
 pub fn convert_stream(
     reader: &mut LogReader,
+    writer: LogWriter,
+    opts: &ConvertOptions,
+    on_error: impl FnMut(&ReadError),
+) -> Result<ConvertStats, ConvertError> {
+    convert_watched(reader, writer, opts, on_error, |_, _| true)
+}
+
+/// Records between two calls of a [`convert_watched`] watcher.
+pub const WATCH_EVERY: u64 = 4096;
+
+/// [`convert_stream`] with a watcher, called every [`WATCH_EVERY`] records with the reader (for
+/// [`LogReader::bytes_read`]) and the counts so far: for progress reports, and to stop (return
+/// false), in which case the output is finished with everything read so far and the error is
+/// [`ConvertErrorKind::Stopped`].
+pub fn convert_watched(
+    reader: &mut LogReader,
     mut writer: LogWriter,
     opts: &ConvertOptions,
     mut on_error: impl FnMut(&ReadError),
+    mut watch: impl FnMut(&LogReader, &ConvertStats) -> bool,
 ) -> Result<ConvertStats, ConvertError> {
     let mut stats = ConvertStats::default();
     let mut failure = None;
-    for item in reader.by_ref() {
+    let mut seen = 0u64;
+    while let Some(item) = reader.next_record() {
+        seen += 1;
+        if seen.is_multiple_of(WATCH_EVERY) && !watch(reader, &stats) {
+            failure = Some(ConvertErrorKind::Stopped);
+            // This record was read: keep it, then stop.
+            if let Ok(record) = &item
+                && writer.write(&record.event).is_ok()
+            {
+                stats.events += 1;
+            }
+            break;
+        }
         match item {
             Ok(record) => match writer.write(&record.event) {
                 Ok(()) => stats.events += 1,
@@ -308,6 +352,39 @@ mod tests {
         )
         .unwrap();
         assert!(fs::read(p("i.bin.zst")).unwrap() == fs::read(p("d.bin.zst")).unwrap());
+    }
+
+    #[test]
+    fn a_watcher_sees_progress_and_can_stop_keeping_what_was_read() {
+        let n = 3 * WATCH_EVERY as usize + 10;
+        let events = testgen::events(n, 67);
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.jsonl");
+        fs::write(&input, testgen::jsonl(&events)).unwrap();
+        let output = dir.path().join("out.bin");
+        let mut reader = LogReader::open(&input).unwrap();
+        let writer = LogWriter::create(&output).unwrap();
+        let mut calls = Vec::new();
+        let err = convert_watched(
+            &mut reader,
+            writer,
+            &ConvertOptions::default(),
+            never,
+            |r, s| {
+                calls.push((r.bytes_read(), s.events));
+                calls.len() < 2
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err.kind(), ConvertErrorKind::Stopped), "{err}");
+        assert_eq!(calls.len(), 2);
+        assert!(
+            calls[0].0 > 0 && calls[1].0 >= calls[0].0,
+            "bytes read grow: {calls:?}"
+        );
+        let kept = 2 * WATCH_EVERY as usize;
+        assert_eq!(err.stats().events as usize, kept);
+        assert_eq!(read_back(&output), events[..kept]);
     }
 
     #[test]

@@ -49,7 +49,8 @@ use std::fmt;
 use std::path::Path;
 
 pub use convert::{
-    ConvertError, ConvertErrorKind, ConvertOptions, ConvertStats, convert, convert_stream,
+    ConvertError, ConvertErrorKind, ConvertOptions, ConvertStats, WATCH_EVERY, convert,
+    convert_stream, convert_watched, convert_with,
 };
 pub use error::{Error, ErrorKind, Location, ReadError, ReadErrorKind};
 pub use read::{DEFAULT_MAX_LINE_BYTES, LogReader, Record};
