@@ -7,5 +7,6 @@ mod explain;
 mod filter;
 mod html;
 mod interrupt;
+mod properties;
 mod util;
 mod world;

@@ -228,3 +228,62 @@ mod tests {
         assert_eq!(r.sum(), 2);
     }
 }
+
+/// Windows against a brute-force recount on random sequences, late events within tolerance
+/// included.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const T0: Timestamp = 1_793_577_600_000;
+    /// How late an event may be and still be exact: well inside the ring.
+    const TOLERANCE_BUCKETS: u64 = 40;
+
+    /// Steps: (advance of the clock in ms, lateness of the event in ms, key).
+    fn steps(span: Span) -> impl Strategy<Value = Vec<(u64, u64, u8)>> {
+        let w = span.bucket_millis();
+        prop::collection::vec((0..3 * w, 0..TOLERANCE_BUCKETS * w, 0u8..20), 1..300)
+    }
+
+    fn check(span: Span, steps: &[(u64, u64, u8)]) -> Result<(), TestCaseError> {
+        let w = span.bucket_millis();
+        let mut counts: Ring<u32> = Ring::new(span);
+        let mut distinct: Ring<u32> = Ring::new(span);
+        let mut now = T0;
+        let mut seen: Vec<Timestamp> = Vec::new();
+        let mut last: std::collections::HashMap<u8, Timestamp> = Default::default();
+        for &(advance, late, key) in steps {
+            now += advance;
+            let ts = now.saturating_sub(late).max(T0);
+            counts.advance(now);
+            distinct.advance(now);
+            *counts.slot_mut(ts) += 1;
+            let old = last.get(&key).copied().unwrap_or(0);
+            let new = old.max(ts);
+            distinct.move_key(old, new);
+            last.insert(key, new);
+            seen.push(ts);
+            // Brute force: an event is in the window when its bucket is one of the 60 ending
+            // with now's.
+            let head = now / w;
+            let inside = |t: Timestamp| t / w + (BUCKETS as u64) > head;
+            let want = seen.iter().filter(|&&t| inside(t)).count() as u32;
+            prop_assert_eq!(counts.sum(), want);
+            let keys = last.values().filter(|&&t| inside(t)).count() as u32;
+            prop_assert_eq!(distinct.sum(), keys);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn minute_windows_equal_a_recount(s in steps(Span::Minute)) { check(Span::Minute, &s)?; }
+
+        #[test]
+        fn day_windows_equal_a_recount(s in steps(Span::Day)) { check(Span::Day, &s)?; }
+    }
+}
