@@ -10,7 +10,9 @@
 //! minute of event time and every few messages, so the expensive posteriors run far less often than
 //! once per message while every decision still depends on the events alone.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::ops::AddAssign;
 
 use bincode::{Decode, Encode};
@@ -320,7 +322,8 @@ pub struct BusinessState {
     tier_24h: Ring<u32>,
     tier_7d: Ring<u32>,
     marketing_24h: Ring<u32>,
-    recipients: HashMap<u64, Recipient>,
+    /// Keyed by [`recipient_key`], already a hash: Fx keeps lookups cheap.
+    recipients: FxHashMap<u64, Recipient>,
     baseline: Baseline,
     totals: Totals,
     history: VecDeque<HourCounts>,
@@ -518,7 +521,7 @@ impl BusinessState {
             tier_24h: Ring::new(Span::Day),
             tier_7d: Ring::new(Span::Week),
             marketing_24h: Ring::new(Span::Day),
-            recipients: HashMap::new(),
+            recipients: FxHashMap::default(),
             baseline: Baseline::default(),
             totals: Totals::default(),
             history: VecDeque::new(),

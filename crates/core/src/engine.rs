@@ -9,7 +9,9 @@
 //! state, the result is the same for any thread count and any batch size, and equal to
 //! [`Engine::observe`] called event by event — the property the streaming filter relies on.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 
 use rayon::prelude::*;
 
@@ -65,8 +67,8 @@ pub struct EngineCounts {
 #[derive(Debug)]
 pub struct Engine {
     policy: Policy,
-    businesses: HashMap<String, BusinessState>,
-    fatigue: HashMap<u64, RecipientLoad>,
+    businesses: FxHashMap<String, BusinessState>,
+    fatigue: FxHashMap<u64, RecipientLoad>,
     clock: Timestamp,
     last_sweep: Timestamp,
     counts: EngineCounts,
@@ -77,8 +79,8 @@ impl Engine {
     pub fn new(policy: Policy) -> Self {
         Engine {
             policy,
-            businesses: HashMap::new(),
-            fatigue: HashMap::new(),
+            businesses: FxHashMap::default(),
+            fatigue: FxHashMap::default(),
             clock: 0,
             last_sweep: 0,
             counts: EngineCounts::default(),
@@ -178,7 +180,7 @@ impl Engine {
     pub fn process(&mut self, events: &[Event]) -> Vec<Verdict> {
         // Pass 1, in log order: cross-business context, and the grouping by business.
         let mut ctx = vec![MessageContext::default(); events.len()];
-        let mut slot_of: HashMap<&str, usize> = HashMap::new();
+        let mut slot_of: FxHashMap<&str, usize> = FxHashMap::default();
         let mut groups: Vec<(&str, Vec<u32>)> = Vec::new();
         for (i, ev) in events.iter().enumerate() {
             self.tick(ev);
