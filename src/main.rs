@@ -127,6 +127,27 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Measure replay, the pipe filter and in-process check latency on this machine.
+    Bench {
+        /// Events in the generated world (ignored with --input).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Measure on this log instead of a generated one.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Replay threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Format of the generated log.
+        #[arg(long, default_value = "bin", value_parser = ["bin", "jsonl"])]
+        format: String,
+        /// Runs of each measurement (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Score a replay's report against a generated world's truth.
     Eval {
         /// The generator's truth.json.
@@ -291,6 +312,21 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             cmd::filter::run_stdio(util::load_policy(policy.as_deref())?)?;
             Ok(true)
         }
+        Command::Bench {
+            events,
+            input,
+            threads,
+            format,
+            runs,
+            json,
+        } => cmd::bench::run(cmd::bench::BenchOptions {
+            events,
+            input,
+            threads,
+            format,
+            runs,
+            json,
+        }),
         Command::Eval {
             truth,
             report,

@@ -232,3 +232,24 @@ fn the_shipped_sample_is_reproducible() {
         fs::read(root.join("truth.json")).unwrap()
     );
 }
+
+#[test]
+fn bench_measures_and_reports_json() {
+    let out = ok(&["bench", "--events", "20000", "--runs", "1", "--json"]);
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(f["messages"].as_u64().unwrap() > 1000, "{f}");
+    for key in [
+        "replay_messages_per_second",
+        "replay_mb_per_second",
+        "replay_peak_rss_mb",
+        "filter_pipe_messages_per_second",
+    ] {
+        assert!(f[key].as_f64().unwrap() > 0.0, "{key}: {f}");
+    }
+    let (p50, p99, p999) = (
+        f["check_p50_us"].as_f64().unwrap(),
+        f["check_p99_us"].as_f64().unwrap(),
+        f["check_p999_us"].as_f64().unwrap(),
+    );
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= p999, "{f}");
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand; each is a thin shell over the library crates.
 
+pub mod bench;
 pub mod convert;
 pub mod diff;
 pub mod eval;
