@@ -1,9 +1,13 @@
 //! Criterion benches of the scoring path, one group per stage, with `Throughput::Elements`.
 //!
-//! `cargo bench --bench core` — medians go in README's performance table.
+//! `cargo bench --bench core` — medians go in README's performance table. Stages: decoding an
+//! event from JSON Lines and from the binary log, judging one message on a business's state, and
+//! the engine end to end over a small world.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use spamward_core::business::{BusinessState, MessageContext, recipient_key};
 use spamward_core::{Engine, Event, Policy};
+use spamward_log::{Format, LogReader, LogWriter};
 use spamward_sim::{World, WorldConfig};
 
 /// A small world's events, generated once.
@@ -26,8 +30,21 @@ fn events() -> Vec<Event> {
     out
 }
 
+/// The events as a binary log in memory.
+fn binary(events: &[Event]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.bin");
+    let mut w = LogWriter::create(&path).unwrap();
+    for e in events {
+        w.write(e).unwrap();
+    }
+    w.finish().unwrap();
+    std::fs::read(path).unwrap()
+}
+
 fn decode(c: &mut Criterion, events: &[Event]) {
-    let lines: Vec<String> = events.iter().take(100_000).map(Event::to_json).collect();
+    let sample = &events[..events.len().min(100_000)];
+    let lines: Vec<String> = sample.iter().map(Event::to_json).collect();
     let mut g = c.benchmark_group("Event::from_json");
     g.throughput(Throughput::Elements(lines.len() as u64));
     g.bench_function("jsonl", |b| {
@@ -36,6 +53,66 @@ fn decode(c: &mut Criterion, events: &[Event]) {
                 std::hint::black_box(Event::from_json(l.as_bytes()).unwrap());
             }
         })
+    });
+    g.finish();
+
+    let bin = binary(sample);
+    let mut g = c.benchmark_group("LogReader");
+    g.throughput(Throughput::Elements(sample.len() as u64));
+    g.bench_function("binary", |b| {
+        b.iter(|| {
+            let r = LogReader::from_reader(
+                "bench",
+                std::io::Cursor::new(bin.clone()),
+                Some(Format::Binary),
+            )
+            .unwrap();
+            for rec in r {
+                std::hint::black_box(rec.unwrap());
+            }
+        })
+    });
+    g.finish();
+}
+
+fn judge(c: &mut Criterion, events: &[Event]) {
+    // One busy business's messages, judged on its own state (state update and decision).
+    let busiest = {
+        let mut counts = std::collections::HashMap::<&str, usize>::new();
+        for e in events {
+            *counts.entry(e.business()).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .max_by_key(|(b, n)| (*n, *b))
+            .map(|(b, _)| b.to_owned())
+            .unwrap()
+    };
+    let mine: Vec<&spamward_core::Message> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) if m.business == busiest => Some(m),
+            _ => None,
+        })
+        .collect();
+    let policy = Policy::default();
+    let mut g = c.benchmark_group("BusinessState::on_message");
+    g.throughput(Throughput::Elements(mine.len() as u64));
+    g.bench_function("busiest_business", |b| {
+        b.iter_batched(
+            || BusinessState::new(mine[0].ts),
+            |mut s| {
+                for m in &mine {
+                    std::hint::black_box(s.on_message(
+                        m,
+                        recipient_key(&m.recipient),
+                        MessageContext::default(),
+                        &policy,
+                    ));
+                }
+            },
+            BatchSize::LargeInput,
+        )
     });
     g.finish();
 }
@@ -61,6 +138,7 @@ fn engine(c: &mut Criterion, events: &[Event]) {
 fn benches(c: &mut Criterion) {
     let events = events();
     decode(c, &events);
+    judge(c, &events);
     engine(c, &events);
 }
 
