@@ -1,0 +1,620 @@
+//! Links and phone numbers: what a message asks its reader to open or call.
+//!
+//! A [`LinkScanner`] finds URLs with a scheme (`https://x.y/z`, defanged `hxxp://` too), without
+//! one (`www.x.y`, `bit.ly/abc`, `paypa1-secure.com/login`), raw IPv4 hosts, and phone numbers:
+//! international (`+44 7700 900123`, `0044…`), national (`08452810075`, `(555) 123-4567`) and the
+//! short codes of premium-rate and marketing SMS (`text WIN to 87121`, `call 87121`). A bare digit
+//! run is not a phone number: `482913` is a code, `$5` a price, `14:35` a time.
+//!
+//! Links are found in the original text, not in the normal form: only invisible characters are
+//! removed and fullwidth ASCII is folded (`ｂｉｔ．ｌｙ`), so that a Cyrillic `а` in `pаypal.com`
+//! stays visible as an IDN host instead of becoming the real brand's domain. Each link then gets
+//! its host in IDNA ASCII form, its registrable domain from the public suffix list (embedded, no
+//! network), and the verdicts of the lists: [`Link::shortener`], [`Link::blocklisted`] and
+//! [`Link::lookalike`] against the protected brands (see [`crate::lists`]).
+//!
+//! At most [`MAX_PER_MESSAGE`] links and as many phone numbers are reported per message.
+//!
+//! A bare word with a dot is a link only when it looks like one: its suffix is on the public suffix
+//! list, and it has a path or port, starts with `www.`, ends in a common or country-code TLD under
+//! a name of three characters or more, or has a hyphen or a digit in its name. `ok.no`, `e.g.` and
+//! `file.txt` are not links.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::lists::{Brands, DomainList, Lookalike};
+use crate::normalize::is_invisible;
+
+/// A link found in a message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    /// The link as written, with invisible characters removed.
+    pub text: String,
+    /// Where it is in the original text (byte offsets).
+    pub span: Range<usize>,
+    /// The scheme, lower case (`http` for a defanged `hxxp`), if one was written.
+    pub scheme: Option<String>,
+    /// The host: IDNA ASCII (punycode), lower case, or the IPv4 address.
+    pub host: String,
+    /// The port, if one was written.
+    pub port: Option<u16>,
+    /// Path, query and fragment as written (`/login?x=1`), or empty.
+    pub path: String,
+    /// The registrable domain (`example.co.uk` for `a.b.example.co.uk`); `None` for an IP host or
+    /// a host that is itself a public suffix.
+    pub registrable_domain: Option<String>,
+    /// The host is on the shortener list.
+    pub shortener: bool,
+    /// The host is a raw IPv4 address.
+    pub raw_ip: bool,
+    /// The host has a punycode (`xn--`) label or was written with non-ASCII characters.
+    pub punycode_or_idn: bool,
+    /// The host imitates a protected brand.
+    pub lookalike: Option<Lookalike>,
+    /// The host, or a domain above it, is on a blocklist.
+    pub blocklisted: bool,
+}
+
+/// What kind of number a [`Phone`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PhoneKind {
+    /// Written with a `+` or `00` country prefix.
+    International,
+    /// A national number: a trunk `0` and 10–12 digits, or a formatted North American number.
+    National,
+    /// A 4–6 digit short code in a "text X to" or "call" phrase.
+    ShortCode,
+}
+
+/// A phone number found in a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Phone {
+    /// The number as written.
+    pub text: String,
+    /// Where it is in the original text (byte offsets).
+    pub span: Range<usize>,
+    /// Its digits, with a leading `+` for an international number.
+    pub number: String,
+    /// What kind of number it is.
+    pub kind: PhoneKind,
+    /// A premium-rate prefix: UK `09`, `0871`–`0873`; North American `900`, `976`.
+    pub premium_rate: bool,
+}
+
+/// A URL with or without a scheme. Label lengths are left to IDNA: bounded repetitions of Unicode
+/// classes (`{0,62}`) would make the automaton hundreds of times larger and push every search onto
+/// the slowest engine.
+const URL_PATTERN: &str = r#"(?ix)
+    (?: (?P<scheme> (?-u:\b) (?: https? | hxxps? | ftp ) ) :// (?: [^\s/@<>]+ @ )? )?
+    (?P<host>
+        (?: [\p{L}\p{N}\p{M}] [\p{L}\p{N}\p{M}_-]* \. )+ (?: xn--[a-z0-9-]+ | [\p{L}\p{M}]{2,} )
+      | \d{1,3} (?: \. \d{1,3} ){3}
+    )
+    (?P<port> : \d{1,5} )?
+    (?P<path> [/?\#] [^\s<>"'`]* )?
+"#;
+
+/// A run that may be a phone number: digits with single separators, maybe a `+` and parentheses.
+const PHONE_PATTERN: &str = r"\+?\(?[0-9][0-9 .\-()]{5,24}[0-9]";
+
+/// A short code after "text/send/reply ... to" (at most three words in between). Word boundaries
+/// are ASCII (`(?-u:\b)`) so that a `£` in the message does not push the search off the fast
+/// engines.
+const SHORT_CODE_PATTERN: &str = r"(?i)(?-u:\b)(?:text|txt|send|sms|reply|msg|call|dial|ring)(?-u:\b)(?:[ \t]+[^\s.!?]+){0,3}?[ \t]+(?:to|on|2)[ \t]+([0-9]{4,6})(?-u:\b)";
+
+/// A number right after "call", "tel", "phone", ...: a short code (5–6 digits) or an unformatted
+/// number (7–15 digits).
+const CALL_PATTERN: &str = r"(?i)(?-u:\b)(?:call|dial|ring|phone|tel|whatsapp)(?-u:\b)[:.]?[ \t]*(?:us[ \t]+)?(?:now[ \t]+)?(?:on[ \t]+|at[ \t]+)?([0-9]{5,6}|[0-9]{7,15})(?-u:\b)";
+
+/// The most links, and the most phone numbers, reported for one message: the first ones in the
+/// text. It bounds the work a message made of thousands of links can cause; a real message has a
+/// handful.
+pub const MAX_PER_MESSAGE: usize = 256;
+
+/// Generic TLDs common enough in messages that a bare `name.tld` is taken for a link.
+const COMMON_TLDS: &[&str] = &[
+    "com", "net", "org", "info", "biz", "io", "xyz", "top", "site", "online", "club", "shop",
+    "store", "app", "dev", "link", "click", "live", "vip", "icu", "buzz", "win", "bid", "loan",
+    "work", "fun", "space", "website", "tech", "cloud", "pro", "mobi", "asia", "name", "today",
+    "support", "services", "help", "email", "bet", "casino", "money", "finance", "bank",
+    "delivery",
+];
+
+/// Finds links and phone numbers and judges each link against the brand and domain lists.
+///
+/// Cheap to clone (the compiled patterns and lists are shared); clone one per worker thread so
+/// the regex scratch pools are not contended.
+#[derive(Clone, Debug)]
+pub struct LinkScanner {
+    url: Regex,
+    phone: Regex,
+    short_code: Regex,
+    call: Regex,
+    brands: Arc<Brands>,
+    blocklist: Arc<DomainList>,
+    shorteners: Arc<DomainList>,
+}
+
+impl Default for LinkScanner {
+    /// The shipped brands, blocklist and shorteners.
+    fn default() -> LinkScanner {
+        LinkScanner::new(
+            Brands::default_brands(),
+            DomainList::default_blocklist(),
+            DomainList::default_shorteners(),
+        )
+    }
+}
+
+impl LinkScanner {
+    /// A scanner judging links against these lists.
+    pub fn new(brands: Brands, blocklist: DomainList, shorteners: DomainList) -> LinkScanner {
+        let compile = |p: &str| Regex::new(p).expect("the built-in link patterns compile");
+        LinkScanner {
+            url: compile(URL_PATTERN),
+            phone: compile(PHONE_PATTERN),
+            short_code: compile(SHORT_CODE_PATTERN),
+            call: compile(CALL_PATTERN),
+            brands: Arc::new(brands),
+            blocklist: Arc::new(blocklist),
+            shorteners: Arc::new(shorteners),
+        }
+    }
+
+    /// The protected brands.
+    pub fn brands(&self) -> &Brands {
+        &self.brands
+    }
+
+    /// The blocklist.
+    pub fn blocklist(&self) -> &DomainList {
+        &self.blocklist
+    }
+
+    /// The shortener list.
+    pub fn shorteners(&self) -> &DomainList {
+        &self.shorteners
+    }
+
+    /// Finds the links and phone numbers of `text`, each in order of appearance.
+    pub fn scan(&self, text: &str) -> (Vec<Link>, Vec<Phone>) {
+        let view = View::new(text);
+        let (links, link_ranges) = self.links(text, &view);
+        let phones = self.phones(text, &view, &link_ranges);
+        (links, phones)
+    }
+
+    /// Finds the links of `text`.
+    pub fn links_of(&self, text: &str) -> Vec<Link> {
+        self.links(text, &View::new(text)).0
+    }
+
+    /// The links, and where each is in the view.
+    fn links(&self, original: &str, view: &View) -> (Vec<Link>, Vec<Range<usize>>) {
+        let s = view.text.as_str();
+        let mut links = Vec::new();
+        let mut ranges = Vec::new();
+        for caps in self.url.captures_iter(s) {
+            if links.len() == MAX_PER_MESSAGE {
+                break;
+            }
+            let whole = caps.get(0).expect("group 0");
+            let host_m = caps.name("host").expect("host group");
+            let scheme = caps
+                .name("scheme")
+                .map(|m| m.as_str().to_ascii_lowercase().replace("xx", "tt"));
+            let before = s[..whole.start()].chars().next_back();
+            let after = s[whole.end()..].chars().next();
+            if after == Some('@') {
+                continue; // the local part of an email address
+            }
+            if scheme.is_none()
+                && before.is_some_and(|c| c.is_alphanumeric() || "@.-_/\\".contains(c))
+            {
+                continue; // inside a longer word, an email address or another link's path
+            }
+            let mut path = caps.name("path").map_or("", |m| m.as_str());
+            path = trim_trailing_punctuation(path);
+            let end = match caps.name("path") {
+                Some(m) => m.start() + path.len(),
+                None => caps.name("port").map_or(host_m.end(), |m| m.end()),
+            };
+            let raw_host = host_m.as_str().trim_end_matches('.');
+            let port = caps
+                .name("port")
+                .and_then(|m| m.as_str()[1..].parse::<u16>().ok());
+            let Some(link) = self.judge(raw_host, scheme, port, path, || {
+                (
+                    s[whole.start()..end].to_string(),
+                    view.original_span(whole.start()..end, original),
+                )
+            }) else {
+                continue;
+            };
+            links.push(link);
+            ranges.push(whole.start()..end);
+        }
+        (links, ranges)
+    }
+
+    /// Builds a [`Link`] for a host, or `None` when the match is not a plausible link.
+    fn judge(
+        &self,
+        raw_host: &str,
+        scheme: Option<String>,
+        port: Option<u16>,
+        path: &str,
+        text_and_span: impl FnOnce() -> (String, Range<usize>),
+    ) -> Option<Link> {
+        let raw_ip = is_ipv4(raw_host);
+        if raw_host.bytes().all(|b| b.is_ascii_digit() || b == b'.') && !raw_ip {
+            return None; // 1.2.3.999 or a version number
+        }
+        let (host, idn) = if raw_ip {
+            (raw_host.to_string(), false)
+        } else {
+            let ascii = idna::domain_to_ascii(raw_host).ok()?;
+            let idn = !raw_host.is_ascii() || ascii.split('.').any(|l| l.starts_with("xn--"));
+            (ascii, idn)
+        };
+        let (registrable, suffix, known) = if raw_ip {
+            (None, None, true)
+        } else {
+            let suffix = psl::suffix(host.as_bytes());
+            let known = suffix.is_some_and(|s| s.is_known());
+            let suffix = suffix
+                .and_then(|s| std::str::from_utf8(s.as_bytes()).ok())
+                .map(str::to_string);
+            (psl::domain_str(&host).map(str::to_string), suffix, known)
+        };
+        if !raw_ip
+            && scheme.is_none()
+            && !plausible_bare_host(
+                &host,
+                registrable.as_deref(),
+                suffix.as_deref(),
+                known,
+                port.is_some() || !path.is_empty(),
+            )
+        {
+            return None;
+        }
+        let lookalike = match (&registrable, &suffix) {
+            (Some(r), Some(sfx)) => self.brands.lookalike(&host, r, sfx),
+            _ => None,
+        };
+        let (text, span) = text_and_span();
+        Some(Link {
+            text,
+            span,
+            scheme,
+            shortener: self.shorteners.contains_host(&host),
+            blocklisted: self.blocklist.contains_host(&host),
+            host,
+            port,
+            path: path.to_string(),
+            registrable_domain: registrable,
+            raw_ip,
+            punycode_or_idn: idn,
+            lookalike,
+        })
+    }
+
+    fn phones(&self, original: &str, view: &View, link_ranges: &[Range<usize>]) -> Vec<Phone> {
+        // Blank out the links (byte for byte, so offsets hold) so their digits are not numbers.
+        let mut masked = view.text.clone().into_bytes();
+        for r in link_ranges {
+            masked[r.clone()].fill(b' ');
+        }
+        let masked = String::from_utf8(masked).expect("ASCII spaces over whole characters");
+        let s = masked.as_str();
+        let mut found: Vec<(Range<usize>, String, PhoneKind, bool)> = Vec::new();
+        let overlaps = |found: &[(Range<usize>, String, PhoneKind, bool)], r: &Range<usize>| {
+            found
+                .iter()
+                .any(|(f, ..)| f.start < r.end && r.start < f.end)
+        };
+
+        for m in self.phone.find_iter(s) {
+            if found.len() == MAX_PER_MESSAGE {
+                break;
+            }
+            let mut text = m.as_str();
+            // A closing parenthesis may belong to the sentence, not the number.
+            while text.ends_with(')') && !text.contains('(') {
+                text = &text[..text.len() - 1];
+            }
+            let range = m.start()..m.start() + text.len();
+            let before = s[..range.start].chars().next_back();
+            let after = s[range.end..].chars().next();
+            if before.is_some_and(|c| {
+                c.is_alphanumeric() || c == '.' || c == ',' || c == '+' || c == '/'
+            }) || after.is_some_and(|c| c.is_alphanumeric() || c == '/' || c == ':')
+                || after == Some('.')
+                    && s[range.end + 1..].starts_with(|c: char| c.is_ascii_digit())
+            {
+                continue;
+            }
+            if let Some((number, kind, premium)) = classify_phone(text) {
+                found.push((range, number, kind, premium));
+            }
+        }
+        for caps in self.short_code.captures_iter(s) {
+            if found.len() >= 2 * MAX_PER_MESSAGE {
+                break;
+            }
+            let m = caps.get(1).expect("group 1");
+            let r = m.range();
+            if !overlaps(&found, &r) {
+                found.push((r, m.as_str().to_string(), PhoneKind::ShortCode, false));
+            }
+        }
+        for caps in self.call.captures_iter(s) {
+            if found.len() >= 3 * MAX_PER_MESSAGE {
+                break;
+            }
+            let m = caps.get(1).expect("group 1");
+            let r = m.range();
+            if overlaps(&found, &r) {
+                continue;
+            }
+            let digits = m.as_str();
+            if digits.len() <= 6 {
+                found.push((r, digits.to_string(), PhoneKind::ShortCode, false));
+            } else {
+                let premium = is_premium(digits);
+                found.push((r, digits.to_string(), PhoneKind::National, premium));
+            }
+        }
+        found.sort_by_key(|(r, ..)| r.start);
+        found.truncate(MAX_PER_MESSAGE);
+        found
+            .into_iter()
+            .map(|(r, number, kind, premium_rate)| Phone {
+                text: s[r.clone()].to_string(),
+                span: view.original_span(r, original),
+                number,
+                kind,
+                premium_rate,
+            })
+            .collect()
+    }
+}
+
+/// Drops sentence punctuation that follows a link: `see example.com/x).` → `example.com/x`.
+fn trim_trailing_punctuation(mut path: &str) -> &str {
+    loop {
+        let Some(last) = path.chars().next_back() else {
+            return path;
+        };
+        let trim = match last {
+            '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '"' | ']' | '}' | '>' => true,
+            ')' => !path.contains('('),
+            _ => false,
+        };
+        if !trim {
+            return path;
+        }
+        path = &path[..path.len() - last.len_utf8()];
+    }
+}
+
+fn is_ipv4(host: &str) -> bool {
+    let mut parts = 0;
+    for p in host.split('.') {
+        parts += 1;
+        if p.is_empty()
+            || p.len() > 3
+            || !p.bytes().all(|b| b.is_ascii_digit())
+            || p.parse::<u16>().map_or(true, |n| n > 255)
+        {
+            return false;
+        }
+    }
+    parts == 4
+}
+
+/// Whether a host written without a scheme is taken for a link (see the module docs).
+fn plausible_bare_host(
+    host: &str,
+    registrable: Option<&str>,
+    suffix: Option<&str>,
+    known: bool,
+    has_path: bool,
+) -> bool {
+    if !known {
+        return false;
+    }
+    let (Some(registrable), Some(suffix)) = (registrable, suffix) else {
+        return false;
+    };
+    if has_path || host.starts_with("www.") {
+        return true;
+    }
+    let name = registrable
+        .strip_suffix(suffix)
+        .map_or(registrable, |n| n.trim_end_matches('.'));
+    let tld = suffix.rsplit('.').next().unwrap_or(suffix);
+    if name.contains('-') || name.bytes().any(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    COMMON_TLDS.contains(&tld) || (tld.len() == 2 && name.chars().count() >= 3)
+}
+
+/// The number, kind and premium-rate flag of a phone-like run, or `None` if it is not a number.
+fn classify_phone(text: &str) -> Option<(String, PhoneKind, bool)> {
+    // Separators: one character, or a parenthesis next to a space or dash (`(020) 7946`).
+    let mut runs = text
+        .split(|c: char| c.is_ascii_digit())
+        .filter(|r| !r.is_empty());
+    let separators_ok =
+        runs.all(|run| run.len() == 1 || run.len() == 2 && run.contains(['(', ')']));
+    if !separators_ok {
+        return None;
+    }
+    let groups: Vec<usize> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .map(str::len)
+        .collect();
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let n = digits.len();
+    let formatted = groups.len() > 1;
+    if text.starts_with('+') {
+        if (8..=15).contains(&n) {
+            let premium = is_premium_international(&digits);
+            return Some((format!("+{digits}"), PhoneKind::International, premium));
+        }
+        return None;
+    }
+    if let Some(rest) = digits.strip_prefix("00") {
+        if (9..=13).contains(&rest.len()) && !rest.starts_with('0') {
+            let premium = is_premium_international(rest);
+            return Some((format!("+{rest}"), PhoneKind::International, premium));
+        }
+        return None;
+    }
+    if digits.starts_with('0') {
+        let first = groups.first().copied().unwrap_or(0);
+        let french = groups.len() == 5 && groups.iter().all(|&g| g == 2);
+        if (10..=12).contains(&n) && (first >= 3 || french) {
+            let premium = is_premium(&digits);
+            return Some((digits, PhoneKind::National, premium));
+        }
+        return None;
+    }
+    // North American: 3-3-4, optionally after a 1, formatted.
+    let nanp = match groups.as_slice() {
+        [3, 3, 4] => true,
+        [1, 3, 3, 4] => digits.starts_with('1'),
+        _ => false,
+    };
+    let area = if n == 11 { &digits[1..] } else { &digits[..] };
+    if formatted && nanp && area.starts_with(|c: char| ('2'..='9').contains(&c)) {
+        let premium = area.starts_with("900") || area.starts_with("976");
+        return Some((digits, PhoneKind::National, premium));
+    }
+    None
+}
+
+/// A premium-rate national number: UK `09…` and `0871`–`0873`.
+fn is_premium(national: &str) -> bool {
+    national.starts_with("09")
+        || ["0871", "0872", "0873"]
+            .iter()
+            .any(|p| national.starts_with(p))
+}
+
+/// A premium-rate number after its country code: UK `+44 9…`, `+44 871`–`873`; North American
+/// `+1 900`, `+1 976`.
+fn is_premium_international(digits: &str) -> bool {
+    if let Some(uk) = digits.strip_prefix("44") {
+        return uk.starts_with('9') || ["871", "872", "873"].iter().any(|p| uk.starts_with(p));
+    }
+    if let Some(na) = digits.strip_prefix('1') {
+        return na.starts_with("900") || na.starts_with("976");
+    }
+    false
+}
+
+/// The text links are found in: the original less invisible characters, with fullwidth ASCII and
+/// ideographic full stops folded, and a map back to the original's byte offsets.
+struct View {
+    text: String,
+    /// For each byte of `text`: the original start and end of the character it came from. Empty
+    /// when the view is the original.
+    map: Vec<(usize, usize)>,
+}
+
+impl View {
+    fn new(original: &str) -> View {
+        let changes = |c: char| is_invisible(c) || fold_fullwidth(c) != c;
+        if original.is_ascii() || !original.chars().any(changes) {
+            return View {
+                text: original.to_string(),
+                map: Vec::new(),
+            };
+        }
+        let mut text = String::with_capacity(original.len());
+        let mut map = Vec::with_capacity(original.len());
+        for (i, c) in original.char_indices() {
+            if is_invisible(c) {
+                continue;
+            }
+            let folded = fold_fullwidth(c);
+            text.push(folded);
+            for _ in 0..folded.len_utf8() {
+                map.push((i, i + c.len_utf8()));
+            }
+        }
+        View { text, map }
+    }
+
+    /// The original byte range of a view range.
+    fn original_span(&self, r: Range<usize>, original: &str) -> Range<usize> {
+        if self.map.is_empty() {
+            return r;
+        }
+        if r.is_empty() {
+            let at = self.map.get(r.start).map_or(original.len(), |m| m.0);
+            return at..at;
+        }
+        self.map[r.start].0..self.map[r.end - 1].1
+    }
+}
+
+/// Fullwidth ASCII to ASCII, ideographic and fullwidth full stops to `.`.
+fn fold_fullwidth(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{3002}' | '\u{FF61}' => '.',
+        _ => c,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_maps_offsets_back() {
+        let original = "go ｂｉｔ．ｌｙ/x\u{200b} now";
+        let scanner = LinkScanner::default();
+        let links = scanner.links_of(original);
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].text, "bit.ly/x");
+        assert_eq!(&original[links[0].span.clone()], "ｂｉｔ．ｌｙ/x");
+        assert!(links[0].shortener);
+    }
+
+    #[test]
+    fn phone_classes() {
+        assert_eq!(
+            classify_phone("08452810075"),
+            Some(("08452810075".into(), PhoneKind::National, false))
+        );
+        assert_eq!(
+            classify_phone("+44 7700 900123"),
+            Some(("+447700900123".into(), PhoneKind::International, false))
+        );
+        assert_eq!(classify_phone("09061701461").map(|p| p.2), Some(true));
+        assert_eq!(
+            classify_phone("(555) 123-4567").map(|p| p.1),
+            Some(PhoneKind::National)
+        );
+        assert_eq!(classify_phone("482913"), None);
+        assert_eq!(classify_phone("01.05.2024 10"), None);
+        assert_eq!(classify_phone("2024-05-12 10"), None);
+    }
+
+    #[test]
+    fn ipv4() {
+        assert!(is_ipv4("45.13.22.7"));
+        assert!(!is_ipv4("1.2.3.999"));
+        assert!(!is_ipv4("1.2.3"));
+    }
+}

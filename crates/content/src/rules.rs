@@ -1,0 +1,819 @@
+//! Rule packs: named, weighted patterns matched against the normal form of a message.
+//!
+//! A pack is a TOML file of `[[rule]]` tables:
+//!
+//! ```toml
+//! [[rule]]
+//! id = "lottery.you_have_won"          # stable: renaming a rule cuts it from its history
+//! description = "Tells the reader they have won something."
+//! category = "lottery"
+//! keywords = ["you have won", "you've won", "u have won"]   # or: regex = '...'
+//! weight = 0.7                          # 0..=1; 0 = shadow rule, reported but weightless
+//! ```
+//!
+//! Exactly one of `regex` (matched against the normalised text, case-insensitively) or `keywords`
+//! (whole words or phrases, normalised like the text, so `Claim  your` in a pack matches
+//! `CLAIM your` in a message) is given. All regexes of a [`RuleSet`] are compiled into one
+//! [`regex::RegexSet`] and all keywords into one Aho-Corasick automaton, so a message is read once
+//! by each however many rules there are; [`RuleSet::scan`] reports every rule that fired, in rule
+//! order.
+//!
+//! Loading is all or nothing, and never touches a rule set in use: [`RuleSetBuilder::pack`] refuses
+//! a bad pack whole (a TOML error, an unknown key, a rule with both or neither of `regex` and
+//! `keywords`, a duplicate id, a weight outside 0..=1, a regex that does not compile or compiles
+//! past the size limit, too many rules) with an error naming the pack, the rule and the cause, and
+//! [`RuleSetBuilder::build`] returns a new [`RuleSet`]. A caller reloading its packs builds a new
+//! set and swaps it in only on success; on error it keeps running on the set it had.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
+use serde::Deserialize;
+
+use crate::normalize::{Normalized, Normalizer};
+
+/// The shipped packs (`data/rules/*.toml`), embedded.
+pub const DEFAULT_PACKS: &[(&str, &str)] = &[
+    (
+        "phishing.toml",
+        include_str!("../../../data/rules/phishing.toml"),
+    ),
+    (
+        "delivery.toml",
+        include_str!("../../../data/rules/delivery.toml"),
+    ),
+    (
+        "lottery.toml",
+        include_str!("../../../data/rules/lottery.toml"),
+    ),
+    (
+        "premium.toml",
+        include_str!("../../../data/rules/premium.toml"),
+    ),
+    ("scams.toml", include_str!("../../../data/rules/scams.toml")),
+    (
+        "crypto.toml",
+        include_str!("../../../data/rules/crypto.toml"),
+    ),
+    ("loan.toml", include_str!("../../../data/rules/loan.toml")),
+    ("adult.toml", include_str!("../../../data/rules/adult.toml")),
+    (
+        "urgency.toml",
+        include_str!("../../../data/rules/urgency.toml"),
+    ),
+];
+
+/// Default cap on the number of rules in a set.
+pub const DEFAULT_MAX_RULES: usize = 10_000;
+/// Default cap on one rule's compiled regex, in bytes.
+pub const DEFAULT_REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// Default cap on the compiled set of all regexes, in bytes.
+pub const DEFAULT_SET_SIZE_LIMIT: usize = 64 << 20;
+/// Cap on the lazy DFA cache of the regex set, per thread, in bytes.
+const DFA_CACHE_LIMIT: usize = 8 << 20;
+/// Cap on the keywords of one rule.
+pub const MAX_KEYWORDS_PER_RULE: usize = 5_000;
+
+/// What a rule is about. Closed, so a typo in a pack is an error rather than a new category.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Category {
+    /// Links or lures to a fake login or payment page.
+    Phishing,
+    /// Asks for passwords, codes, card or account details.
+    Credential,
+    /// Impersonates a person or an organisation (the "hi mum" scam, a bank's fraud team).
+    Impersonation,
+    /// Advance fees, gift-card payments, fake refunds and other money scams.
+    FinancialScam,
+    /// Prizes, draws and lotteries the reader never entered.
+    Lottery,
+    /// Premium-rate numbers and subscriptions.
+    PremiumRate,
+    /// Parcel fees, redelivery and address lures.
+    DeliveryScam,
+    /// Crypto doubling, fake exchanges and wallets.
+    Crypto,
+    /// Loans and debt offers.
+    Loan,
+    /// Jobs that pay too well for too little.
+    JobScam,
+    /// Casino and betting offers.
+    Gambling,
+    /// Pills and miracle cures.
+    Pharma,
+    /// Sexual content and dating lures.
+    Adult,
+    /// Pressure to act at once.
+    Urgency,
+    /// Anything else.
+    Other,
+}
+
+impl Category {
+    /// The category's name as written in packs (`financial_scam`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Phishing => "phishing",
+            Category::Credential => "credential",
+            Category::Impersonation => "impersonation",
+            Category::FinancialScam => "financial_scam",
+            Category::Lottery => "lottery",
+            Category::PremiumRate => "premium_rate",
+            Category::DeliveryScam => "delivery_scam",
+            Category::Crypto => "crypto",
+            Category::Loan => "loan",
+            Category::JobScam => "job_scam",
+            Category::Gambling => "gambling",
+            Category::Pharma => "pharma",
+            Category::Adult => "adult",
+            Category::Urgency => "urgency",
+            Category::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a rule matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Matcher {
+    /// A regex over the normalised text (case-insensitive).
+    Regex(String),
+    /// Whole words or phrases, as normalised.
+    Keywords(Vec<String>),
+}
+
+/// One loaded rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    /// Its stable id (`lottery.you_have_won`).
+    pub id: Arc<str>,
+    /// What it catches, for people.
+    pub description: String,
+    /// What it is about.
+    pub category: Category,
+    /// Its weight in the content score, 0..=1.
+    pub weight: f64,
+    /// How it matches.
+    pub matcher: Matcher,
+    /// The pack it came from.
+    pub pack: Arc<str>,
+}
+
+/// A rule that fired on a message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleHit {
+    /// The rule's id.
+    pub id: Arc<str>,
+    /// The rule's category.
+    pub category: Category,
+    /// The rule's weight.
+    pub weight: f64,
+    /// The rule's position in its set (stable for the life of the set; for per-rule counters).
+    pub index: usize,
+}
+
+/// A pack or rule that was refused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleError {
+    pack: String,
+    rule: Option<String>,
+    kind: RuleErrorKind,
+}
+
+/// Why a pack or rule was refused.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum RuleErrorKind {
+    /// The pack is not valid TOML (the parser's message, with line and column).
+    Toml(String),
+    /// A top-level key other than `rule`.
+    UnknownTopLevelKey(String),
+    /// A rule table that does not fit the schema: unknown or missing key, wrong type, unknown
+    /// category (the deserializer's message).
+    Schema(String),
+    /// The id is empty, too long, or not `[a-z0-9][a-z0-9_.-]*`.
+    BadId,
+    /// Another rule, in this pack or the named one, has the same id.
+    DuplicateId {
+        /// The pack of the first rule with the id.
+        first_pack: String,
+    },
+    /// Neither `regex` nor `keywords`.
+    NoMatcher,
+    /// Both `regex` and `keywords`.
+    BothMatchers,
+    /// `weight` is not a number in 0..=1.
+    WeightOutOfRange(f64),
+    /// `keywords` is empty or over [`MAX_KEYWORDS_PER_RULE`].
+    KeywordCount(usize),
+    /// A keyword that is empty once normalised.
+    EmptyKeyword(String),
+    /// The regex does not compile (the regex crate's message).
+    BadRegex(String),
+    /// The regex compiles past the size limit.
+    RegexTooBig {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The set would have more rules than allowed.
+    TooManyRules {
+        /// The limit.
+        limit: usize,
+    },
+    /// All regexes together compile past the set's size limit.
+    SetTooBig(String),
+}
+
+impl RuleError {
+    fn new(pack: &str, rule: Option<&str>, kind: RuleErrorKind) -> RuleError {
+        RuleError {
+            pack: pack.to_string(),
+            rule: rule.map(str::to_string),
+            kind,
+        }
+    }
+
+    /// The pack's name, as given to [`RuleSetBuilder::pack`] (usually its file name).
+    pub fn pack(&self) -> &str {
+        &self.pack
+    }
+
+    /// The rule's id (or `#N`, its 1-based position, if it has no readable id), when the error is
+    /// about one rule.
+    pub fn rule(&self) -> Option<&str> {
+        self.rule.as_deref()
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> &RuleErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.pack)?;
+        if let Some(rule) = &self.rule {
+            write!(f, "rule `{rule}`: ")?;
+        }
+        match &self.kind {
+            RuleErrorKind::Toml(m) => write!(f, "not valid TOML: {m}"),
+            RuleErrorKind::UnknownTopLevelKey(k) => {
+                write!(f, "unknown top-level key `{k}` (expected `rule`)")
+            }
+            RuleErrorKind::Schema(m) => write!(f, "{m}"),
+            RuleErrorKind::BadId => write!(
+                f,
+                "an id must be 1-64 characters of a-z, 0-9, `_`, `.`, `-`"
+            ),
+            RuleErrorKind::DuplicateId { first_pack } => {
+                write!(f, "duplicate id (first defined in {first_pack})")
+            }
+            RuleErrorKind::NoMatcher => write!(f, "needs one of `regex` or `keywords`"),
+            RuleErrorKind::BothMatchers => {
+                write!(f, "has both `regex` and `keywords`; give exactly one")
+            }
+            RuleErrorKind::WeightOutOfRange(w) => {
+                write!(f, "weight must be between 0 and 1, got {w}")
+            }
+            RuleErrorKind::KeywordCount(n) => {
+                write!(
+                    f,
+                    "`keywords` must have 1 to {MAX_KEYWORDS_PER_RULE} entries, got {n}"
+                )
+            }
+            RuleErrorKind::EmptyKeyword(k) => write!(f, "keyword {k:?} is empty once normalised"),
+            RuleErrorKind::BadRegex(m) => write!(f, "bad regex: {m}"),
+            RuleErrorKind::RegexTooBig { limit } => {
+                write!(f, "regex compiles to more than {limit} bytes")
+            }
+            RuleErrorKind::TooManyRules { limit } => write!(f, "more than {limit} rules"),
+            RuleErrorKind::SetTooBig(m) => write!(f, "the regexes together are too big: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for RuleError {}
+
+/// One `[[rule]]` table as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleDef {
+    /// Stable id.
+    id: String,
+    /// For people.
+    description: String,
+    /// What it is about.
+    category: Category,
+    /// A regex over the normalised text.
+    #[serde(default)]
+    regex: Option<String>,
+    /// Words or phrases.
+    #[serde(default)]
+    keywords: Option<Vec<String>>,
+    /// 0..=1.
+    weight: f64,
+}
+
+/// Builds a [`RuleSet`] from packs. Set limits before adding packs: each pack is checked against
+/// the limits in force when it is added.
+#[derive(Clone, Debug)]
+pub struct RuleSetBuilder {
+    rules: Vec<Rule>,
+    ids: HashMap<Arc<str>, Arc<str>>,
+    max_rules: usize,
+    regex_size_limit: usize,
+    set_size_limit: usize,
+    normalizer: Normalizer,
+}
+
+impl Default for RuleSetBuilder {
+    fn default() -> RuleSetBuilder {
+        RuleSetBuilder {
+            rules: Vec::new(),
+            ids: HashMap::new(),
+            max_rules: DEFAULT_MAX_RULES,
+            regex_size_limit: DEFAULT_REGEX_SIZE_LIMIT,
+            set_size_limit: DEFAULT_SET_SIZE_LIMIT,
+            normalizer: Normalizer::new(),
+        }
+    }
+}
+
+impl RuleSetBuilder {
+    /// A builder with no packs and the default limits.
+    pub fn new() -> RuleSetBuilder {
+        RuleSetBuilder::default()
+    }
+
+    /// The most rules the set may hold (default [`DEFAULT_MAX_RULES`]).
+    pub fn max_rules(&mut self, n: usize) -> &mut RuleSetBuilder {
+        self.max_rules = n;
+        self
+    }
+
+    /// The most bytes one rule's regex may compile to (default [`DEFAULT_REGEX_SIZE_LIMIT`]).
+    pub fn regex_size_limit(&mut self, bytes: usize) -> &mut RuleSetBuilder {
+        self.regex_size_limit = bytes;
+        self
+    }
+
+    /// The most bytes all regexes together may compile to (default [`DEFAULT_SET_SIZE_LIMIT`]).
+    pub fn set_size_limit(&mut self, bytes: usize) -> &mut RuleSetBuilder {
+        self.set_size_limit = bytes;
+        self
+    }
+
+    /// Adds the shipped packs.
+    pub fn default_packs(&mut self) -> &mut RuleSetBuilder {
+        for (name, text) in DEFAULT_PACKS {
+            self.pack(name, text).expect("the shipped packs load");
+        }
+        self
+    }
+
+    /// Adds a pack: `name` (its file name) is used in errors, `toml` is its text. A bad pack is
+    /// refused whole and leaves the builder as it was.
+    pub fn pack(&mut self, name: &str, toml: &str) -> Result<&mut RuleSetBuilder, RuleError> {
+        let pack: Arc<str> = name.into();
+        let table: toml::Table = toml::from_str(toml).map_err(|e| {
+            RuleError::new(
+                name,
+                None,
+                RuleErrorKind::Toml(e.to_string().trim_end().to_string()),
+            )
+        })?;
+        let mut defs = Vec::new();
+        for (key, value) in table {
+            if key != "rule" {
+                return Err(RuleError::new(
+                    name,
+                    None,
+                    RuleErrorKind::UnknownTopLevelKey(key),
+                ));
+            }
+            let toml::Value::Array(items) = value else {
+                let kind =
+                    RuleErrorKind::Schema("`rule` must be an array of tables (`[[rule]]`)".into());
+                return Err(RuleError::new(name, None, kind));
+            };
+            for (i, item) in items.into_iter().enumerate() {
+                let label = item
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .map_or_else(|| format!("#{}", i + 1), str::to_string);
+                let def: RuleDef = item.try_into().map_err(|e: toml::de::Error| {
+                    RuleError::new(
+                        name,
+                        Some(&label),
+                        RuleErrorKind::Schema(e.message().to_string()),
+                    )
+                })?;
+                defs.push(def);
+            }
+        }
+        if self.rules.len() + defs.len() > self.max_rules {
+            return Err(RuleError::new(
+                name,
+                None,
+                RuleErrorKind::TooManyRules {
+                    limit: self.max_rules,
+                },
+            ));
+        }
+        let mut new_ids: HashMap<Arc<str>, Arc<str>> = HashMap::new();
+        let mut rules = Vec::with_capacity(defs.len());
+        for def in defs {
+            let rule = self.check(&pack, def, &new_ids)?;
+            new_ids.insert(rule.id.clone(), pack.clone());
+            rules.push(rule);
+        }
+        self.ids.extend(new_ids);
+        self.rules.extend(rules);
+        Ok(self)
+    }
+
+    /// Validates one rule definition.
+    fn check(
+        &mut self,
+        pack: &Arc<str>,
+        def: RuleDef,
+        new_ids: &HashMap<Arc<str>, Arc<str>>,
+    ) -> Result<Rule, RuleError> {
+        let id = def.id.as_str();
+        let err = |kind| RuleError::new(pack, Some(id), kind);
+        let id_ok = !id.is_empty()
+            && id.len() <= 64
+            && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+        if !id_ok {
+            return Err(err(RuleErrorKind::BadId));
+        }
+        if let Some(first) = self.ids.get(id).or_else(|| new_ids.get(id)) {
+            return Err(err(RuleErrorKind::DuplicateId {
+                first_pack: first.to_string(),
+            }));
+        }
+        if !(0.0..=1.0).contains(&def.weight) {
+            return Err(err(RuleErrorKind::WeightOutOfRange(def.weight)));
+        }
+        let matcher = match (def.regex, def.keywords) {
+            (None, None) => return Err(err(RuleErrorKind::NoMatcher)),
+            (Some(_), Some(_)) => return Err(err(RuleErrorKind::BothMatchers)),
+            (Some(re), None) => {
+                compile_one(&re, self.regex_size_limit).map_err(err)?;
+                Matcher::Regex(re)
+            }
+            (None, Some(words)) => {
+                if words.is_empty() || words.len() > MAX_KEYWORDS_PER_RULE {
+                    return Err(err(RuleErrorKind::KeywordCount(words.len())));
+                }
+                let mut normal = Vec::with_capacity(words.len());
+                for w in words {
+                    let n = self.normalizer.normalize(&w).text;
+                    if n.is_empty() {
+                        return Err(err(RuleErrorKind::EmptyKeyword(w)));
+                    }
+                    normal.push(n);
+                }
+                Matcher::Keywords(normal)
+            }
+        };
+        Ok(Rule {
+            id: id.into(),
+            description: def.description,
+            category: def.category,
+            weight: def.weight,
+            matcher,
+            pack: pack.clone(),
+        })
+    }
+
+    /// Compiles the rules added so far into a [`RuleSet`]. The builder can be reused.
+    pub fn build(&self) -> Result<RuleSet, RuleError> {
+        let rules: Arc<[Rule]> = self.rules.iter().cloned().collect();
+        let mut patterns = Vec::new();
+        let mut regex_rules = Vec::new();
+        let mut keyword_index: HashMap<&str, usize> = HashMap::new();
+        let mut keywords: Vec<&str> = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            match &rule.matcher {
+                Matcher::Regex(re) => {
+                    patterns.push(ascii_word_boundaries(re));
+                    regex_rules.push(i);
+                }
+                Matcher::Keywords(words) => {
+                    for w in words {
+                        let k = *keyword_index.entry(w.as_str()).or_insert_with(|| {
+                            keywords.push(w.as_str());
+                            keyword_rules.push(Vec::new());
+                            keywords.len() - 1
+                        });
+                        if !keyword_rules[k].contains(&i) {
+                            keyword_rules[k].push(i);
+                        }
+                    }
+                }
+            }
+        }
+        let regexes = RegexSetBuilder::new(&patterns)
+            .case_insensitive(true)
+            .size_limit(self.set_size_limit)
+            .dfa_size_limit(DFA_CACHE_LIMIT)
+            .build()
+            .map_err(|e| {
+                RuleError::new("rule set", None, RuleErrorKind::SetTooBig(e.to_string()))
+            })?;
+        let automaton = if keywords.is_empty() {
+            None
+        } else {
+            let ac = AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::DFA))
+                .match_kind(MatchKind::Standard)
+                .build(&keywords)
+                .or_else(|_| {
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::Standard)
+                        .build(&keywords)
+                })
+                .map_err(|e| {
+                    RuleError::new("rule set", None, RuleErrorKind::SetTooBig(e.to_string()))
+                })?;
+            Some(ac)
+        };
+        let keyword_edges: Vec<(bool, bool)> = keywords
+            .iter()
+            .map(|k| {
+                let first = k.chars().next().is_some_and(char::is_alphanumeric);
+                let last = k.chars().next_back().is_some_and(char::is_alphanumeric);
+                (first, last)
+            })
+            .collect();
+        Ok(RuleSet {
+            rules,
+            regexes,
+            regex_rules: regex_rules.into(),
+            keywords: automaton,
+            keyword_rules: keyword_rules
+                .into_iter()
+                .map(Into::into)
+                .collect::<Vec<Box<[usize]>>>()
+                .into(),
+            keyword_edges: Arc::from(keyword_edges),
+        })
+    }
+}
+
+/// Compiles one regex alone, for its error or its size.
+fn compile_one(re: &str, size_limit: usize) -> Result<(), RuleErrorKind> {
+    match RegexBuilder::new(&ascii_word_boundaries(re))
+        .case_insensitive(true)
+        .size_limit(size_limit)
+        .build()
+    {
+        Ok(_) => Ok(()),
+        Err(regex::Error::CompiledTooBig(limit)) => Err(RuleErrorKind::RegexTooBig { limit }),
+        Err(e) => Err(RuleErrorKind::BadRegex(e.to_string())),
+    }
+}
+
+/// Rewrites `\b` and `\B` outside character classes to their ASCII forms (`(?-u:\b)`).
+///
+/// The normal form is mostly ASCII but keeps `£`, `€` and emoji, and the regex crate's fast
+/// engines give up on a Unicode word boundary as soon as they meet a non-ASCII byte, falling back
+/// to a much slower one for the whole set. An ASCII boundary keeps every message on the fast path;
+/// since letters with accents are folded to ASCII by normalisation, the two agree on what matters.
+fn ascii_word_boundaries(re: &str) -> String {
+    let mut out = String::with_capacity(re.len() + 16);
+    let mut chars = re.chars();
+    let mut class_depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(b @ ('b' | 'B')) if class_depth == 0 => {
+                    out.push_str("(?-u:\\");
+                    out.push(b);
+                    out.push(')');
+                }
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            },
+            '[' => {
+                class_depth += 1;
+                out.push(c);
+                // A `]` or `^]` right after the opening bracket is a literal.
+                let rest = chars.as_str();
+                for lit in ["^]", "]"] {
+                    if let Some(after) = rest.strip_prefix(lit) {
+                        out.push_str(lit);
+                        chars = after.chars();
+                        break;
+                    }
+                }
+            }
+            ']' if class_depth > 0 => {
+                class_depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Compiled rules: one regex set and one keyword automaton. Cheap to clone (the compiled parts are
+/// shared); clone one per worker thread so the regex scratch pool is not contended.
+#[derive(Clone, Debug)]
+pub struct RuleSet {
+    rules: Arc<[Rule]>,
+    regexes: RegexSet,
+    /// Regex `i` of the set is rule `regex_rules[i]`.
+    regex_rules: Arc<[usize]>,
+    keywords: Option<AhoCorasick>,
+    /// Keyword `k` belongs to rules `keyword_rules[k]`.
+    keyword_rules: Arc<[Box<[usize]>]>,
+    /// Whether keyword `k` starts and ends with a letter or digit (so needs a word boundary there).
+    keyword_edges: Arc<[(bool, bool)]>,
+}
+
+impl Default for RuleSet {
+    /// The shipped packs.
+    fn default() -> RuleSet {
+        RuleSet::builder()
+            .default_packs()
+            .build()
+            .expect("the shipped packs compile")
+    }
+}
+
+impl RuleSet {
+    /// A builder with no packs.
+    pub fn builder() -> RuleSetBuilder {
+        RuleSetBuilder::new()
+    }
+
+    /// A set with no rules: scans find nothing.
+    pub fn empty() -> RuleSet {
+        RuleSetBuilder::new()
+            .build()
+            .expect("an empty set compiles")
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// How many rules there are.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rule with this id.
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| &*r.id == id)
+    }
+
+    /// The rules that fire on a normalised message, in rule order, each once.
+    pub fn scan(&self, message: &Normalized) -> Vec<RuleHit> {
+        self.scan_text(&message.text)
+    }
+
+    /// The rules that fire on a text that is already in normal form.
+    pub fn scan_text(&self, text: &str) -> Vec<RuleHit> {
+        let mut fired: Vec<usize> = Vec::new();
+        if !self.regex_rules.is_empty() {
+            fired.extend(
+                self.regexes
+                    .matches(text)
+                    .iter()
+                    .map(|i| self.regex_rules[i]),
+            );
+        }
+        if let Some(ac) = &self.keywords {
+            let bytes = text.as_bytes();
+            for m in ac.find_overlapping_iter(text) {
+                let k = m.pattern().as_usize();
+                let (first, last) = self.keyword_edges[k];
+                let before_ok = !first || m.start() == 0 || !is_word_byte_before(text, m.start());
+                let after_ok =
+                    !last || m.end() == bytes.len() || !is_word_byte_after(text, m.end());
+                if before_ok && after_ok {
+                    fired.extend(self.keyword_rules[k].iter().copied());
+                }
+            }
+        }
+        fired.sort_unstable();
+        fired.dedup();
+        fired
+            .into_iter()
+            .map(|i| {
+                let r = &self.rules[i];
+                RuleHit {
+                    id: r.id.clone(),
+                    category: r.category,
+                    weight: r.weight,
+                    index: i,
+                }
+            })
+            .collect()
+    }
+}
+
+fn is_word_byte_before(text: &str, at: usize) -> bool {
+    text[..at]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric)
+}
+
+fn is_word_byte_after(text: &str, at: usize) -> bool {
+    text[at..].chars().next().is_some_and(char::is_alphanumeric)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(pack: &str) -> RuleSet {
+        RuleSet::builder()
+            .pack("t.toml", pack)
+            .unwrap()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn keywords_need_word_boundaries() {
+        let rs = set(r#"
+            [[rule]]
+            id = "a.win"
+            description = "d"
+            category = "lottery"
+            keywords = ["won", "you have won"]
+            weight = 0.5
+            "#);
+        let hits = |t: &str| rs.scan_text(t).len();
+        assert_eq!(hits("you have won"), 1);
+        assert_eq!(hits("wonderful"), 0);
+        assert_eq!(hits("we won!"), 1);
+    }
+
+    #[test]
+    fn hits_come_in_rule_order_once() {
+        let rs = set(r#"
+            [[rule]]
+            id = "b.first"
+            description = "d"
+            category = "urgency"
+            regex = 'act now'
+            weight = 0.2
+            [[rule]]
+            id = "a.second"
+            description = "d"
+            category = "urgency"
+            keywords = ["now", "act"]
+            weight = 0.1
+            "#);
+        let ids: Vec<String> = rs
+            .scan_text("act now, act now")
+            .iter()
+            .map(|h| h.id.to_string())
+            .collect();
+        assert_eq!(ids, ["b.first", "a.second"]);
+    }
+
+    #[test]
+    fn word_boundaries_become_ascii() {
+        assert_eq!(ascii_word_boundaries(r"\bwin\b"), r"(?-u:\b)win(?-u:\b)");
+        assert_eq!(ascii_word_boundaries(r"[\b]\\b"), r"[\b]\\b");
+        assert_eq!(ascii_word_boundaries(r"[]\b]x\B"), r"[]\b]x(?-u:\B)");
+    }
+
+    #[test]
+    fn the_shipped_packs_load() {
+        let rs = RuleSet::default();
+        assert!((60..=150).contains(&rs.len()), "{} rules", rs.len());
+    }
+}

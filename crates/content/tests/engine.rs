@@ -1,0 +1,194 @@
+//! The assembled engine: obfuscated spam scores like the original, custom lists, threads.
+
+use spamward_content::{Brands, ContentEngine, DomainList, LookalikeKind, RuleSet, Scratch};
+
+use crate::util;
+
+/// A way to disguise a message.
+type Obfuscator = fn(&str) -> String;
+
+/// Zero-width spaces after every third letter.
+fn zero_width(s: &str) -> String {
+    let mut out = String::new();
+    let mut letters = 0;
+    for c in s.chars() {
+        out.push(c);
+        if c.is_alphabetic() {
+            letters += 1;
+            if letters % 3 == 0 {
+                out.push('\u{200b}');
+            }
+        }
+    }
+    out
+}
+
+/// Cyrillic lookalikes for a, e, o, p, c, x, y inside words that have other Latin letters.
+fn homoglyphs(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'a' => '\u{430}',
+            'e' => '\u{435}',
+            'o' => '\u{43e}',
+            'p' => '\u{440}',
+            'c' => '\u{441}',
+            'x' => '\u{445}',
+            'y' => '\u{443}',
+            _ => c,
+        })
+        .collect()
+}
+
+/// Fullwidth forms of every printable ASCII character, ideographic spaces.
+fn fullwidth(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '!'..='~' => char::from_u32(c as u32 + 0xFEE0).unwrap_or(c),
+            ' ' => '\u{3000}',
+            _ => c,
+        })
+        .collect()
+}
+
+/// One leet digit per word: the first o, e or a that has a letter on both sides.
+fn leet(s: &str) -> String {
+    let mut out = String::new();
+    for (i, word) in s.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let chars: Vec<char> = word.chars().collect();
+        let plain = chars
+            .iter()
+            .all(|c| c.is_ascii_alphabetic() || ".,!?:".contains(*c));
+        let mut done = !plain;
+        for (j, &c) in chars.iter().enumerate() {
+            let inner = j > 0
+                && j + 1 < chars.len()
+                && chars[j - 1].is_ascii_alphabetic()
+                && chars[j + 1].is_ascii_alphabetic();
+            let sub = match c.to_ascii_lowercase() {
+                'o' => '0',
+                'e' => '3',
+                'a' => '4',
+                _ => c,
+            };
+            if !done && inner && sub != c {
+                out.push(sub);
+                done = true;
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Obfuscated variants of the spam corpus fire the same rules, and score within a small margin.
+#[test]
+fn obfuscated_spam_scores_like_the_original() {
+    let engine = util::engine();
+    let spam = util::spam();
+    let kinds: [(&str, Obfuscator); 4] = [
+        ("zero-width", zero_width),
+        ("homoglyphs", homoglyphs),
+        ("fullwidth", fullwidth),
+        ("leet", leet),
+    ];
+    for (name, obfuscate) in kinds {
+        let mut same = 0;
+        let mut drop = 0.0;
+        let mut report = Vec::new();
+        for m in &spam {
+            let original = engine.analyze(m);
+            let variant_text = obfuscate(m);
+            let variant = engine.analyze(&variant_text);
+            let ids = |a: &spamward_content::Analysis| {
+                a.rule_hits
+                    .iter()
+                    .map(|h| h.id.to_string())
+                    .collect::<Vec<_>>()
+            };
+            if ids(&original) == ids(&variant) {
+                same += 1;
+            } else {
+                report.push(format!(
+                    "{variant_text:?}\n    normal {:?}\n    vs     {:?}",
+                    variant.normalized.text, original.normalized.text
+                ));
+            }
+            drop += (original.rule_score() - variant.rule_score()).max(0.0);
+            assert!(
+                variant.normalized.obfuscation.score >= original.normalized.obfuscation.score,
+                "{name}: {variant_text:?} looks less obfuscated than the original"
+            );
+        }
+        let mean_drop = drop / spam.len() as f64;
+        eprintln!(
+            "{name}: {same} of {} fire the same rules, mean score drop {mean_drop:.4}",
+            spam.len()
+        );
+        assert!(
+            same == spam.len(),
+            "{name}: {same} of {} fire the same rules, mean score drop {mean_drop:.3}:\n{}",
+            spam.len(),
+            report.join("\n")
+        );
+    }
+}
+
+#[test]
+fn analyze_with_scratch_matches_analyze() {
+    let engine = util::engine();
+    let mut scratch = Scratch::new();
+    for m in util::spam().iter().chain(util::legit().iter()) {
+        assert_eq!(engine.analyze_with(m, &mut scratch), engine.analyze(m));
+    }
+}
+
+#[test]
+fn clones_on_threads_agree() {
+    let engine = util::engine();
+    let messages: Vec<String> = util::spam().into_iter().chain(util::legit()).collect();
+    let expected: Vec<_> = messages.iter().map(|m| engine.analyze(m)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let engine = engine.clone();
+            let (messages, expected) = (&messages, &expected);
+            s.spawn(move || {
+                for (m, e) in messages.iter().zip(expected) {
+                    assert_eq!(&engine.analyze(m), e);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn custom_lists_replace_the_shipped_ones() {
+    let brands = Brands::parse("mybrands.txt", "acmebank acmebank.example.com\n").unwrap();
+    let blocklist = DomainList::parse("feed.txt", "evil.com\n").unwrap();
+    let shorteners = DomainList::parse("short.txt", "sho.rt\n").unwrap();
+    let rules = RuleSet::builder()
+        .pack("mine.toml", "[[rule]]\nid = 'mine.acme'\ndescription = 'd'\ncategory = 'phishing'\nkeywords = ['acme bank']\nweight = 0.9\n")
+        .unwrap()
+        .build()
+        .unwrap();
+    let engine = ContentEngine::builder()
+        .brands(brands)
+        .blocklist(blocklist)
+        .shorteners(shorteners)
+        .rules(rules)
+        .build();
+    let a = engine.analyze("Acme Bank: verify at acmebank-login.com or evil.com/x, bit.ly/y");
+    let ids: Vec<&str> = a.rule_hits.iter().map(|h| &*h.id).collect();
+    assert_eq!(ids, ["mine.acme"]);
+    assert_eq!(a.links.len(), 3);
+    let look = a.links[0].lookalike.as_ref().expect("lookalike");
+    assert_eq!(
+        (&*look.brand, look.how),
+        ("acmebank", LookalikeKind::BrandInDomain)
+    );
+    assert!(a.links[1].blocklisted);
+    assert!(!a.links[2].shortener, "bit.ly is not on the custom list");
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the content heuristics. Scenario tables live in `testdata/*.toml` (input →
+//! expected), so a new case is a few lines of data, not a new function.
+
+mod engine;
+mod fuzz;
+mod links;
+mod normalize;
+mod rules;
+mod util;
