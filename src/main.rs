@@ -192,6 +192,17 @@ enum Command {
         /// A policy file laid over the default policy.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Keep the state durable in this directory: a journal of every event, committed before
+        /// its verdict is written, and snapshots; restored from it on start.
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// With --state-dir: events between snapshots.
+        #[arg(long, default_value_t = 1_000_000, requires = "state_dir")]
+        snapshot_every: u64,
+        /// With --state-dir, after a crash: the last message whose verdict was received; the
+        /// journaled messages after it get their verdicts first.
+        #[arg(long, requires = "state_dir")]
+        resume_after: Option<String>,
     },
     /// Convert a log between formats; OUT's extension picks the format (.jsonl, .bin, + .zst).
     Convert {
@@ -308,8 +319,24 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 quiet,
             })
         }
-        Command::Filter { policy } => {
-            cmd::filter::run_stdio(util::load_policy(policy.as_deref())?)?;
+        Command::Filter {
+            policy,
+            state_dir,
+            snapshot_every,
+            resume_after,
+        } => {
+            let policy = util::load_policy(policy.as_deref())?;
+            match state_dir {
+                Some(dir) => cmd::filter::run_stdio_durable(
+                    policy,
+                    &cmd::filter::StateOptions {
+                        dir,
+                        snapshot_every,
+                        resume_after,
+                    },
+                )?,
+                None => cmd::filter::run_stdio(policy)?,
+            }
             Ok(true)
         }
         Command::Bench {

@@ -3,6 +3,7 @@
 mod cli;
 mod diff;
 mod docs;
+mod durable;
 mod explain;
 mod filter;
 mod html;

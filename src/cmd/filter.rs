@@ -12,13 +12,34 @@
 //! past without being held. Output is written when the input has nothing more buffered: a
 //! delivery process that writes a message and waits gets its verdict at once, while a bulk input
 //! is answered a buffer at a time, not a line at a time.
+//!
+//! # Durable state (`--state-dir DIR`)
+//!
+//! With a state directory, every accepted event is appended to a write-ahead journal before it
+//! is applied, and the journal is committed (one `fdatasync`) before any verdict is written:
+//! a verdict a reader has seen means its event is on disk — *acknowledged means durable*. The
+//! cost is one sync per input piece: a bulk input arrives in large pieces and pays a few, a live
+//! stream that hands over one message at a time pays one per message. A snapshot of the whole
+//! state is written every `--snapshot-every` events (at the end of an input piece, after its
+//! verdicts) and at the end of the input. On start the filter restores the newest good snapshot,
+//! replays the journal after it, and says on standard error how far it got:
+//! `restored N events (snapshot at S, journal S..N); continue the input after event N`.
+//!
+//! The exactly-once protocol after a crash: the client restarts the filter with
+//! `--resume-after ID`, ID being the last message whose verdict it received. Before reading any
+//! input the filter prints the recomputed verdicts of every journaled message after ID (of every
+//! one since the snapshot if ID is not in the journal after it) — the verdicts the crash kept
+//! from the client. The client then sends its input from event N + 1 on (events: well-formed
+//! lines; bad and blank lines are not counted). Every message thus gets exactly one verdict.
 
 use std::io::{self, BufRead, BufReader, Write};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use spamward_core::{Event, Policy};
+use spamward_filter::durable::{Durable, DurableOptions, Restored};
 use spamward_filter::{Filter, FilterCounts};
 
 use crate::util::thousands;
@@ -43,6 +64,17 @@ pub struct PipeStats {
     pub counts: FilterCounts,
 }
 
+/// Where and how a durable filter keeps its state.
+#[derive(Clone, Debug)]
+pub struct StateOptions {
+    /// The state directory: journal segments and snapshots.
+    pub dir: PathBuf,
+    /// Events between snapshots.
+    pub snapshot_every: u64,
+    /// The last message whose verdict the client received before a crash.
+    pub resume_after: Option<String>,
+}
+
 /// The record printed in place of a bad line.
 #[derive(Serialize)]
 struct ErrorRecord<'a> {
@@ -55,9 +87,57 @@ struct ErrorRecord<'a> {
 /// Runs the filter over `input` until its end, writing verdicts and error records to `output`.
 /// Fails only when reading the input or writing the output fails, after writing everything
 /// answered so far.
-pub fn run(policy: Policy, mut input: impl BufRead, mut output: impl Write) -> Result<PipeStats> {
+pub fn run(policy: Policy, input: impl BufRead, output: impl Write) -> Result<PipeStats> {
+    run_pipe(Filter::new(policy), None, input, output)
+}
+
+/// Restores the filter kept in `state.dir`, prints the verdicts owed to the client (see the
+/// module documentation), and runs it over `input` as [`run`] does, journaling every event.
+/// Notes about the restore (a cut journal tail, a bad snapshot skipped) and the restore line go
+/// to `report`.
+pub fn run_durable(
+    policy: Policy,
+    state: &StateOptions,
+    input: impl BufRead,
+    mut output: impl Write,
+    report: &mut dyn FnMut(&str),
+) -> Result<PipeStats> {
+    let options = DurableOptions {
+        snapshot_every: state.snapshot_every,
+        resume_after: state.resume_after.clone(),
+    };
+    let Restored {
+        filter,
+        durable,
+        recovery,
+    } = Durable::open(&state.dir, Filter::builder().policy(policy), &options)
+        .context("cannot restore the filter's state")?;
+    for note in &recovery.notes {
+        report(note);
+    }
+    report(&recovery.to_string());
+    let mut owed = Vec::new();
+    for v in &recovery.unacknowledged {
+        v.write_json(&mut owed);
+        owed.push(b'\n');
+    }
+    output.write_all(&owed).context("cannot write verdicts")?;
+    output.flush().context("cannot write verdicts")?;
+    run_pipe(filter, Some(durable), input, output)
+}
+
+/// The pipe loop, with or without a journal.
+fn run_pipe(
+    filter: Filter,
+    durable: Option<Durable>,
+    mut input: impl BufRead,
+    mut output: impl Write,
+) -> Result<PipeStats> {
+    // A restored filter has counted the events before this run; the stats are this run's.
+    let before = filter.counts();
     let mut pipe = Pipe {
-        filter: Filter::new(policy),
+        filter,
+        durable,
         out: Vec::with_capacity(64 << 10),
         lines: 0,
         bad_lines: 0,
@@ -79,9 +159,9 @@ pub fn run(policy: Policy, mut input: impl BufRead, mut output: impl Write) -> R
         while let Some(end) = memchr::memchr(b'\n', rest) {
             if partial.is_open() {
                 partial.push(&rest[..end]);
-                pipe.finish(&mut partial);
+                pipe.finish(&mut partial)?;
             } else if end <= MAX_LINE_BYTES {
-                pipe.line(&rest[..end]);
+                pipe.line(&rest[..end])?;
             } else {
                 pipe.too_long(end as u64);
             }
@@ -95,16 +175,33 @@ pub fn run(policy: Policy, mut input: impl BufRead, mut output: impl Write) -> R
         input.consume(n);
         // Everything buffered is answered: whoever waits for these verdicts gets them now.
         pipe.write(&mut output, true)?;
+        pipe.snapshot(false)?;
     }
     if partial.is_open() {
-        pipe.finish(&mut partial);
+        pipe.finish(&mut partial)?;
     }
     pipe.write(&mut output, true)?;
+    pipe.snapshot(true)?;
     Ok(PipeStats {
         lines: pipe.lines,
         bad_lines: pipe.bad_lines,
-        counts: pipe.filter.counts(),
+        counts: since(before, pipe.filter.counts()),
     })
+}
+
+/// The counts from `before` to `after`.
+fn since(before: FilterCounts, after: FilterCounts) -> FilterCounts {
+    FilterCounts {
+        events: after.events - before.events,
+        messages: after.messages - before.messages,
+        feedback: after.feedback - before.feedback,
+        deliveries: after.deliveries - before.deliveries,
+        business_records: after.business_records - before.business_records,
+        allowed: after.allowed - before.allowed,
+        throttled: after.throttled - before.throttled,
+        held: after.held - before.held,
+        blocked: after.blocked - before.blocked,
+    }
 }
 
 /// `spamward filter`: standard input to standard output, a summary on standard error at the end.
@@ -112,6 +209,23 @@ pub fn run_stdio(policy: Policy) -> Result<()> {
     let started = Instant::now();
     let input = BufReader::with_capacity(INPUT_BYTES, io::stdin().lock());
     let stats = run(policy, input, io::stdout().lock())?;
+    summary(&stats, started);
+    Ok(())
+}
+
+/// `spamward filter --state-dir`: [`run_durable`] on standard input and output.
+pub fn run_stdio_durable(policy: Policy, state: &StateOptions) -> Result<()> {
+    let started = Instant::now();
+    let input = BufReader::with_capacity(INPUT_BYTES, io::stdin().lock());
+    let stats = run_durable(policy, state, input, io::stdout().lock(), &mut |line| {
+        eprintln!("{line}")
+    })?;
+    summary(&stats, started);
+    Ok(())
+}
+
+/// The last line on standard error.
+fn summary(stats: &PipeStats, started: Instant) {
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     let c = &stats.counts;
     eprintln!(
@@ -123,12 +237,13 @@ pub fn run_stdio(policy: Policy) -> Result<()> {
         c.events as f64 / secs,
         c.messages as f64 / secs,
     );
-    Ok(())
 }
 
 /// The filter and what it has to say.
 struct Pipe {
     filter: Filter,
+    /// The journal and snapshots, with `--state-dir`.
+    durable: Option<Durable>,
     /// Verdicts and error records not yet written.
     out: Vec<u8>,
     lines: u64,
@@ -137,7 +252,7 @@ struct Pipe {
 
 impl Pipe {
     /// One whole line, without its newline.
-    fn line(&mut self, mut line: &[u8]) {
+    fn line(&mut self, mut line: &[u8]) -> Result<()> {
         self.lines += 1;
         if self.lines == 1
             && let Some(rest) = line.strip_prefix(BOM)
@@ -148,14 +263,19 @@ impl Pipe {
             line = rest;
         }
         if line.iter().all(u8::is_ascii_whitespace) {
-            return;
+            return Ok(());
         }
         if let Err(e) = std::str::from_utf8(line) {
             let why = format!("invalid UTF-8 at byte {} of the line", e.valid_up_to());
-            return self.bad(&why);
+            self.bad(&why);
+            return Ok(());
         }
         match Event::from_json(line) {
             Ok(ev) => {
+                // Journaled before it is applied; made durable before its verdict is written.
+                if let Some(durable) = &mut self.durable {
+                    durable.append(&ev).context("cannot journal an event")?;
+                }
                 if let Some(v) = self.filter.observe(&ev) {
                     v.write_json(&mut self.out);
                     self.out.push(b'\n');
@@ -163,6 +283,7 @@ impl Pipe {
             }
             Err(e) => self.bad(&e.to_string()),
         }
+        Ok(())
     }
 
     /// One line over the limit, skipped.
@@ -174,13 +295,14 @@ impl Pipe {
     }
 
     /// The line gathered across refills.
-    fn finish(&mut self, partial: &mut Partial) {
+    fn finish(&mut self, partial: &mut Partial) -> Result<()> {
         if partial.len > MAX_LINE_BYTES as u64 {
             self.too_long(partial.len);
         } else {
-            self.line(&partial.bytes);
+            self.line(&partial.bytes)?;
         }
         partial.clear();
+        Ok(())
     }
 
     fn bad(&mut self, error: &str) {
@@ -194,8 +316,25 @@ impl Pipe {
         self.out.push(b'\n');
     }
 
-    /// Writes what is pending, and flushes if asked.
+    /// With a journal, writes a snapshot if one is due (or, at the end, always). Called after a
+    /// piece's verdicts are written, so a snapshot never delays them.
+    fn snapshot(&mut self, end: bool) -> Result<()> {
+        if let Some(durable) = &mut self.durable
+            && (end || durable.snapshot_due())
+        {
+            durable
+                .snapshot(&self.filter)
+                .context("cannot write a snapshot")?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is pending, and flushes if asked. With a journal, commits it first: no
+    /// verdict leaves before its event is durable.
     fn write(&mut self, output: &mut impl Write, flush: bool) -> Result<()> {
+        if let Some(durable) = &mut self.durable {
+            durable.commit().context("cannot commit the journal")?;
+        }
         if !self.out.is_empty() {
             output
                 .write_all(&self.out)
@@ -247,6 +386,8 @@ mod tests {
     struct Pieces {
         pieces: Vec<Vec<u8>>,
         at: usize,
+        /// Fail after the last piece instead of ending (a broken input: no clean end).
+        fail: bool,
     }
 
     impl io::Read for Pieces {
@@ -257,6 +398,9 @@ mod tests {
 
     impl BufRead for Pieces {
         fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            if self.fail && self.at == self.pieces.len() {
+                return Err(io::Error::other("input broken"));
+            }
             Ok(self.pieces.get(self.at).map_or(&[][..], |p| &p[..]))
         }
         fn consume(&mut self, n: usize) {
@@ -287,6 +431,7 @@ mod tests {
         let input = Pieces {
             pieces: pieces.iter().map(|p| p.to_vec()).collect(),
             at: 0,
+            fail: false,
         };
         let mut rec = Recorder::default();
         let stats = run(Policy::default(), input, &mut rec).unwrap();
@@ -331,6 +476,76 @@ mod tests {
         );
         assert_eq!((stats.lines, stats.bad_lines), (4, 0));
         assert_eq!((stats.counts.events, stats.counts.messages), (4, 3));
+    }
+
+    /// Runs the durable pipe over `pieces` in `dir`; returns its output and its report lines.
+    fn run_durable_pieces(
+        dir: &std::path::Path,
+        pieces: &[&[u8]],
+        fail: bool,
+        resume_after: Option<&str>,
+    ) -> (Vec<String>, Vec<String>) {
+        let input = Pieces {
+            pieces: pieces.iter().map(|p| p.to_vec()).collect(),
+            at: 0,
+            fail,
+        };
+        let state = StateOptions {
+            dir: dir.to_owned(),
+            snapshot_every: 1_000,
+            resume_after: resume_after.map(str::to_owned),
+        };
+        let mut rec = Recorder::default();
+        let mut report = Vec::new();
+        let result = run_durable(Policy::default(), &state, input, &mut rec, &mut |l| {
+            report.push(l.to_owned())
+        });
+        assert_eq!(result.is_err(), fail, "{result:?}");
+        let lines = String::from_utf8(rec.written).unwrap();
+        (lines.lines().map(str::to_owned).collect(), report)
+    }
+
+    #[test]
+    fn a_durable_pipe_journals_accepted_events_only_and_restores_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (m2, m3) = (MESSAGE.replace("m-1", "m-2"), MESSAGE.replace("m-1", "m-3"));
+        let first = format!("{MESSAGE}\nnot json\n{FEEDBACK}\n");
+        let second = format!("{m2}\n\n{m3}\n");
+        let pieces = [first.as_bytes(), second.as_bytes()];
+        let (lines, report) = run_durable_pieces(dir.path(), &pieces, false, None);
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(
+            report,
+            ["restored 0 events (no snapshot, journal 0..0); continue the input after event 0"]
+        );
+        // Four events, the bad and the blank line not among them, and a snapshot at the end.
+        let (lines, report) = run_durable_pieces(dir.path(), &[], false, None);
+        assert_eq!(report.len(), 1, "{report:?}");
+        assert!(lines.is_empty());
+        assert_eq!(
+            report,
+            ["restored 4 events (snapshot at 4, journal 4..4); continue the input after event 4"]
+        );
+    }
+
+    /// Inputs that break off (no clean end, so no snapshot): the verdicts a client did not get
+    /// are recomputed from the journal and printed before any input is read.
+    #[test]
+    fn verdicts_owed_after_a_broken_run_come_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let m2 = MESSAGE.replace("m-1", "m-2");
+        let (a, b) = (format!("{m2}\n{FEEDBACK}\n"), format!("{MESSAGE}\n"));
+        let run_a = run_durable_pieces(dir.path(), &[a.as_bytes()], true, None).0;
+        let (run_b, report) = run_durable_pieces(dir.path(), &[b.as_bytes()], true, None);
+        assert_eq!((run_a.len(), run_b.len()), (1, 1));
+        assert!(
+            report[0].ends_with("continue the input after event 2"),
+            "{report:?}"
+        );
+        let owed = |id| run_durable_pieces(dir.path(), &[], true, Some(id)).0;
+        assert_eq!(owed("m-2"), run_b);
+        assert_eq!(owed("m-1"), Vec::<String>::new());
+        assert_eq!(owed("m-unknown"), [run_a, run_b].concat());
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::window::Span;
 
 /// The most recent marketing sends to one recipient, from all businesses: at most `cap + 1` kept,
 /// which is all the cap needs to know.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, bincode::Encode, bincode::Decode)]
 pub struct RecipientLoad {
     times: VecDeque<Timestamp>,
 }

@@ -340,5 +340,7 @@ fn lock(state: &Mutex<BusinessState>) -> MutexGuard<'_, BusinessState> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+pub mod durable;
+
 #[cfg(test)]
 mod tests;

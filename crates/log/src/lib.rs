@@ -39,6 +39,7 @@
 pub mod binary;
 mod convert;
 mod error;
+pub mod journal;
 mod read;
 mod write;
 
