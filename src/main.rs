@@ -203,6 +203,10 @@ enum Command {
         /// journaled messages after it get their verdicts first.
         #[arg(long, requires = "state_dir")]
         resume_after: Option<String>,
+        /// Own only the businesses whose id hashes to I of N (`I/N`, 0-based); events of others
+        /// are refused with an error record.
+        #[arg(long, value_parser = clap::value_parser!(spamward_filter::Partition))]
+        partition: Option<spamward_filter::Partition>,
     },
     /// Convert a log between formats; OUT's extension picks the format (.jsonl, .bin, + .zst).
     Convert {
@@ -324,18 +328,23 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             state_dir,
             snapshot_every,
             resume_after,
+            partition,
         } => {
-            let policy = util::load_policy(policy.as_deref())?;
+            let mut builder = spamward_filter::Filter::builder();
+            builder.policy(util::load_policy(policy.as_deref())?);
+            if let Some(p) = partition {
+                builder.partition(p);
+            }
             match state_dir {
                 Some(dir) => cmd::filter::run_stdio_durable(
-                    policy,
+                    &builder,
                     &cmd::filter::StateOptions {
                         dir,
                         snapshot_every,
                         resume_after,
                     },
                 )?,
-                None => cmd::filter::run_stdio(policy)?,
+                None => cmd::filter::run_stdio(&builder)?,
             }
             Ok(true)
         }

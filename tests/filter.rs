@@ -178,3 +178,91 @@ fn a_live_message_is_answered_before_the_input_ends() {
     reader.join().unwrap();
     assert!(rx.try_recv().is_err(), "one verdict per message");
 }
+
+/// Two instances, each owning half the businesses: every message gets exactly one verdict between
+/// them, each refuses the other's events with a clear error, and businesses whose verdicts never
+/// involved cross-business fatigue (which each instance sees only in part) get replay's verdicts.
+#[test]
+fn two_partitions_share_a_log_without_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = small_world(dir.path(), 71);
+    let replayed = dir.path().join("v.jsonl");
+    ok(&["replay", p(&events), "--verdicts", p(&replayed)]);
+    let log = std::fs::read(&events).unwrap();
+    let mut mine: Vec<serde_json::Value> = Vec::new();
+    for part in ["0/2", "1/2"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_spamward"))
+            .args(["filter", "--partition", part])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let feed = log.clone();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            stdin.write_all(&feed).unwrap();
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        assert!(out.status.success());
+        let mut errors = 0;
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if v["type"] == "error" {
+                errors += 1;
+                assert!(
+                    v["error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("belongs to partition"),
+                    "{v}"
+                );
+            } else {
+                mine.push(v);
+            }
+        }
+        assert!(errors > 0, "partition {part} refused the other half");
+    }
+    let replay: Vec<serde_json::Value> = std::fs::read_to_string(&replayed)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        mine.len(),
+        replay.len(),
+        "exactly one verdict per message across the instances"
+    );
+    let by_id: std::collections::HashMap<&str, &serde_json::Value> = mine
+        .iter()
+        .map(|v| (v["message"].as_str().unwrap(), v))
+        .collect();
+    assert_eq!(by_id.len(), replay.len(), "no message answered twice");
+    let touched = |v: &serde_json::Value| {
+        v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["signal"] == "recipient_fatigue_24h")
+    };
+    let fatigued: std::collections::HashSet<&str> = replay
+        .iter()
+        .chain(mine.iter())
+        .filter(|v| touched(v))
+        .map(|v| v["business"].as_str().unwrap())
+        .collect();
+    let mut compared = 0;
+    for v in &replay {
+        if !fatigued.contains(v["business"].as_str().unwrap()) {
+            assert_eq!(&v, by_id.get(v["message"].as_str().unwrap()).unwrap());
+            compared += 1;
+        }
+    }
+    assert!(
+        compared > replay.len() / 5,
+        "enough compared: {compared} of {}",
+        replay.len()
+    );
+}

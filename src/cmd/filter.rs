@@ -38,9 +38,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use spamward_core::{Event, Policy};
+use spamward_core::Event;
+#[cfg(test)]
+use spamward_core::Policy;
 use spamward_filter::durable::{Durable, DurableOptions, Restored};
-use spamward_filter::{Filter, FilterCounts};
+use spamward_filter::{Filter, FilterBuilder, FilterCounts, Partition};
 
 use crate::util::thousands;
 
@@ -87,8 +89,18 @@ struct ErrorRecord<'a> {
 /// Runs the filter over `input` until its end, writing verdicts and error records to `output`.
 /// Fails only when reading the input or writing the output fails, after writing everything
 /// answered so far.
+#[cfg(test)]
 pub fn run(policy: Policy, input: impl BufRead, output: impl Write) -> Result<PipeStats> {
-    run_pipe(Filter::new(policy), None, input, output)
+    run_with(Filter::builder().policy(policy), input, output)
+}
+
+/// [`run`] with a filter built by `builder` (a policy, a partition).
+pub fn run_with(
+    builder: &FilterBuilder,
+    input: impl BufRead,
+    output: impl Write,
+) -> Result<PipeStats> {
+    run_pipe(builder.build(), None, input, output)
 }
 
 /// Restores the filter kept in `state.dir`, prints the verdicts owed to the client (see the
@@ -96,7 +108,7 @@ pub fn run(policy: Policy, input: impl BufRead, output: impl Write) -> Result<Pi
 /// Notes about the restore (a cut journal tail, a bad snapshot skipped) and the restore line go
 /// to `report`.
 pub fn run_durable(
-    policy: Policy,
+    builder: &FilterBuilder,
     state: &StateOptions,
     input: impl BufRead,
     mut output: impl Write,
@@ -110,7 +122,7 @@ pub fn run_durable(
         filter,
         durable,
         recovery,
-    } = Durable::open(&state.dir, Filter::builder().policy(policy), &options)
+    } = Durable::open(&state.dir, builder, &options)
         .context("cannot restore the filter's state")?;
     for note in &recovery.notes {
         report(note);
@@ -205,19 +217,19 @@ fn since(before: FilterCounts, after: FilterCounts) -> FilterCounts {
 }
 
 /// `spamward filter`: standard input to standard output, a summary on standard error at the end.
-pub fn run_stdio(policy: Policy) -> Result<()> {
+pub fn run_stdio(builder: &FilterBuilder) -> Result<()> {
     let started = Instant::now();
     let input = BufReader::with_capacity(INPUT_BYTES, io::stdin().lock());
-    let stats = run(policy, input, io::stdout().lock())?;
+    let stats = run_with(builder, input, io::stdout().lock())?;
     summary(&stats, started);
     Ok(())
 }
 
 /// `spamward filter --state-dir`: [`run_durable`] on standard input and output.
-pub fn run_stdio_durable(policy: Policy, state: &StateOptions) -> Result<()> {
+pub fn run_stdio_durable(builder: &FilterBuilder, state: &StateOptions) -> Result<()> {
     let started = Instant::now();
     let input = BufReader::with_capacity(INPUT_BYTES, io::stdin().lock());
-    let stats = run_durable(policy, state, input, io::stdout().lock(), &mut |line| {
+    let stats = run_durable(builder, state, input, io::stdout().lock(), &mut |line| {
         eprintln!("{line}")
     })?;
     summary(&stats, started);
@@ -271,6 +283,18 @@ impl Pipe {
             return Ok(());
         }
         match Event::from_json(line) {
+            Ok(ev) if !self.filter.owns(ev.business()) => {
+                let p = self
+                    .filter
+                    .partition()
+                    .expect("a filter that owns less has a partition");
+                self.bad(&format!(
+                    "business {:?} belongs to partition {}/{}, not to this instance ({p})",
+                    ev.business(),
+                    Partition::of(ev.business(), p.count()),
+                    p.count()
+                ));
+            }
             Ok(ev) => {
                 // Journaled before it is applied; made durable before its verdict is written.
                 if let Some(durable) = &mut self.durable {
@@ -497,7 +521,7 @@ mod tests {
         };
         let mut rec = Recorder::default();
         let mut report = Vec::new();
-        let result = run_durable(Policy::default(), &state, input, &mut rec, &mut |l| {
+        let result = run_durable(&Filter::builder(), &state, input, &mut rec, &mut |l| {
             report.push(l.to_owned())
         });
         assert_eq!(result.is_err(), fail, "{result:?}");

@@ -152,6 +152,65 @@ impl Counters {
 pub struct FilterBuilder {
     policy: Option<Policy>,
     lateness: Timestamp,
+    partition: Option<Partition>,
+}
+
+/// One instance's share of the businesses, for running several instances side by side: the
+/// businesses whose id hashes to `index` of `count`. The hash is 64-bit FNV-1a of the id, fixed
+/// forever, so every instance, every shell and every machine agrees on who owns a business.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partition {
+    index: u32,
+    count: u32,
+}
+
+impl Partition {
+    /// Partition `index` of `count` (0-based).
+    pub fn new(index: u32, count: u32) -> Result<Partition, String> {
+        if count == 0 || index >= count {
+            return Err(format!("partition {index}/{count}: needs 0 <= I < N"));
+        }
+        Ok(Partition { index, count })
+    }
+
+    /// The partition of `count` that owns `business`.
+    pub fn of(business: &str, count: u32) -> u32 {
+        (spamward_core::corpus::fnv1a64(business.as_bytes()) % u64::from(count)) as u32
+    }
+
+    /// Whether this partition owns `business`.
+    pub fn owns(&self, business: &str) -> bool {
+        Partition::of(business, self.count) == self.index
+    }
+
+    /// This partition's index.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// How many partitions there are.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+}
+
+impl std::str::FromStr for Partition {
+    type Err = String;
+
+    /// `I/N`, e.g. `0/4`.
+    fn from_str(s: &str) -> Result<Partition, String> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?}: expected I/N, e.g. 0/4"))?;
+        let parse = |x: &str| x.trim().parse::<u32>().map_err(|e| format!("{s:?}: {e}"));
+        Partition::new(parse(i)?, parse(n)?)
+    }
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 impl FilterBuilder {
@@ -170,9 +229,16 @@ impl FilterBuilder {
         self
     }
 
+    /// Own only this partition's businesses (default: all). Shells refuse events of others.
+    pub fn partition(&mut self, partition: Partition) -> &mut Self {
+        self.partition = Some(partition);
+        self
+    }
+
     /// The filter, with no state.
     pub fn build(&self) -> Filter {
         Filter {
+            partition: self.partition,
             policy: RwLock::new(Arc::new(self.policy.clone().unwrap_or_default())),
             businesses: DashMap::new(),
             fatigue: DashMap::new(),
@@ -188,6 +254,7 @@ impl FilterBuilder {
 /// threads through `&self`. See the crate documentation for its ordering guarantee.
 #[derive(Debug)]
 pub struct Filter {
+    partition: Option<Partition>,
     policy: RwLock<Arc<Policy>>,
     businesses: DashMap<String, SharedState>,
     fatigue: DashMap<u64, RecipientLoad>,
@@ -250,6 +317,16 @@ impl Filter {
         let policy = self.policy();
         let standing = lock(&shared).standing(&policy);
         Some(standing)
+    }
+
+    /// Whether this instance owns `business` (always, without a partition).
+    pub fn owns(&self, business: &str) -> bool {
+        self.partition.is_none_or(|p| p.owns(business))
+    }
+
+    /// The partition this instance owns, if it owns one.
+    pub fn partition(&self) -> Option<Partition> {
+        self.partition
     }
 
     /// The policy in force.

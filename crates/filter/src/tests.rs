@@ -237,3 +237,32 @@ fn the_policy_can_be_replaced() {
     filter.set_policy(stricter.clone());
     assert_eq!(*filter.policy(), stricter);
 }
+
+#[test]
+fn partitions_parse_and_split_ownership_exactly() {
+    use crate::Partition;
+    assert_eq!(
+        "1/4".parse::<Partition>().unwrap(),
+        Partition::new(1, 4).unwrap()
+    );
+    for bad in ["4/4", "1", "a/2", "0/0", "-1/3"] {
+        assert!(bad.parse::<Partition>().is_err(), "{bad}");
+    }
+    let parts: Vec<Partition> = (0..4).map(|i| Partition::new(i, 4).unwrap()).collect();
+    let mut per = [0; 4];
+    for b in 0..2000 {
+        let id = format!("b-{b}");
+        let owners: Vec<&Partition> = parts.iter().filter(|p| p.owns(&id)).collect();
+        assert_eq!(owners.len(), 1, "{id}");
+        per[owners[0].index() as usize] += 1;
+    }
+    assert!(per.iter().all(|&n| n > 400), "roughly even: {per:?}");
+    // The hash is fixed: a changed function would move every business between instances.
+    assert_eq!(
+        Partition::of("b-17", 4),
+        (spamward_core::corpus::fnv1a64(b"b-17") % 4) as u32
+    );
+    let mine = Filter::builder().partition(parts[2]).build();
+    assert_eq!(mine.partition(), Some(parts[2]));
+    assert!(Filter::new(Policy::default()).owns("anything"));
+}
