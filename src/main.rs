@@ -208,6 +208,8 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(spamward_filter::Partition))]
         partition: Option<spamward_filter::Partition>,
     },
+    /// Serve the filter over HTTP/JSON: check messages, observe events, read standings.
+    Serve(cmd::serve::ServeArgs),
     /// Convert a log between formats; OUT's extension picks the format (.jsonl, .bin, + .zst).
     Convert {
         /// Input log.
@@ -392,6 +394,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             };
             cmd::generate::run(config, &out, format.extension(), quiet)
         }
+        Command::Serve(args) => args.run().map(|()| true),
         Command::Convert {
             input,
             output,

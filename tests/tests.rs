@@ -9,5 +9,6 @@ mod filter;
 mod html;
 mod interrupt;
 mod properties;
+mod serve;
 mod util;
 mod world;

@@ -8,3 +8,4 @@ pub mod explain;
 pub mod filter;
 pub mod generate;
 pub mod replay;
+pub mod serve;

@@ -45,6 +45,8 @@
 //!
 //! A panic inside the core while a business's mutex is held poisons only that mutex; the filter
 //! goes on using the state as it was left rather than failing every later call for the business.
+//!
+//! With the `server` feature, the `server` module serves the filter over HTTP (tokio and axum).
 #![deny(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -418,6 +420,8 @@ fn lock(state: &Mutex<BusinessState>) -> MutexGuard<'_, BusinessState> {
 }
 
 pub mod durable;
+#[cfg(feature = "server")]
+pub mod server;
 
 #[cfg(test)]
 mod tests;
