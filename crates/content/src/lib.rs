@@ -5,8 +5,10 @@
 //!
 //! ```text
 //! text ─► Normalizer ─► Normalized { text, obfuscation }  ─► RuleSet::scan ─► [RuleHit]
+//!     │                            └─► masked tokens ─┬─► Fingerprint (SimHash)
+//!     │                                               └─► Model ─► spam_probability
 //!     └─► LinkScanner ─► [Link] (host, registrable domain, shortener, raw IP, IDN, lookalike,
-//!                                 blocklisted), [Phone]
+//!                                 blocklisted), [Phone]              (links, phones, rules ─┘)
 //! ```
 //!
 //! - [`normalize`] undoes obfuscation (`FR€E`, `ｆｒｅｅ`, `fr\u{200b}ee`, `P4yP@l`, `WINNNER`) and
@@ -15,9 +17,18 @@
 //!   the lists of [`lists`]: shorteners, blocklists and protected brands.
 //! - [`rules`] matches packs of weighted rules (one `RegexSet`, one Aho-Corasick automaton) against
 //!   the normal form.
+//! - [`classifier`] is a logistic regression over hashed character and word n-grams of the masked
+//!   normal form plus the findings above; [`Model::shipped`] is `data/model.bin`, trained on the
+//!   training side of the SMS collection by `spamward train`.
+//! - [`fingerprint`] is a SimHash of the masked normal form, for finding near-duplicate texts.
+//!
+//! The classifier and the fingerprint share one tokenisation, in which links, e-mail addresses,
+//! phone numbers and digit runs are placeholders: the model learns "has a link", not a link, and
+//! copies of one text with another code or link fingerprint alike.
 //!
 //! The crate is pure: no file or network I/O and no clock. The shipped data (rule packs, brands,
-//! shorteners, blocklist) is embedded; other packs and lists are parsed from text the caller read.
+//! shorteners, blocklist, the model and the fingerprint's common words) is embedded; other packs,
+//! lists and models are parsed from bytes the caller read.
 //!
 //! ```
 //! use spamward_content::{Category, ContentEngine};
@@ -29,29 +40,42 @@
 //! assert_eq!(a.links[0].lookalike.as_ref().map(|l| &*l.brand), Some("paypal"));
 //! assert!(a.rule_hits.iter().any(|h| h.category == Category::Phishing));
 //!
+//! assert!(engine.is_spam(&a) == Some(true));
+//!
 //! let code = engine.analyze("Your code is 482913. Do not share it.");
 //! assert!(code.rule_hits.is_empty() && code.links.is_empty() && code.phones.is_empty());
 //! assert_eq!(code.normalized.obfuscation.score, 0.0);
+//! assert!(engine.is_spam(&code) == Some(false));
+//!
+//! // Copies of one text with another code fingerprint alike.
+//! let other = engine.analyze("Your code is 771204. Do not share it.");
+//! assert_eq!(code.fingerprint.distance(&other.fingerprint), 0);
 //! ```
 //!
 //! ## What comes next hooks in here
 //!
-//! The [`Analysis`] is the input of the later content stages, which are not in this crate yet:
-//! a trained classifier reads [`Normalized::text`] (character n-grams over the normal form resist
-//! obfuscation) and takes the obfuscation score, the rule hits and the link flags as features; a
-//! similarity fingerprint (SimHash or MinHash) is computed over shingles of [`Normalized::text`]
-//! with links, phone numbers and digits masked using [`Link::span`] and [`Phone::span`], so texts
-//! that differ by a name, a code or a link collide; and the core folds the hits into a verdict's
-//! reasons by rule id, and a business's registrable domains into its history.
+//! The core folds the hits into a verdict's reasons by rule id, the spam probability into a
+//! content signal, the fingerprints into per-business near-duplicate counts (index
+//! [`Fingerprint::bands`]), and a business's registrable domains into its history.
 
 #![deny(missing_docs)]
 
+pub mod classifier;
+pub mod fingerprint;
 pub mod links;
 pub mod lists;
 pub mod normalize;
 pub mod rules;
+mod tokens;
 
 use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
+
+pub use classifier::{
+    Model, ModelError, ModelErrorKind, ModelInfo, TrainOptions, TrainReport, Trainer,
+    TrainingExample,
+};
+pub use fingerprint::Fingerprint;
 
 pub use links::{Link, LinkScanner, Phone, PhoneKind};
 pub use lists::{Brands, DomainList, ListError, ListErrorKind, Lookalike, LookalikeKind};
@@ -69,6 +93,11 @@ pub struct Analysis {
     pub phones: Vec<Phone>,
     /// The rules that fired, in rule order.
     pub rule_hits: Vec<RuleHit>,
+    /// The classifier's probability that the message is spam; `None` only when the engine has no
+    /// model. Compare with [`Model::threshold`] (see [`ContentEngine::is_spam`]).
+    pub spam_probability: Option<f64>,
+    /// The similarity fingerprint of the masked normal form.
+    pub fingerprint: Fingerprint,
 }
 
 impl Analysis {
@@ -83,10 +112,12 @@ impl Analysis {
     }
 }
 
-/// Per-thread working memory for [`ContentEngine::analyze_with`]: the normalizer's buffers.
+/// Per-thread working memory for [`ContentEngine::analyze_with`]: the normalizer's buffers and
+/// the token buffers the classifier and the fingerprint share.
 #[derive(Clone, Debug, Default)]
 pub struct Scratch {
     normalizer: Normalizer,
+    tokens: tokens::Tokens,
 }
 
 impl Scratch {
@@ -100,7 +131,7 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
 }
 
-/// The content heuristics, assembled: rules, brands, blocklist and shorteners.
+/// The content heuristics, assembled: rules, brands, blocklist, shorteners and the classifier.
 ///
 /// `Send + Sync`: share one behind an `Arc` or, better on many threads, clone one per worker
 /// (cloning is cheap: compiled rules and lists are shared, and each clone gets its own regex
@@ -113,16 +144,27 @@ thread_local! {
 pub struct ContentEngine {
     rules: RuleSet,
     links: LinkScanner,
+    model: Option<Arc<Model>>,
 }
 
 impl Default for ContentEngine {
-    /// The shipped rule packs, brands, blocklist and shorteners.
+    /// The shipped rule packs, brands, blocklist, shorteners and model.
     fn default() -> ContentEngine {
         ContentEngine {
             rules: RuleSet::default(),
             links: LinkScanner::default(),
+            model: shipped_model(),
         }
     }
+}
+
+/// The shipped model, decoded once per process. `None` if the embedded file does not load (a
+/// test guards against shipping such a file).
+fn shipped_model() -> Option<Arc<Model>> {
+    static MODEL: OnceLock<Option<Arc<Model>>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| Model::shipped().ok().map(Arc::new))
+        .clone()
 }
 
 impl ContentEngine {
@@ -139,6 +181,17 @@ impl ContentEngine {
     /// The link scanner and its lists.
     pub fn links(&self) -> &LinkScanner {
         &self.links
+    }
+
+    /// The classifier, if the engine has one.
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_deref()
+    }
+
+    /// Whether an analysis says spam by the classifier's threshold; `None` without a model.
+    pub fn is_spam(&self, analysis: &Analysis) -> Option<bool> {
+        let model = self.model.as_deref()?;
+        Some(model.is_spam(analysis.spam_probability?))
     }
 
     /// Replaces the rules, returning the old ones.
@@ -160,12 +213,22 @@ impl ContentEngine {
         let normalized = scratch.normalizer.normalize(text);
         let rule_hits = self.rules.scan(&normalized);
         let (links, phones) = self.links.scan(text);
-        Analysis {
+        // One tokenisation for both the fingerprint and the classifier.
+        scratch.tokens.tokenize(&normalized.text);
+        scratch.tokens.shape(text);
+        let mut analysis = Analysis {
             normalized,
             links,
             phones,
             rule_hits,
+            spam_probability: None,
+            fingerprint: Fingerprint::of_tokens(&scratch.tokens),
+        };
+        if let Some(model) = &self.model {
+            analysis.spam_probability =
+                Some(model.probability_of_tokens(&scratch.tokens, &analysis));
         }
+        analysis
     }
 }
 
@@ -176,9 +239,22 @@ pub struct ContentEngineBuilder {
     brands: Option<Brands>,
     blocklist: Option<DomainList>,
     shorteners: Option<DomainList>,
+    model: Option<Option<Arc<Model>>>,
 }
 
 impl ContentEngineBuilder {
+    /// The classifier (default: the shipped model, `data/model.bin`).
+    pub fn model(&mut self, model: Model) -> &mut ContentEngineBuilder {
+        self.model = Some(Some(Arc::new(model)));
+        self
+    }
+
+    /// No classifier: [`Analysis::spam_probability`] will be `None`.
+    pub fn without_model(&mut self) -> &mut ContentEngineBuilder {
+        self.model = Some(None);
+        self
+    }
+
     /// The rules (default: the shipped packs).
     pub fn rules(&mut self, rules: RuleSet) -> &mut ContentEngineBuilder {
         self.rules = Some(rules);
@@ -215,7 +291,12 @@ impl ContentEngineBuilder {
                 .clone()
                 .unwrap_or_else(DomainList::default_shorteners),
         );
-        ContentEngine { rules, links }
+        let model = self.model.clone().unwrap_or_else(shipped_model);
+        ContentEngine {
+            rules,
+            links,
+            model,
+        }
     }
 }
 

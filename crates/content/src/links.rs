@@ -116,7 +116,7 @@ const CALL_PATTERN: &str = r"(?i)(?-u:\b)(?:call|dial|ring|phone|tel|whatsapp)(?
 pub const MAX_PER_MESSAGE: usize = 256;
 
 /// Generic TLDs common enough in messages that a bare `name.tld` is taken for a link.
-const COMMON_TLDS: &[&str] = &[
+pub(crate) const COMMON_TLDS: &[&str] = &[
     "com", "net", "org", "info", "biz", "io", "xyz", "top", "site", "online", "club", "shop",
     "store", "app", "dev", "link", "click", "live", "vip", "icu", "buzz", "win", "bid", "loan",
     "work", "fun", "space", "website", "tech", "cloud", "pro", "mobi", "asia", "name", "today",

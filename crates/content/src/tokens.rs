@@ -1,0 +1,284 @@
+//! Masked tokens: the one tokenisation the classifier and the fingerprint share.
+//!
+//! Both read the normal form ([`crate::Normalized::text`]), but neither should learn a particular
+//! link, phone number or code: the classifier should learn "has a link", and two messages that
+//! differ only by a one-time code should fingerprint alike. [`Tokens::tokenize`] therefore writes a
+//! *masked* copy of the normal form, where each placeholder is an upper-case letter, which the
+//! (lower-case) normal form cannot contain:
+//!
+//! | written                          | masked   |
+//! |----------------------------------|----------|
+//! | `https://x.y/z`, `bit.ly/a`, `www.x.y`, `shop.example.com` | `U` |
+//! | `name@example.com`               | `M`      |
+//! | a run of 1–2 digits              | `N`      |
+//! | 3–4 digits                       | `NN`     |
+//! | 5–6 digits (codes, short codes)  | `NNN`    |
+//! | 7 or more digits (phone numbers) | `NNNN`   |
+//!
+//! Then it hashes the words of the masked text: maximal runs of ASCII letters and digits and of
+//! non-ASCII characters (so `£NN` is one word, and so is a word in any script). Links are detected
+//! here on the normal form with a cheap test rather than taken from [`crate::Link::span`], because
+//! spans point into the original text and normalising moves everything.
+
+use crate::links::COMMON_TLDS;
+
+/// The masked normal form of one message and the hashes of its words, in order. Reused from one
+/// message to the next.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tokens {
+    /// The masked text: single spaces between chunks, no leading or trailing space.
+    pub masked: String,
+    /// A hash of each word of `masked`, in order.
+    pub words: Vec<u64>,
+    /// Digits in the normal form.
+    pub digits: u32,
+    /// Characters in the normal form.
+    pub chars: u32,
+    /// Upper-case letters in the original text (see [`Tokens::shape`]).
+    pub upper: u32,
+    /// Letters in the original text.
+    pub letters: u32,
+    /// Exclamation marks in the original text.
+    pub bangs: u32,
+}
+
+impl Tokens {
+    /// Measures the original text's shape: capitals and exclamation marks, which the normal form
+    /// (lower case) no longer shows.
+    pub fn shape(&mut self, original: &str) {
+        self.upper = 0;
+        self.letters = 0;
+        self.bangs = 0;
+        for c in original.chars() {
+            if c.is_alphabetic() {
+                self.letters += 1;
+                self.upper += u32::from(c.is_uppercase());
+            } else if c == '!' {
+                self.bangs += 1;
+            }
+        }
+    }
+
+    /// Tokenises a normal form (lower case, whitespace collapsed).
+    pub fn tokenize(&mut self, normal: &str) {
+        self.masked.clear();
+        self.words.clear();
+        self.digits = 0;
+        self.chars = 0;
+        for chunk in normal.split(' ').filter(|c| !c.is_empty()) {
+            if !self.masked.is_empty() {
+                self.masked.push(' ');
+            }
+            self.chars += chunk.chars().count() as u32 + 1;
+            let (lead, core, trail) = trim_punctuation(chunk);
+            if is_email(core) {
+                self.masked.push_str(lead);
+                self.masked.push('M');
+                self.masked.push_str(trail);
+                self.digits += count_digits(core);
+            } else if is_url(core) {
+                self.masked.push_str(lead);
+                self.masked.push('U');
+                self.masked.push_str(trail);
+                self.digits += count_digits(core);
+            } else {
+                self.push_masking_digits(chunk);
+            }
+        }
+        self.chars = self.chars.saturating_sub(1);
+        hash_words(self.masked.as_bytes(), &mut self.words);
+    }
+
+    /// Copies `chunk`, replacing each digit run by its length class.
+    fn push_masking_digits(&mut self, chunk: &str) {
+        let mut run = 0u32;
+        for c in chunk.chars() {
+            if c.is_ascii_digit() {
+                run += 1;
+                continue;
+            }
+            if run > 0 {
+                self.push_digit_class(run);
+                run = 0;
+            }
+            self.masked.push(c);
+        }
+        if run > 0 {
+            self.push_digit_class(run);
+        }
+    }
+
+    fn push_digit_class(&mut self, run: u32) {
+        self.digits += run;
+        self.masked.push_str(match run {
+            1..=2 => "N",
+            3..=4 => "NN",
+            5..=6 => "NNN",
+            _ => "NNNN",
+        });
+    }
+}
+
+/// Whether a byte belongs to a word: ASCII letters and digits, and any byte of a non-ASCII
+/// character.
+#[inline]
+pub(crate) fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80
+}
+
+/// Pushes a hash of each word of `text`.
+fn hash_words(text: &[u8], out: &mut Vec<u64>) {
+    let mut i = 0;
+    while i < text.len() {
+        if !is_word_byte(text[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && is_word_byte(text[i]) {
+            i += 1;
+        }
+        out.push(hash_bytes(&text[start..i]));
+    }
+}
+
+/// 64-bit FNV-1a, then a final mix so that the high bits (which index the weight table) depend on
+/// every byte.
+#[inline]
+pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    mix(h)
+}
+
+/// A strong 64-bit finaliser (the one of MurmurHash3).
+#[inline]
+pub(crate) fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+fn count_digits(s: &str) -> u32 {
+    s.bytes().filter(u8::is_ascii_digit).count() as u32
+}
+
+/// Splits leading and trailing punctuation off a chunk.
+fn trim_punctuation(chunk: &str) -> (&str, &str, &str) {
+    let lead_end = chunk
+        .find(|c: char| !matches!(c, '(' | '<' | '"' | '\'' | '[' | '*'))
+        .unwrap_or(chunk.len());
+    let rest = &chunk[lead_end..];
+    let core_len = rest
+        .trim_end_matches(|c: char| {
+            matches!(
+                c,
+                '.' | ',' | '!' | '?' | ';' | ':' | ')' | '>' | '"' | '\'' | ']' | '*'
+            )
+        })
+        .len();
+    (&chunk[..lead_end], &rest[..core_len], &rest[core_len..])
+}
+
+/// `local@domain.tld`.
+fn is_email(core: &str) -> bool {
+    let Some((local, domain)) = core.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain
+            .rsplit_once('.')
+            .is_some_and(|(name, tld)| !name.is_empty() && tld.len() >= 2)
+}
+
+/// Whether a chunk (punctuation trimmed) looks like a link. Deliberately generous with a scheme or
+/// `www.`, and careful without one, so that `ok.then` and `e.g` stay words.
+fn is_url(core: &str) -> bool {
+    if core.len() < 4 {
+        return false;
+    }
+    for prefix in ["http://", "https://", "hxxp://", "hxxps://", "www."] {
+        if core.starts_with(prefix) && core.len() > prefix.len() + 2 {
+            return true;
+        }
+    }
+    let (host, has_path) = match core.find(['/', '?', ':']) {
+        Some(i) => (&core[..i], true),
+        None => (core, false),
+    };
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        || host.starts_with('.')
+        || host.ends_with('.')
+        || host.contains("..")
+    {
+        return false;
+    }
+    let Some((name, tld)) = host.rsplit_once('.') else {
+        return false;
+    };
+    if tld.len() < 2 || !tld.bytes().all(|b| b.is_ascii_lowercase()) {
+        return false;
+    }
+    if COMMON_TLDS.contains(&tld) {
+        return name.len() >= 2;
+    }
+    let labels = host.split('.').count();
+    let first = host.split('.').next().unwrap_or("");
+    let odd_name = first.bytes().any(|b| b.is_ascii_digit() || b == b'-');
+    tld.len() <= 6 && (has_path || labels >= 3 || (tld.len() == 2 && odd_name && first.len() >= 3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked(s: &str) -> String {
+        let mut t = Tokens::default();
+        t.tokenize(s);
+        t.masked
+    }
+
+    #[test]
+    fn masks_links_mail_and_digits() {
+        assert_eq!(
+            masked("verify at paypal-secure.com/login now!"),
+            "verify at U now!"
+        );
+        assert_eq!(masked("see https://x.example.co.uk/a?b=1."), "see U.");
+        assert_eq!(
+            masked("go to bit.ly/3xk9, or www.shop.com"),
+            "go to U, or U"
+        );
+        assert_eq!(masked("mail (help@shop.example.com)"), "mail (M)");
+        assert_eq!(
+            masked("code 482913 call 08712460324 win £1000 at 14:35"),
+            "code NNN call NNNN win £NN at N:N"
+        );
+        assert_eq!(masked("flight ba117 to jfk"), "flight baNN to jfk");
+    }
+
+    #[test]
+    fn words_are_not_links() {
+        assert_eq!(masked("ok.then e.g. end.of it"), "ok.then e.g. end.of it");
+        assert_eq!(masked("shop.example.com"), "U");
+        assert_eq!(masked("example.co.uk"), "U");
+    }
+
+    #[test]
+    fn words_are_hashed_in_order() {
+        let mut t = Tokens::default();
+        t.tokenize("win £1000 now, win!");
+        assert_eq!(t.words.len(), 4);
+        assert_eq!(t.words[0], t.words[3]);
+        assert_eq!(t.words[1], hash_bytes("£NN".as_bytes()));
+        assert_eq!(t.digits, 4);
+    }
+}
