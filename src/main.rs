@@ -148,6 +148,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train the content classifier on the training side of a labelled corpus.
+    Train(cmd::content::TrainArgs),
+    /// Measure the content classifier on labelled texts: precision, recall, F1, ham FPR, ROC AUC,
+    /// rule hits on spam and ham.
+    EvalContent(cmd::content::EvalContentArgs),
     /// Score a replay's report against a generated world's truth.
     Eval {
         /// The generator's truth.json.
@@ -365,6 +370,8 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             runs,
             json,
         }),
+        Command::Train(args) => args.run(),
+        Command::EvalContent(args) => args.run(),
         Command::Eval {
             truth,
             report,

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `spamward` command line and of the crates working together.
 
 mod cli;
+mod content;
 mod diff;
 mod docs;
 mod durable;

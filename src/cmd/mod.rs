@@ -1,6 +1,7 @@
 //! One module per subcommand; each is a thin shell over the library crates.
 
 pub mod bench;
+pub mod content;
 pub mod convert;
 pub mod diff;
 pub mod eval;
