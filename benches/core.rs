@@ -107,6 +107,7 @@ fn judge(c: &mut Criterion, events: &[Event]) {
                         m,
                         recipient_key(&m.recipient),
                         MessageContext::default(),
+                        None,
                         &policy,
                     ));
                 }

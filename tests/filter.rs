@@ -240,12 +240,13 @@ fn two_partitions_share_a_log_without_overlap() {
         .map(|v| (v["message"].as_str().unwrap(), v))
         .collect();
     assert_eq!(by_id.len(), replay.len(), "no message answered twice");
+    // Cross-business signals see only the instance's own businesses.
     let touched = |v: &serde_json::Value| {
         v["reasons"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r["signal"] == "recipient_fatigue_24h")
+            .any(|r| r["signal"] == "recipient_fatigue_24h" || r["signal"] == "campaign_24h")
     };
     let fatigued: std::collections::HashSet<&str> = replay
         .iter()

@@ -5,7 +5,7 @@
 //! that message can be judged with every signal's reading. The business's message texts are kept
 //! so each status change can show the message that tipped it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -14,8 +14,9 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 use spamward_core::business::{HourCounts, Reading};
 use spamward_core::event::Message;
+use spamward_core::signal::Family;
 use spamward_core::verdict::StatusChange;
-use spamward_core::{Engine, Event, Policy, Standing, Timestamp, Verdict};
+use spamward_core::{Engine, Event, Policy, Signal, Standing, Timestamp, Verdict};
 
 use super::replay::read_all;
 use crate::util::{fmt_ts, thousands};
@@ -90,6 +91,72 @@ struct MessageExplained {
     readings: Vec<Reading>,
 }
 
+/// What the business's messages said: content reasons over the whole log.
+#[derive(Default, Serialize)]
+struct ContentSummary {
+    /// Messages with each content reason, by code.
+    signals: BTreeMap<&'static str, u64>,
+    /// Messages each rule fired on, by rule id.
+    rules: BTreeMap<String, u64>,
+    /// Suspect and new domains linked (the reasons' details), with their message counts.
+    domains: BTreeMap<String, u64>,
+    /// The campaign clusters the business's messages belonged to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    campaign: Option<CampaignSeen>,
+}
+
+/// The business in near-identical-text clusters.
+#[derive(Serialize)]
+struct CampaignSeen {
+    /// Messages that carried `campaign_24h`.
+    messages: u64,
+    /// The most distinct businesses seen sending the text at once.
+    largest: u64,
+    /// First and last such message.
+    first: Shown,
+    last: Shown,
+}
+
+impl ContentSummary {
+    fn add(&mut self, v: &Verdict, shown: impl Fn() -> Shown) {
+        for h in &v.reasons {
+            if h.signal.family() != Family::Content || h.signal == Signal::FlaggedContentRate24h {
+                continue;
+            }
+            *self.signals.entry(h.signal.code()).or_default() += 1;
+            match (h.signal, &h.detail) {
+                (Signal::ContentRules, Some(ids)) => {
+                    for id in ids.split(',').filter(|id| !id.is_empty()) {
+                        *self.rules.entry(id.to_owned()).or_default() += 1;
+                    }
+                }
+                (Signal::PhishingLink | Signal::NewLinkDomain, Some(d)) => {
+                    *self.domains.entry(d.clone()).or_default() += 1;
+                }
+                (Signal::Campaign24h, _) => {
+                    let size = h.value as u64;
+                    match &mut self.campaign {
+                        Some(c) => {
+                            c.messages += 1;
+                            c.largest = c.largest.max(size);
+                            c.last = shown();
+                        }
+                        None => {
+                            self.campaign = Some(CampaignSeen {
+                                messages: 1,
+                                largest: size,
+                                first: shown(),
+                                last: shown(),
+                            })
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// The whole explanation, as `--json` prints it.
 #[derive(Serialize)]
 struct Explanation<'a> {
@@ -97,6 +164,7 @@ struct Explanation<'a> {
     #[serde(flatten)]
     standing: &'a Standing,
     readings: Vec<Reading>,
+    content: ContentSummary,
     status_changes: Vec<Change<'a>>,
     hourly: Vec<Hour>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,7 +187,9 @@ pub fn run(opts: ExplainOptions) -> Result<bool> {
     let mut engine = Engine::new(opts.policy.clone());
     let mut texts: HashMap<String, Shown> = HashMap::new();
     let mut explained: Option<MessageExplained> = None;
+    let mut content = ContentSummary::default();
     for batch in rx {
+        let mut verdicts = Vec::new();
         let holds_target = opts.message.as_deref().is_some_and(|id| {
             explained.is_none()
                 && batch.iter().any(
@@ -136,25 +206,28 @@ pub fn run(opts: ExplainOptions) -> Result<bool> {
                         let (verdict, readings) = engine
                             .observe_explained(ev)
                             .expect("a message gets a verdict");
+                        verdicts.push(verdict.clone());
                         explained = Some(MessageExplained {
                             message: m.into(),
                             verdict,
                             readings,
                         });
                     }
-                    _ => {
-                        engine.observe(ev);
-                    }
+                    _ => verdicts.extend(engine.observe(ev)),
                 }
             }
         } else {
-            engine.process(&batch);
+            verdicts = engine.process(&batch);
         }
+        let mut mine = verdicts.iter().filter(|v| v.business == opts.business);
         for ev in &batch {
             if let Event::Message(m) = ev
                 && m.business == opts.business
             {
                 texts.insert(m.id.clone(), m.into());
+                if let Some(v) = mine.next() {
+                    content.add(v, || m.into());
+                }
             }
         }
     }
@@ -196,6 +269,7 @@ pub fn run(opts: ExplainOptions) -> Result<bool> {
         business: &opts.business,
         standing,
         readings,
+        content,
         status_changes,
         hourly,
         explained,
@@ -357,6 +431,36 @@ fn print(o: &mut impl Write, e: &Explanation<'_>) -> Result<()> {
         }
     }
 
+    let c = &e.content;
+    writeln!(o, "\ncontent:")?;
+    if c.signals.is_empty() {
+        writeln!(o, "  no content reason on any message")?;
+    }
+    for (code, n) in &c.signals {
+        writeln!(o, "  {code:<26} {} messages", thousands(*n))?;
+    }
+    if !c.rules.is_empty() {
+        let mut rules: Vec<_> = c.rules.iter().collect();
+        rules.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let list: Vec<String> = rules.iter().map(|(id, n)| format!("{id} {n}")).collect();
+        writeln!(o, "  rules fired: {}", list.join(", "))?;
+    }
+    for (d, n) in &c.domains {
+        writeln!(o, "  domain {d}: {} messages", thousands(*n))?;
+    }
+    if let Some(k) = &c.campaign {
+        writeln!(
+            o,
+            "  campaign: {} messages in clusters of up to {} businesses, {} to {}; e.g. {}: {:?}",
+            thousands(k.messages),
+            k.largest,
+            fmt_ts(k.first.ts),
+            fmt_ts(k.last.ts),
+            k.first.id,
+            k.first.text
+        )?;
+    }
+
     writeln!(o, "\nsignals at the end of the log:")?;
     print_readings(o, &e.readings)?;
 
@@ -447,7 +551,12 @@ fn print_readings(o: &mut impl Write, readings: &[Reading]) -> Result<()> {
             r.count,
             r.of,
             if r.fired { "yes" } else { "no" },
-            r.note.unwrap_or("")
+            match (r.note, &r.detail) {
+                (Some(n), Some(d)) => format!("{n}; {d}"),
+                (Some(n), None) => n.to_owned(),
+                (None, Some(d)) => d.clone(),
+                (None, None) => String::new(),
+            }
         )?;
     }
     Ok(())

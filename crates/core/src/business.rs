@@ -18,6 +18,7 @@ use std::ops::AddAssign;
 use bincode::{Decode, Encode};
 use serde::Serialize;
 
+use crate::content::ContentFacts;
 use crate::event::{
     BusinessInfo, Category, Delivery, DeliveryStatus, Feedback, FeedbackKind, Message, Tier,
     Timestamp,
@@ -31,6 +32,8 @@ use crate::window::{Ring, Span};
 const HOUR: u64 = 3_600_000;
 /// Status changes kept per business (the most recent ones).
 const MAX_CHANGES: usize = 256;
+/// Linked domains remembered per business; past it, the least recently linked is forgotten.
+const MAX_DOMAINS: usize = 256;
 /// Hours of history kept per business: five weeks.
 const HISTORY_HOURS: usize = 24 * 35;
 
@@ -40,6 +43,9 @@ pub struct MessageContext {
     /// Marketing messages the recipient got from all businesses in the last 24 h, this one
     /// included (0 for other categories).
     pub recipient_marketing_24h: u64,
+    /// Distinct businesses, this one included, that sent a near-identical text in the last 24 h
+    /// (0 when the message has no usable fingerprint).
+    pub campaign_businesses: u32,
 }
 
 /// The stable 64-bit key of a recipient id. Collisions are negligible at any realistic scale
@@ -62,6 +68,8 @@ struct Counts {
     invalid: u32,
     reads: u32,
     replies: u32,
+    /// Messages whose content was flagged.
+    flagged: u32,
 }
 
 impl AddAssign for Counts {
@@ -77,6 +85,7 @@ impl AddAssign for Counts {
         self.invalid += o.invalid;
         self.reads += o.reads;
         self.replies += o.replies;
+        self.flagged += o.flagged;
     }
 }
 
@@ -141,6 +150,8 @@ pub struct Totals {
     pub held: u64,
     /// Verdicts: block.
     pub blocked: u64,
+    /// Messages whose content was flagged (classifier, rules at their threshold, phishing link).
+    pub flagged_content: u64,
 }
 
 /// One hour of a business's history: what it sent, what was done with it, what came back.
@@ -251,6 +262,9 @@ pub struct Reading {
     /// Why it could not judge, or did not apply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'static str>,
+    /// What the signal saw, where a number does not say it (rule ids, a domain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl Reading {
@@ -267,7 +281,13 @@ impl Reading {
             of,
             fired: false,
             note: None,
+            detail: None,
         }
+    }
+
+    fn detailed(mut self, detail: Option<String>) -> Reading {
+        self.detail = detail;
+        self
     }
 
     fn with_probability(mut self, p: f64) -> Reading {
@@ -293,6 +313,7 @@ impl Reading {
             threshold: self.threshold,
             window: self.window,
             probability: self.probability,
+            detail: self.detail,
         }
     }
 }
@@ -328,6 +349,12 @@ pub struct BusinessState {
     totals: Totals,
     history: VecDeque<HourCounts>,
     first_action: Option<FirstAction>,
+    /// Registrable domains the business has linked (keys), most recent last, at most
+    /// [`MAX_DOMAINS`].
+    link_domains: Vec<u64>,
+    /// Messages with links seen, and the time of the first.
+    linked_messages: u64,
+    first_linked: Option<Timestamp>,
 
     status: Status,
     status_since: Timestamp,
@@ -342,6 +369,111 @@ pub struct BusinessState {
     messages_since_eval: u64,
     last_eval: Timestamp,
     last_sweep: Timestamp,
+}
+
+/// The message-level content signals, in reason order.
+const CONTENT_SIGNALS: [Signal; 6] = [
+    Signal::ContentClassifier,
+    Signal::ContentRules,
+    Signal::PhishingLink,
+    Signal::Obfuscation,
+    Signal::NewLinkDomain,
+    Signal::Campaign24h,
+];
+
+/// Every message-level content signal's reading for one message, fired or not.
+fn content_readings(
+    content: Option<&ContentFacts>,
+    hits: &[(Hit, MessageAction, f64)],
+    ctx: MessageContext,
+    policy: &Policy,
+    category: Category,
+) -> Vec<Reading> {
+    let Some(c) = content else {
+        return CONTENT_SIGNALS
+            .iter()
+            .map(|&sig| Reading::new(sig, 0.0, 0.0, 0, 0).noted(Some("no content analysis")))
+            .collect();
+    };
+    let s = &policy.signals;
+    let hit = |sig: Signal| hits.iter().find(|h| h.0.signal == sig).map(|h| &h.0);
+    let fired = |sig: Signal| hit(sig).is_some();
+    let camp = &s.campaign_24h;
+    let new_domain = hit(Signal::NewLinkDomain);
+    vec![
+        Reading::new(
+            Signal::ContentClassifier,
+            c.spam_probability.unwrap_or(0.0),
+            c.spam_threshold,
+            0,
+            0,
+        )
+        .fired(fired(Signal::ContentClassifier))
+        .noted(
+            c.spam_probability
+                .is_none()
+                .then_some("no classifier model"),
+        ),
+        Reading::new(
+            Signal::ContentRules,
+            c.rule_score,
+            s.content_rules.threshold,
+            c.rules.split(',').filter(|r| !r.is_empty()).count() as u64,
+            0,
+        )
+        .fired(fired(Signal::ContentRules))
+        .detailed((!c.rules.is_empty()).then(|| c.rules.clone())),
+        Reading::new(
+            Signal::PhishingLink,
+            f64::from(u8::from(c.phishing.is_some())),
+            1.0,
+            0,
+            0,
+        )
+        .fired(fired(Signal::PhishingLink))
+        .detailed(c.phishing.clone()),
+        Reading::new(
+            Signal::Obfuscation,
+            c.obfuscation,
+            s.obfuscation.threshold,
+            0,
+            0,
+        )
+        .fired(fired(Signal::Obfuscation)),
+        Reading::new(
+            Signal::NewLinkDomain,
+            new_domain.map_or(0.0, |h| h.value),
+            0.0,
+            c.domains.len() as u64,
+            0,
+        )
+        .fired(new_domain.is_some())
+        .noted(if c.domains.is_empty() {
+            Some("no link")
+        } else if new_domain.is_none() {
+            Some("every domain linked before, or too little link history")
+        } else {
+            None
+        })
+        .detailed(new_domain.and_then(|h| h.detail.clone())),
+        Reading::new(
+            Signal::Campaign24h,
+            f64::from(ctx.campaign_businesses),
+            f64::from(camp.min_businesses),
+            u64::from(ctx.campaign_businesses),
+            0,
+        )
+        .fired(fired(Signal::Campaign24h))
+        .noted(if c.fingerprint.is_none() {
+            Some("text too short to fingerprint")
+        } else if !camp.categories.contains(&category) {
+            Some("category not watched for campaigns")
+        } else if c.spam_probability.unwrap_or(0.0) < camp.min_spam_probability {
+            Some("the text itself does not read like spam")
+        } else {
+            None
+        }),
+    ]
 }
 
 /// What tipped a re-evaluation, for the status-change record.
@@ -526,6 +658,9 @@ impl BusinessState {
             totals: Totals::default(),
             history: VecDeque::new(),
             first_action: None,
+            link_domains: Vec::new(),
+            linked_messages: 0,
+            first_linked: None,
             status: Status::Active,
             status_since: ts,
             status_reasons: Vec::new(),
@@ -729,9 +864,10 @@ impl BusinessState {
         m: &Message,
         recipient: u64,
         ctx: MessageContext,
+        content: Option<&ContentFacts>,
         policy: &Policy,
     ) -> Verdict {
-        self.judge(m, recipient, ctx, policy, None)
+        self.judge(m, recipient, ctx, content, policy, None)
     }
 
     /// Judges one message like [`BusinessState::on_message`] and also returns every signal's
@@ -741,10 +877,11 @@ impl BusinessState {
         m: &Message,
         recipient: u64,
         ctx: MessageContext,
+        content: Option<&ContentFacts>,
         policy: &Policy,
     ) -> (Verdict, Vec<Reading>) {
         let mut readings = Vec::new();
-        let v = self.judge(m, recipient, ctx, policy, Some(&mut readings));
+        let v = self.judge(m, recipient, ctx, content, policy, Some(&mut readings));
         (v, readings)
     }
 
@@ -753,6 +890,7 @@ impl BusinessState {
         m: &Message,
         recipient: u64,
         ctx: MessageContext,
+        content: Option<&ContentFacts>,
         policy: &Policy,
         explain: Option<&mut Vec<Reading>>,
     ) -> Verdict {
@@ -760,11 +898,25 @@ impl BusinessState {
         let ts = m.ts;
         let marketing = m.category == Category::Marketing;
         let sig = &policy.signals;
+        // Content is judged first: whether it is flagged counts toward the business's rate.
+        let content_hits = content
+            .map(|c| self.content_hits(m, c, ctx, policy))
+            .unwrap_or_default();
+        let flagged = content_hits.iter().any(|(h, _, _)| {
+            matches!(
+                h.signal,
+                Signal::ContentClassifier | Signal::ContentRules | Signal::PhishingLink
+            )
+        });
 
         // Count the attempt.
         let (d, w) = self.counts(ts);
         d.messages += 1;
         w.messages += 1;
+        if flagged {
+            d.flagged += 1;
+            w.flagged += 1;
+        }
         if marketing {
             d.marketing += 1;
             w.marketing += 1;
@@ -774,6 +926,9 @@ impl BusinessState {
         self.totals.messages += 1;
         if marketing {
             self.totals.marketing += 1;
+        }
+        if flagged {
+            self.totals.flagged_content += 1;
         }
         self.baseline.add(
             ts,
@@ -856,6 +1011,13 @@ impl BusinessState {
 
         if let Some(out) = explain {
             out.extend(self.business_readings(policy, true));
+            out.extend(content_readings(
+                content,
+                &content_hits,
+                ctx,
+                policy,
+                m.category,
+            ));
             out.push(
                 Reading::new(Signal::OptedOut, f64::from(u8::from(opted_out)), 1.0, 0, 0)
                     .fired(marketing && opted_out)
@@ -923,7 +1085,7 @@ impl BusinessState {
                 }
             }
         }
-        for (h, a, weight) in hits {
+        for (h, a, weight) in hits.into_iter().chain(content_hits) {
             keep *= 1.0 - weight;
             action = action.max(a.action());
             reasons.push(h);
@@ -976,6 +1138,109 @@ impl BusinessState {
             score,
             reasons,
         }
+    }
+
+    /// The content signals of one message; its links join the business's link history.
+    fn content_hits(
+        &mut self,
+        m: &Message,
+        c: &ContentFacts,
+        ctx: MessageContext,
+        policy: &Policy,
+    ) -> Vec<(Hit, MessageAction, f64)> {
+        let s = &policy.signals;
+        let mut hits = Vec::new();
+        if let (true, Some(p)) = (c.classifier_spam(), c.spam_probability) {
+            let r = &s.content_classifier;
+            hits.push((
+                Hit::new(Signal::ContentClassifier, p, c.spam_threshold),
+                r.action,
+                r.weight,
+            ));
+        }
+        let r = &s.content_rules;
+        if c.rule_score >= r.threshold {
+            hits.push((
+                Hit::new(Signal::ContentRules, c.rule_score, r.threshold).with_detail(&c.rules),
+                r.action,
+                r.weight,
+            ));
+        }
+        if let Some(why) = &c.phishing {
+            let r = &s.phishing_link;
+            hits.push((
+                Hit::new(Signal::PhishingLink, 1.0, 1.0).with_detail(why),
+                r.action,
+                r.weight,
+            ));
+        }
+        let r = &s.obfuscation;
+        if c.obfuscation >= r.threshold {
+            hits.push((
+                Hit::new(Signal::Obfuscation, c.obfuscation, r.threshold),
+                r.action,
+                r.weight,
+            ));
+        }
+        let known = self.link_domains.len();
+        if let Some(domain) = self.link_history(m.ts, c, policy) {
+            let r = &s.new_link_domain;
+            hits.push((
+                Hit::new(Signal::NewLinkDomain, known as f64, 0.0).with_detail(domain),
+                r.action,
+                r.weight,
+            ));
+        }
+        let r = &s.campaign_24h;
+        if ctx.campaign_businesses >= r.min_businesses
+            && r.categories.contains(&m.category)
+            && c.spam_probability.unwrap_or(0.0) >= r.min_spam_probability
+        {
+            hits.push((
+                Hit::new(
+                    Signal::Campaign24h,
+                    f64::from(ctx.campaign_businesses),
+                    f64::from(r.min_businesses),
+                ),
+                r.action,
+                r.weight,
+            ));
+        }
+        hits
+    }
+
+    /// Folds a message's linked domains into the link history; returns the first domain never
+    /// linked before, if the history is long enough to judge by.
+    fn link_history(&mut self, ts: Timestamp, c: &ContentFacts, policy: &Policy) -> Option<String> {
+        if c.domains.is_empty() {
+            return None;
+        }
+        let rule = &policy.signals.new_link_domain;
+        let ready = self.linked_messages >= rule.min_linked_messages
+            && self
+                .first_linked
+                .is_some_and(|f| ts.saturating_sub(f) >= rule.min_hours * HOUR);
+        let mut new = None;
+        for (key, domain) in &c.domains {
+            match self.link_domains.iter().position(|k| k == key) {
+                Some(i) => {
+                    let k = self.link_domains.remove(i);
+                    self.link_domains.push(k);
+                }
+                None => {
+                    if ready && new.is_none() {
+                        new = Some(domain.clone());
+                    }
+                    if self.link_domains.len() >= MAX_DOMAINS {
+                        self.link_domains.remove(0);
+                    }
+                    self.link_domains.push(*key);
+                }
+            }
+        }
+        self.linked_messages += 1;
+        self.first_linked.get_or_insert(ts);
+        new
     }
 
     fn is_new(&self, ts: Timestamp, hours: u64) -> bool {
@@ -1104,6 +1369,12 @@ impl BusinessState {
             &s.failed_delivery_rate_24h,
             u64::from(day.failed),
             deliveries,
+        );
+        rate(
+            Signal::FlaggedContentRate24h,
+            &s.flagged_content_rate_24h,
+            u64::from(day.flagged),
+            u64::from(day.messages),
         );
 
         let read = &s.low_read_rate_7d;
@@ -1388,6 +1659,7 @@ fn rate_rule(policy: &Policy, signal: Signal) -> Option<&RateRule> {
         Signal::InvalidNumberRate7d => &s.invalid_number_rate_7d,
         Signal::FailedDeliveryRate24h => &s.failed_delivery_rate_24h,
         Signal::LowReadRate7d => &s.low_read_rate_7d,
+        Signal::FlaggedContentRate24h => &s.flagged_content_rate_24h,
         _ => return None,
     })
 }
@@ -1417,6 +1689,12 @@ fn business_weight(policy: &Policy, signal: Signal) -> f64 {
         Signal::TierLimit24h => s.tier_limit_24h.weight,
         Signal::NewBusinessRamp1h => s.new_business_ramp_1h.weight,
         Signal::RecipientFatigue24h => s.recipient_fatigue_24h.weight,
+        Signal::ContentClassifier => s.content_classifier.weight,
+        Signal::ContentRules => s.content_rules.weight,
+        Signal::PhishingLink => s.phishing_link.weight,
+        Signal::Obfuscation => s.obfuscation.weight,
+        Signal::NewLinkDomain => s.new_link_domain.weight,
+        Signal::Campaign24h => s.campaign_24h.weight,
         _ => 0.0,
     }
 }

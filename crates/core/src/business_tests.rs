@@ -7,6 +7,12 @@ use crate::event::{BusinessInfo, Delivery, Event, Feedback, Message};
 const T0: Timestamp = 1_793_577_600_000; // a Monday, 00:00 UTC
 const MIN: u64 = 60_000;
 
+/// An engine without content signals: these tests are about what a business's traffic and its
+/// recipients say, whatever its texts.
+fn engine(policy: Policy) -> Engine {
+    Engine::with_content(policy, None)
+}
+
 fn msg(id: usize, ts: Timestamp, recipient: &str, category: Category) -> Event {
     Event::Message(Message {
         id: format!("m-{id}"),
@@ -87,7 +93,7 @@ fn signals(v: &Verdict) -> Vec<Signal> {
 
 #[test]
 fn one_complaint_in_three_does_not_suspend() {
-    let mut e = Engine::new(Policy::default());
+    let mut e = engine(Policy::default());
     e.observe(&established(T0, Tier::T10k, true));
     send(&mut e, T0, 10 * MIN, 3, 0, Category::Marketing);
     e.observe(&fb(T0 + 20 * MIN, "r-0", FeedbackKind::Block));
@@ -98,7 +104,7 @@ fn one_complaint_in_three_does_not_suspend() {
 
 #[test]
 fn thirty_complaints_in_three_thousand_suspend() {
-    let mut e = Engine::new(Policy::default());
+    let mut e = engine(Policy::default());
     e.observe(&established(T0, Tier::T10k, true));
     send(&mut e, T0, 6 * HOUR, 3000, 0, Category::Marketing);
     for i in 0..30 {
@@ -145,7 +151,7 @@ fn complaints_leave_the_day_window_at_its_edge_but_not_the_week() {
         "[signals.complaint_rate_7d]\naction = \"none\"\nescalate_action = \"none\"\n[status]\nsuspend_hours = 0\n",
     )
     .unwrap();
-    let mut e = Engine::new(policy);
+    let mut e = engine(policy);
     e.observe(&established(T0, Tier::T10k, true));
     send(&mut e, T0, HOUR, 1000, 0, Category::Marketing);
     for i in 0..20 {
@@ -173,7 +179,7 @@ fn complaints_leave_the_day_window_at_its_edge_but_not_the_week() {
 
 #[test]
 fn suspension_stands_for_its_minimum_time() {
-    let mut e = Engine::new(Policy::default());
+    let mut e = engine(Policy::default());
     e.observe(&established(T0, Tier::T10k, true));
     send(&mut e, T0, HOUR, 1000, 0, Category::Marketing);
     for i in 0..20 {
@@ -189,7 +195,7 @@ fn suspension_stands_for_its_minimum_time() {
 
 #[test]
 fn late_feedback_within_the_window_counts() {
-    let mut e = Engine::new(Policy::default());
+    let mut e = engine(Policy::default());
     e.observe(&established(T0, Tier::T10k, true));
     send(&mut e, T0, HOUR, 100, 0, Category::Marketing);
     e.observe(&delivery(T0 + 2 * HOUR, "r-1", None));
@@ -208,7 +214,7 @@ fn late_feedback_within_the_window_counts() {
 
 #[test]
 fn feedback_without_messages_is_no_evidence() {
-    let mut e = Engine::new(Policy::default());
+    let mut e = engine(Policy::default());
     for i in 0..10 {
         e.observe(&fb(T0 + i, &format!("r-{i}"), FeedbackKind::Report));
     }
@@ -219,7 +225,7 @@ fn feedback_without_messages_is_no_evidence() {
 
 #[test]
 fn opted_out_recipients_get_no_marketing_until_they_reply() {
-    let mut e = Engine::new(no_ramp());
+    let mut e = engine(no_ramp());
     e.observe(&established(T0, Tier::T10k, true));
     e.observe(&msg(1, T0, "r-1", Category::Marketing));
     e.observe(&fb(T0 + MIN, "r-1", FeedbackKind::OptOut));
@@ -247,7 +253,7 @@ fn opted_out_recipients_get_no_marketing_until_they_reply() {
 
 #[test]
 fn tier_limit_counts_unique_business_initiated_recipients() {
-    let mut e = Engine::new(no_ramp());
+    let mut e = engine(no_ramp());
     // New business: tier 250.
     let v = send(&mut e, T0, HOUR, 250, 0, Category::Utility);
     assert!(v.iter().all(|v| v.action == Action::Allow));
@@ -292,13 +298,13 @@ fn tier_limit_counts_unique_business_initiated_recipients() {
 #[test]
 fn new_businesses_ramp_established_ones_do_not() {
     let ramp = Policy::default().signals.new_business_ramp_1h.per_hour as usize;
-    let mut e = Engine::new(Policy::default());
+    let mut e = engine(Policy::default());
     let v = send(&mut e, T0, 30 * MIN, ramp + 1, 0, Category::Utility);
     assert!(v[..ramp].iter().all(|v| v.action == Action::Allow));
     assert_eq!(v[ramp].action, Action::Throttle);
     assert_eq!(signals(&v[ramp]), vec![Signal::NewBusinessRamp1h]);
 
-    let mut e = Engine::new(Policy::default());
+    let mut e = engine(Policy::default());
     e.observe(&established(T0, Tier::T10k, true));
     let v = send(&mut e, T0, 30 * MIN, ramp + 1, 0, Category::Utility);
     assert!(v.iter().all(|v| v.action == Action::Allow));
@@ -307,7 +313,7 @@ fn new_businesses_ramp_established_ones_do_not() {
 #[test]
 fn recipient_fatigue_is_counted_across_businesses() {
     let cap = Policy::default().signals.recipient_fatigue_24h.cap as usize;
-    let mut e = Engine::new(Policy::default());
+    let mut e = engine(Policy::default());
     let mut last = None;
     for i in 0..=cap {
         let b = format!("b-{i}");
@@ -338,7 +344,7 @@ fn recipient_fatigue_is_counted_across_businesses() {
 
 #[test]
 fn a_burst_against_the_baseline_is_reported_but_does_not_act_alone() {
-    let mut e = Engine::new(Policy::default());
+    let mut e = engine(Policy::default());
     e.observe(&established(T0, Tier::T100k, true));
     // Two days at ten an hour, then 300 in one hour.
     let mut n = 0;
@@ -366,7 +372,7 @@ fn a_burst_against_the_baseline_is_reported_but_does_not_act_alone() {
 
 #[test]
 fn a_new_business_has_no_baseline() {
-    let mut e = Engine::new(no_ramp());
+    let mut e = engine(no_ramp());
     let v = send(&mut e, T0, HOUR, 240, 0, Category::Utility);
     assert!(
         v.iter()
@@ -377,7 +383,7 @@ fn a_new_business_has_no_baseline() {
 
 #[test]
 fn invalid_numbers_mark_a_bought_list() {
-    let mut e = Engine::new(no_ramp());
+    let mut e = engine(no_ramp());
     send(&mut e, T0, HOUR, 200, 0, Category::Marketing);
     for i in 0..200 {
         let err = (i % 5 == 0).then_some("invalid_number");
@@ -397,7 +403,7 @@ fn invalid_numbers_mark_a_bought_list() {
 
 #[test]
 fn a_few_failures_are_not_a_bought_list() {
-    let mut e = Engine::new(no_ramp());
+    let mut e = engine(no_ramp());
     send(&mut e, T0, HOUR, 200, 0, Category::Marketing);
     for i in 0..200 {
         let err = (i % 50 == 0).then_some("invalid_number");
@@ -408,7 +414,7 @@ fn a_few_failures_are_not_a_bought_list() {
 
 #[test]
 fn flooding_the_same_recipients_throttles() {
-    let mut e = Engine::new(Policy::default());
+    let mut e = engine(Policy::default());
     e.observe(&established(T0, Tier::T10k, true));
     let mut id = 0;
     for round in 0..4 {
@@ -435,7 +441,7 @@ fn flooding_the_same_recipients_throttles() {
 
 #[test]
 fn low_reads_lower_quality_only() {
-    let mut e = Engine::new(Policy::default());
+    let mut e = engine(Policy::default());
     e.observe(&established(T0, Tier::T10k, true));
     send(&mut e, T0, HOUR, 400, 0, Category::Marketing);
     for i in 0..400 {
@@ -454,7 +460,7 @@ fn low_reads_lower_quality_only() {
 #[test]
 fn verified_businesses_climb_the_ladder_unverified_new_ones_do_not() {
     for (verified, want) in [(true, Tier::T2k), (false, Tier::T250)] {
-        let mut e = Engine::new(no_ramp());
+        let mut e = engine(no_ramp());
         e.observe(&Event::Business(BusinessInfo {
             ts: T0,
             business: "b-1".into(),
@@ -530,7 +536,7 @@ fn batches_equal_one_event_at_a_time_for_any_thread_count() {
         events.push(ev);
     }
     let one_by_one: Vec<Verdict> = {
-        let mut e = Engine::new(Policy::default());
+        let mut e = engine(Policy::default());
         events.iter().filter_map(|ev| e.observe(ev)).collect()
     };
     assert!(
@@ -544,7 +550,7 @@ fn batches_equal_one_event_at_a_time_for_any_thread_count() {
             .unwrap();
         for batch in [1, 777, 20_000] {
             let got: Vec<Verdict> = pool.install(|| {
-                let mut e = Engine::new(Policy::default());
+                let mut e = engine(Policy::default());
                 events.chunks(batch).flat_map(|c| e.process(c)).collect()
             });
             assert_eq!(got, one_by_one, "threads {threads}, batch {batch}");
@@ -554,7 +560,7 @@ fn batches_equal_one_event_at_a_time_for_any_thread_count() {
 
 #[test]
 fn history_and_first_action_record_what_happened() {
-    let mut e = Engine::new(Policy::default());
+    let mut e = engine(Policy::default());
     let ramp = Policy::default().signals.new_business_ramp_1h.per_hour as usize;
     send(&mut e, T0, 30 * MIN, ramp + 5, 0, Category::Utility);
     e.observe(&fb(T0 + HOUR + MIN, "r-1", FeedbackKind::Block));
@@ -578,7 +584,7 @@ fn a_trickle_of_invalid_numbers_over_days_is_a_salted_list() {
     // 150 deliveries a day for five days, 1 in 33 (3%) or 1 in 333 (0.3%) to numbers that do not
     // exist: under the 24-h line every day, but a week tells them apart.
     for (every, flagged) in [(33, true), (333, false)] {
-        let mut e = Engine::new(no_ramp());
+        let mut e = engine(no_ramp());
         e.observe(&established(T0, Tier::T10k, true));
         let mut n = 0usize;
         for day in 0..5u64 {
@@ -628,8 +634,8 @@ fn explaining_a_message_changes_nothing_and_names_every_signal() {
         .collect();
     let mut events = events;
     events.sort_by_key(|e| e.ts());
-    let mut plain = Engine::new(Policy::default());
-    let mut explained = Engine::new(Policy::default());
+    let mut plain = engine(Policy::default());
+    let mut explained = engine(Policy::default());
     let mut fired_somewhere = false;
     for ev in &events {
         let a = plain.observe(ev);
@@ -654,4 +660,215 @@ fn explaining_a_message_changes_nothing_and_names_every_signal() {
         fired_somewhere,
         "the scenario exercises the ramp and the opt-out"
     );
+}
+
+/// Content signals: what the texts say, with the shipped content heuristics.
+mod content {
+    use super::*;
+
+    /// A message of `business` with `text`.
+    fn text_msg(id: usize, ts: Timestamp, business: &str, text: &str) -> Event {
+        Event::Message(Message {
+            id: format!("m-{business}-{id}"),
+            ts,
+            business: business.into(),
+            recipient: format!("r-{id}"),
+            category: Category::Utility,
+            template: None,
+            text: text.into(),
+        })
+    }
+
+    fn established_as(business: &str) -> Event {
+        Event::Business(BusinessInfo {
+            ts: T0,
+            business: business.into(),
+            tier: Tier::T100k,
+            verified: true,
+            created: T0 - 400 * 24 * HOUR,
+        })
+    }
+
+    fn shipped() -> Engine {
+        Engine::new(Policy::default())
+    }
+
+    #[test]
+    fn a_phishing_link_blocks_the_message_even_for_a_business_in_good_standing() {
+        let mut e = shipped();
+        e.observe(&established_as("b-bank"));
+        let fine = e
+            .observe(&text_msg(
+                1,
+                T0 + MIN,
+                "b-bank",
+                "Your statement is ready in the app.",
+            ))
+            .unwrap();
+        assert_eq!(fine.action, Action::Allow, "{fine:?}");
+        let v = e
+            .observe(&text_msg(
+                2,
+                T0 + 2 * MIN,
+                "b-bank",
+                "Your account is locked. Verify now at paypa1-secure.com/login",
+            ))
+            .unwrap();
+        assert_eq!(v.action, Action::Block, "{v:?}");
+        let hit = v
+            .reasons
+            .iter()
+            .find(|h| h.signal == Signal::PhishingLink)
+            .expect("phishing_link");
+        assert!(
+            hit.detail
+                .as_deref()
+                .unwrap()
+                .contains("lookalike of paypal"),
+            "{hit:?}"
+        );
+        assert_eq!(
+            e.standing("b-bank").unwrap().status,
+            Status::Active,
+            "one message, no suspension"
+        );
+    }
+
+    #[test]
+    fn rules_name_the_ids_that_fired_and_plain_notices_fire_nothing() {
+        let mut e = shipped();
+        e.observe(&established_as("b-1"));
+        let plain = [
+            "Your code is 482913. Do not share it with anyone.",
+            "Flight BA117 now departs at 18:40 from gate B32. We are sorry for the delay.",
+            "Your order #44120 has shipped and will arrive on Thursday.",
+        ];
+        for (i, t) in plain.iter().enumerate() {
+            let v = e
+                .observe(&text_msg(i, T0 + i as u64 * MIN, "b-1", t))
+                .unwrap();
+            assert!(
+                v.reasons
+                    .iter()
+                    .all(|h| h.signal.family() != crate::signal::Family::Content),
+                "{t}: {v:?}"
+            );
+        }
+        let v = e
+            .observe(&text_msg(
+                9,
+                T0 + 9 * MIN,
+                "b-1",
+                "WINNER!! You have won a guaranteed £1000 cash prize. To claim call 09061701461 now. Claim code KL341. Valid 12 hours only.",
+            ))
+            .unwrap();
+        let rules = v
+            .reasons
+            .iter()
+            .find(|h| h.signal == Signal::ContentRules)
+            .expect("content_rules");
+        assert!(
+            rules.detail.as_deref().is_some_and(|d| !d.is_empty()),
+            "{rules:?}"
+        );
+        assert!(
+            v.reasons
+                .iter()
+                .any(|h| h.signal == Signal::ContentClassifier),
+            "{v:?}"
+        );
+        assert_ne!(v.action, Action::Allow);
+    }
+
+    #[test]
+    fn one_spam_text_from_several_fresh_businesses_is_a_campaign() {
+        let mut e = shipped();
+        let text = |n: usize| {
+            format!(
+                "URGENT! You have won a 1 week FREE membership in our £100,000 prize jackpot! Txt the word CLAIM to {n} now. T&C apply"
+            )
+        };
+        let mut last = None;
+        for b in 0..5 {
+            last = e.observe(&text_msg(
+                b,
+                T0 + b as u64 * MIN,
+                &format!("b-s{b}"),
+                &text(80000 + b),
+            ));
+        }
+        let v = last.unwrap();
+        let hit = v
+            .reasons
+            .iter()
+            .find(|h| h.signal == Signal::Campaign24h)
+            .unwrap_or_else(|| panic!("campaign_24h: {v:?}"));
+        assert_eq!(hit.value, 5.0, "five businesses sent it");
+    }
+
+    #[test]
+    fn a_business_that_keeps_sending_spam_is_suspended_on_its_content() {
+        let mut e = shipped();
+        e.observe(&established_as("b-1"));
+        for i in 0..40 {
+            e.observe(&text_msg(
+                i,
+                T0 + i as u64 * MIN,
+                "b-1",
+                "Congratulations! You've been selected to receive a £2000 award. To claim call 09050003091 now. Box 95QU",
+            ));
+        }
+        let s = standing(&e);
+        assert_eq!(s.status, Status::Suspended, "{:?}", s.reasons);
+        assert!(
+            s.reasons
+                .iter()
+                .any(|h| h.signal == Signal::FlaggedContentRate24h)
+        );
+    }
+
+    #[test]
+    fn a_new_domain_counts_once_the_business_has_a_link_history() {
+        let policy = Policy::from_toml_overlay(
+            "[signals.new_link_domain]\nmin_linked_messages = 5\nmin_hours = 1\n",
+        )
+        .unwrap();
+        let mut e = Engine::new(policy);
+        e.observe(&established_as("b-1"));
+        let link = |i: usize, domain: &str| {
+            text_msg(
+                i,
+                T0 + i as u64 * 20 * MIN,
+                "b-1",
+                &format!("Your order {i} has shipped. Track it at https://{domain}/t/{i}"),
+            )
+        };
+        // A new domain before the history is long enough: nothing.
+        for i in 0..6 {
+            let v = e
+                .observe(&link(
+                    i,
+                    if i == 1 {
+                        "other.example"
+                    } else {
+                        "shop.example"
+                    },
+                ))
+                .unwrap();
+            assert!(!signals(&v).contains(&Signal::NewLinkDomain), "{i}: {v:?}");
+        }
+        let v = e.observe(&link(7, "shop.example")).unwrap();
+        assert!(
+            !signals(&v).contains(&Signal::NewLinkDomain),
+            "known: {v:?}"
+        );
+        let v = e.observe(&link(8, "deals-now.example")).unwrap();
+        let hit = v
+            .reasons
+            .iter()
+            .find(|h| h.signal == Signal::NewLinkDomain)
+            .expect("new domain");
+        assert_eq!(hit.detail.as_deref(), Some("deals-now.example"));
+        assert_eq!(hit.value, 2.0, "two domains linked before");
+    }
 }

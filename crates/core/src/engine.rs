@@ -1,9 +1,12 @@
 //! The engine: routes events to per-business state, in parallel, with the same verdicts as one
 //! event at a time.
 //!
-//! A batch of events is handled in two passes. First, in log order and on one thread, the
-//! cross-business context each message needs (how much marketing its recipient already got from
-//! everybody) — cheap, and the only state that crosses businesses. Then the batch is split by
+//! A batch of events is handled in three passes. First every message's content is analysed, in
+//! parallel (the costly part: normalisation, rules, links, classifier, fingerprint; a message's
+//! analysis depends on its text alone). Then, in log order and on one thread, the cross-business
+//! context each message needs (how much marketing its recipient already got from everybody, how
+//! many businesses sent a near-identical text) — cheap, and the only state that crosses
+//! businesses. Then the batch is split by
 //! business and each business's events run through its own state on the rayon pool, in log order
 //! within the business. Verdicts are put back in log order. Since no business reads another's
 //! state, the result is the same for any thread count and any batch size, and equal to
@@ -15,7 +18,10 @@ use rustc_hash::FxHashMap;
 
 use rayon::prelude::*;
 
+use spamward_content::ContentEngine;
+
 use crate::business::{BusinessState, MessageContext, Reading, Standing, recipient_key};
+use crate::content::{Campaigns, ContentFacts};
 use crate::event::{Category, Event, Message, Timestamp};
 use crate::policy::Policy;
 use crate::verdict::Verdict;
@@ -67,20 +73,29 @@ pub struct EngineCounts {
 #[derive(Debug)]
 pub struct Engine {
     policy: Policy,
+    content: Option<ContentEngine>,
     businesses: FxHashMap<String, BusinessState>,
     fatigue: FxHashMap<u64, RecipientLoad>,
+    campaigns: Campaigns,
     clock: Timestamp,
     last_sweep: Timestamp,
     counts: EngineCounts,
 }
 
 impl Engine {
-    /// An engine with no state.
+    /// An engine with no state, with the shipped content heuristics.
     pub fn new(policy: Policy) -> Self {
+        Engine::with_content(policy, Some(ContentEngine::default()))
+    }
+
+    /// An engine with no state and the given content heuristics (`None`: no content signals).
+    pub fn with_content(policy: Policy, content: Option<ContentEngine>) -> Self {
         Engine {
             policy,
+            content,
             businesses: FxHashMap::default(),
             fatigue: FxHashMap::default(),
+            campaigns: Campaigns::default(),
             clock: 0,
             last_sweep: 0,
             counts: EngineCounts::default(),
@@ -118,15 +133,25 @@ impl Engine {
         )
     }
 
-    fn context(&mut self, m: &Message) -> MessageContext {
-        if m.category != Category::Marketing {
-            return MessageContext::default();
-        }
-        let cap = self.policy.signals.recipient_fatigue_24h.cap;
-        let load = self.fatigue.entry(recipient_key(&m.recipient)).or_default();
-        MessageContext {
-            recipient_marketing_24h: load.record(m.ts, cap),
-        }
+    /// The content heuristics, if on.
+    pub fn content(&self) -> Option<&ContentEngine> {
+        self.content.as_ref()
+    }
+
+    fn analyze(&self, m: &Message) -> Option<ContentFacts> {
+        self.content
+            .as_ref()
+            .map(|c| ContentFacts::analyze(c, &m.text))
+    }
+
+    fn context(&mut self, m: &Message, content: Option<&ContentFacts>) -> MessageContext {
+        context(
+            m,
+            content,
+            &self.policy,
+            |key, ts, cap| self.fatigue.entry(key).or_default().record(ts, cap),
+            |fp, business, ts| self.campaigns.observe(fp, business, ts, Span::Day.millis()),
+        )
     }
 
     fn tick(&mut self, ev: &Event) {
@@ -142,6 +167,7 @@ impl Engine {
             let horizon = self.clock.saturating_sub(Span::Day.millis());
             self.fatigue
                 .retain(|_, l| l.latest().is_some_and(|t| t > horizon));
+            self.campaigns.sweep(horizon);
             self.last_sweep = self.clock;
         }
     }
@@ -159,8 +185,12 @@ impl Engine {
 
     fn observe_with(&mut self, ev: &Event, explain: bool) -> Option<(Verdict, Vec<Reading>)> {
         self.tick(ev);
+        let content = match ev {
+            Event::Message(m) => self.analyze(m),
+            _ => None,
+        };
         let ctx = match ev {
-            Event::Message(m) => self.context(m),
+            Event::Message(m) => self.context(m, content.as_ref()),
             _ => MessageContext::default(),
         };
         let state = self
@@ -168,24 +198,40 @@ impl Engine {
             .entry(ev.business().to_owned())
             .or_insert_with(|| BusinessState::new(ev.ts()));
         match ev {
-            Event::Message(m) if explain => {
-                Some(state.on_message_explained(m, recipient_key(&m.recipient), ctx, &self.policy))
-            }
-            _ => apply(state, ev, ctx, &self.policy).map(|v| (v, Vec::new())),
+            Event::Message(m) if explain => Some(state.on_message_explained(
+                m,
+                recipient_key(&m.recipient),
+                ctx,
+                content.as_ref(),
+                &self.policy,
+            )),
+            _ => apply(state, ev, ctx, content.as_ref(), &self.policy).map(|v| (v, Vec::new())),
         }
     }
 
     /// Applies a batch of events in log order, businesses in parallel on the current rayon pool;
     /// returns the verdicts of its messages in log order.
     pub fn process(&mut self, events: &[Event]) -> Vec<Verdict> {
-        // Pass 1, in log order: cross-business context, and the grouping by business.
+        // Pass 1, in parallel: every message's content.
+        let content: Vec<Option<ContentFacts>> = match &self.content {
+            Some(_) => events
+                .par_iter()
+                .with_min_len(256)
+                .map(|ev| match ev {
+                    Event::Message(m) => self.analyze(m),
+                    _ => None,
+                })
+                .collect(),
+            None => vec![None; events.len()],
+        };
+        // Pass 2, in log order: cross-business context, and the grouping by business.
         let mut ctx = vec![MessageContext::default(); events.len()];
         let mut slot_of: FxHashMap<&str, usize> = FxHashMap::default();
         let mut groups: Vec<(&str, Vec<u32>)> = Vec::new();
         for (i, ev) in events.iter().enumerate() {
             self.tick(ev);
             if let Event::Message(m) = ev {
-                ctx[i] = self.context(m);
+                ctx[i] = self.context(m, content[i].as_ref());
             }
             let b = ev.business();
             let g = *slot_of.entry(b).or_insert_with(|| {
@@ -194,7 +240,7 @@ impl Engine {
             });
             groups[g].1.push(i as u32);
         }
-        // Pass 2, per business in parallel.
+        // Pass 3, per business in parallel.
         let mut work: Vec<(String, BusinessState, Vec<u32>)> = groups
             .into_iter()
             .map(|(b, idx)| {
@@ -211,7 +257,9 @@ impl Engine {
             .map(|(_, state, idx)| {
                 idx.iter()
                     .filter_map(|&i| {
-                        apply(state, &events[i as usize], ctx[i as usize], policy).map(|v| (i, v))
+                        let i = i as usize;
+                        apply(state, &events[i], ctx[i], content[i].as_ref(), policy)
+                            .map(|v| (i as u32, v))
                     })
                     .collect()
             })
@@ -264,10 +312,13 @@ pub fn apply(
     state: &mut BusinessState,
     ev: &Event,
     ctx: MessageContext,
+    content: Option<&ContentFacts>,
     policy: &Policy,
 ) -> Option<Verdict> {
     match ev {
-        Event::Message(m) => Some(state.on_message(m, recipient_key(&m.recipient), ctx, policy)),
+        Event::Message(m) => {
+            Some(state.on_message(m, recipient_key(&m.recipient), ctx, content, policy))
+        }
         Event::Feedback(f) => {
             state.on_feedback(f, recipient_key(&f.recipient), policy);
             None
@@ -281,6 +332,36 @@ pub fn apply(
             None
         }
     }
+}
+
+/// The cross-business context of one message, from the two cross-business trackers: `fatigue`
+/// records a marketing send to a recipient key at a time and returns the recipient's 24 h count
+/// (up to the cap + 1); `campaign` records a fingerprint of a business key at a time and returns
+/// the distinct businesses that sent it in 24 h. The engine and the streaming filter both call
+/// this, each with its own storage, in the order messages reach them.
+pub fn context(
+    m: &Message,
+    content: Option<&ContentFacts>,
+    policy: &Policy,
+    fatigue: impl FnOnce(u64, Timestamp, u64) -> u64,
+    campaign: impl FnOnce(u64, u64, Timestamp) -> u32,
+) -> MessageContext {
+    let mut ctx = MessageContext::default();
+    if m.category == Category::Marketing {
+        let cap = policy.signals.recipient_fatigue_24h.cap;
+        ctx.recipient_marketing_24h = fatigue(recipient_key(&m.recipient), m.ts, cap);
+    }
+    if let Some(fp) = content.and_then(|c| c.fingerprint)
+        && policy.signals.campaign_24h.categories.contains(&m.category)
+    {
+        ctx.campaign_businesses = campaign(fp, business_key(&m.business), m.ts);
+    }
+    ctx
+}
+
+/// The stable 64-bit key of a business id, as the campaign index keeps it.
+pub fn business_key(id: &str) -> u64 {
+    crate::corpus::fnv1a64(id.as_bytes())
 }
 
 #[cfg(test)]

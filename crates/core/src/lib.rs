@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod business;
+pub mod content;
 pub mod corpus;
 pub mod engine;
 pub mod event;
@@ -24,6 +25,7 @@ pub mod verdict;
 pub mod window;
 
 pub use business::{BusinessState, MessageContext, Reading, Standing};
+pub use content::{Campaigns, ContentFacts};
 pub use engine::{Engine, RecipientLoad, apply};
 pub use event::{
     BusinessInfo, Category, DecodeError, DecodeErrorKind, Delivery, DeliveryStatus, Event,

@@ -84,6 +84,20 @@ pub struct Signals {
     pub new_business_ramp_1h: RampRule,
     /// `recipient_fatigue_24h`.
     pub recipient_fatigue_24h: FatigueRule,
+    /// `content_classifier`: fires at the model's own threshold.
+    pub content_classifier: MessageRule,
+    /// `content_rules`.
+    pub content_rules: ScoreRule,
+    /// `phishing_link`.
+    pub phishing_link: MessageRule,
+    /// `obfuscation`.
+    pub obfuscation: ScoreRule,
+    /// `new_link_domain`.
+    pub new_link_domain: NewDomainRule,
+    /// `campaign_24h`.
+    pub campaign_24h: CampaignRule,
+    /// `flagged_content_rate_24h`.
+    pub flagged_content_rate_24h: RateRule,
 }
 
 /// What a business-level signal does to the business.
@@ -243,6 +257,50 @@ pub struct FatigueRule {
     pub action: MessageAction,
 }
 
+/// A message-level rule on a 0..1 score.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreRule {
+    /// The score at or above which it fires, 0..1.
+    pub threshold: f64,
+    /// Weight in the score.
+    pub weight: f64,
+    /// What a hit does to the message.
+    pub action: MessageAction,
+}
+
+/// A domain a business never linked before.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDomainRule {
+    /// Messages with links the business must have sent before its link history counts.
+    pub min_linked_messages: u64,
+    /// Hours since the business's first linked message before its link history counts.
+    pub min_hours: u64,
+    /// Weight in the score.
+    pub weight: f64,
+    /// What a hit does to the message.
+    pub action: MessageAction,
+}
+
+/// Near-identical text from several businesses.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignRule {
+    /// Distinct businesses (this one included) that fire it, at least 2.
+    pub min_businesses: u32,
+    /// The message categories it applies to.
+    pub categories: Vec<crate::event::Category>,
+    /// The classifier's spam probability the message itself must reach, 0..1: businesses of one
+    /// kind share template wording (boarding passes, order notices), so a shared text alone is
+    /// no evidence; a shared text that reads like spam is.
+    pub min_spam_probability: f64,
+    /// Weight in the score.
+    pub weight: f64,
+    /// What a hit does to the message.
+    pub action: MessageAction,
+}
+
 /// The messaging-limit ladder.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -360,6 +418,7 @@ impl Policy {
             ("invalid_number_rate_7d", &s.invalid_number_rate_7d),
             ("failed_delivery_rate_24h", &s.failed_delivery_rate_24h),
             ("low_read_rate_7d", &s.low_read_rate_7d),
+            ("flagged_content_rate_24h", &s.flagged_content_rate_24h),
         ] {
             let p = |k: &str| format!("signals.{name}.{k}");
             unit_open(&p("threshold"), r.threshold)?;
@@ -448,6 +507,30 @@ impl Policy {
             return Err(PolicyError::at(
                 "signals.recipient_fatigue_24h.cap",
                 "must be at least 1",
+            ));
+        }
+        unit_closed(
+            "signals.content_classifier.weight",
+            s.content_classifier.weight,
+        )?;
+        unit_closed("signals.phishing_link.weight", s.phishing_link.weight)?;
+        for (name, r) in [
+            ("content_rules", &s.content_rules),
+            ("obfuscation", &s.obfuscation),
+        ] {
+            unit_open(&format!("signals.{name}.threshold"), r.threshold)?;
+            unit_closed(&format!("signals.{name}.weight"), r.weight)?;
+        }
+        unit_closed("signals.new_link_domain.weight", s.new_link_domain.weight)?;
+        unit_closed("signals.campaign_24h.weight", s.campaign_24h.weight)?;
+        unit_closed(
+            "signals.campaign_24h.min_spam_probability",
+            s.campaign_24h.min_spam_probability,
+        )?;
+        if s.campaign_24h.min_businesses < 2 {
+            return Err(PolicyError::at(
+                "signals.campaign_24h.min_businesses",
+                "must be at least 2",
             ));
         }
         unit_closed("tiers.upgrade_usage", self.tiers.upgrade_usage)?;

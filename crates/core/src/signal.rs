@@ -48,6 +48,20 @@ pub enum Signal {
     NewBusinessRamp1h,
     /// The recipient already got more marketing from all businesses in 24 h than the cap.
     RecipientFatigue24h,
+    /// The text classifier says spam (probability at or above the model's threshold).
+    ContentClassifier,
+    /// The content rules that fired weigh at least the threshold (noisy-or of their weights).
+    ContentRules,
+    /// A link impersonates a protected brand or is on the domain blocklist.
+    PhishingLink,
+    /// The text needed heavy normalisation (homoglyphs, invisible characters, leet, spacing).
+    Obfuscation,
+    /// A business with an established link history links a domain it never used before.
+    NewLinkDomain,
+    /// Near-identical text from several distinct businesses in 24 h (snowshoe spam).
+    Campaign24h,
+    /// Messages whose content was flagged over all messages, last 24 h.
+    FlaggedContentRate24h,
 }
 
 /// The group a signal belongs to, for reports and documentation.
@@ -65,6 +79,8 @@ pub enum Family {
     Consent,
     /// How much one recipient gets from everybody.
     Fatigue,
+    /// What the messages say and link to.
+    Content,
 }
 
 /// Whether a signal judges the business (its standing) or one message.
@@ -78,7 +94,7 @@ pub enum Scope {
 
 impl Signal {
     /// Every signal, in the order reasons are listed.
-    pub const ALL: [Signal; 14] = [
+    pub const ALL: [Signal; 21] = [
         Signal::ComplaintRate24h,
         Signal::ComplaintRate7d,
         Signal::ComplaintWarn7d,
@@ -93,6 +109,13 @@ impl Signal {
         Signal::TierLimit24h,
         Signal::NewBusinessRamp1h,
         Signal::RecipientFatigue24h,
+        Signal::ContentClassifier,
+        Signal::ContentRules,
+        Signal::PhishingLink,
+        Signal::Obfuscation,
+        Signal::NewLinkDomain,
+        Signal::Campaign24h,
+        Signal::FlaggedContentRate24h,
     ];
 
     /// The stable code.
@@ -112,6 +135,13 @@ impl Signal {
             Signal::TierLimit24h => "tier_limit_24h",
             Signal::NewBusinessRamp1h => "new_business_ramp_1h",
             Signal::RecipientFatigue24h => "recipient_fatigue_24h",
+            Signal::ContentClassifier => "content_classifier",
+            Signal::ContentRules => "content_rules",
+            Signal::PhishingLink => "phishing_link",
+            Signal::Obfuscation => "obfuscation",
+            Signal::NewLinkDomain => "new_link_domain",
+            Signal::Campaign24h => "campaign_24h",
+            Signal::FlaggedContentRate24h => "flagged_content_rate_24h",
         }
     }
 
@@ -133,6 +163,13 @@ impl Signal {
             Signal::LowReadRate7d | Signal::RecipientFrequency24h => Family::Engagement,
             Signal::OptOutRate24h | Signal::OptedOut | Signal::TierLimit24h => Family::Consent,
             Signal::RecipientFatigue24h => Family::Fatigue,
+            Signal::ContentClassifier
+            | Signal::ContentRules
+            | Signal::PhishingLink
+            | Signal::Obfuscation
+            | Signal::NewLinkDomain
+            | Signal::Campaign24h
+            | Signal::FlaggedContentRate24h => Family::Content,
         }
     }
 
@@ -142,7 +179,13 @@ impl Signal {
             Signal::OptedOut
             | Signal::TierLimit24h
             | Signal::NewBusinessRamp1h
-            | Signal::RecipientFatigue24h => Scope::Message,
+            | Signal::RecipientFatigue24h
+            | Signal::ContentClassifier
+            | Signal::ContentRules
+            | Signal::PhishingLink
+            | Signal::Obfuscation
+            | Signal::NewLinkDomain
+            | Signal::Campaign24h => Scope::Message,
             _ => Scope::Business,
         }
     }
@@ -156,13 +199,20 @@ impl Signal {
             | Signal::FailedDeliveryRate24h
             | Signal::RecipientFrequency24h
             | Signal::TierLimit24h
-            | Signal::RecipientFatigue24h => Some(Span::Day),
+            | Signal::RecipientFatigue24h
+            | Signal::Campaign24h
+            | Signal::FlaggedContentRate24h => Some(Span::Day),
             Signal::ComplaintRate7d
             | Signal::ComplaintWarn7d
             | Signal::InvalidNumberRate7d
             | Signal::LowReadRate7d => Some(Span::Week),
             Signal::VolumeBurst1h | Signal::NewBusinessRamp1h => Some(Span::Hour),
-            Signal::OptedOut => None,
+            Signal::OptedOut
+            | Signal::ContentClassifier
+            | Signal::ContentRules
+            | Signal::PhishingLink
+            | Signal::Obfuscation
+            | Signal::NewLinkDomain => None,
         }
     }
 
@@ -173,7 +223,8 @@ impl Signal {
             Signal::ComplaintRate24h
             | Signal::ComplaintRate7d
             | Signal::InvalidNumberRate24h
-            | Signal::InvalidNumberRate7d => Quality::Low,
+            | Signal::InvalidNumberRate7d
+            | Signal::FlaggedContentRate24h => Quality::Low,
             Signal::ComplaintWarn7d
             | Signal::OptOutRate24h
             | Signal::FailedDeliveryRate24h
@@ -212,6 +263,10 @@ pub struct Hit {
     /// threshold (below it, for `low_read_rate_7d`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probability: Option<f64>,
+    /// What the signal saw, where a number does not say it: the rule ids that fired, the
+    /// domain linked and why it is suspect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl fmt::Display for Hit {
@@ -228,6 +283,10 @@ impl fmt::Display for Hit {
             (Some(w), None) => write!(f, " ({})", w.as_str()),
             (None, Some(p)) => write!(f, " (p={p})"),
             (None, None) => Ok(()),
+        }?;
+        match &self.detail {
+            Some(d) => write!(f, " [{d}]"),
+            None => Ok(()),
         }
     }
 }
@@ -241,7 +300,14 @@ impl Hit {
             threshold: round_sig(threshold),
             window: signal.window(),
             probability: None,
+            detail: None,
         }
+    }
+
+    /// The same hit, with what the signal saw.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Hit {
+        self.detail = Some(detail.into());
+        self
     }
 
     /// The same hit, with the posterior probability behind it.

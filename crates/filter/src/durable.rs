@@ -17,7 +17,8 @@
 //!              applied u64, clock u64, last_sweep u64, counters [u64; 9] (events, messages,
 //!              feedback, deliveries, business records, allow, throttle, hold, block),
 //!              business count u64, then (id String, BusinessState) per business by id,
-//!              recipient count u64, then (key u64, RecipientLoad) per fatigue entry by key
+//!              recipient count u64, then (key u64, RecipientLoad) per fatigue entry by key,
+//!              bucket count u64, then (key u32, Bucket) per campaign-index bucket by key
 //! ```
 //!
 //! A snapshot is written to a temporary file, synced, renamed into place and the directory
@@ -45,6 +46,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use bincode::config;
+use spamward_core::content::Bucket;
 use spamward_core::{BusinessState, Event, RecipientLoad, Verdict};
 use spamward_log::journal::{self, Journal, JournalError};
 
@@ -53,7 +55,7 @@ use crate::{Filter, FilterBuilder, FilterCounts, lock};
 /// The first 9 bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 9] = *b"\x89SPWSNAP\n";
 /// The snapshot version this build writes and reads.
-pub const SNAPSHOT_VERSION: u16 = 1;
+pub const SNAPSHOT_VERSION: u16 = 2;
 /// Bytes before the payload: magic, version, CRC-32.
 pub const SNAPSHOT_HEADER_LEN: usize = 15;
 /// Events between snapshots by default.
@@ -380,6 +382,15 @@ pub fn encode_snapshot(filter: &Filter, applied: u64) -> Vec<u8> {
             enc(&mut out, &*load);
         }
     }
+    let mut keys: Vec<u32> = filter.campaigns.iter().map(|e| *e.key()).collect();
+    keys.sort_unstable();
+    enc(&mut out, &(keys.len() as u64));
+    for key in keys {
+        if let Some(bucket) = filter.campaigns.get(&key) {
+            enc(&mut out, &key);
+            enc(&mut out, &*bucket);
+        }
+    }
     let crc = crc32fast::hash(&out[SNAPSHOT_HEADER_LEN..]);
     out[11..15].copy_from_slice(&crc.to_le_bytes());
     out
@@ -454,6 +465,12 @@ pub fn decode_snapshot(bytes: &[u8], builder: &FilterBuilder) -> Result<(Filter,
         let key: u64 = dec(payload, &mut at, "recipient key")?;
         let load: RecipientLoad = dec(payload, &mut at, "recipient load")?;
         filter.fatigue.insert(key, load);
+    }
+    let n: u64 = dec(payload, &mut at, "campaign bucket count")?;
+    for _ in 0..n {
+        let key: u32 = dec(payload, &mut at, "campaign bucket key")?;
+        let bucket: Bucket = dec(payload, &mut at, "campaign bucket")?;
+        filter.campaigns.insert(key, bucket);
     }
     if at != payload.len() {
         return Err(format!("{} bytes left over", payload.len() - at));

@@ -54,10 +54,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use dashmap::DashMap;
 use serde::Serialize;
-use spamward_core::business::recipient_key;
+use spamward_content::ContentEngine;
+use spamward_core::content::{Bucket, Campaigns, band_keys};
+use spamward_core::engine::context;
 use spamward_core::window::Span;
 use spamward_core::{
-    Action, BusinessState, Category, Event, Message, MessageContext, Policy, RecipientLoad,
+    Action, BusinessState, ContentFacts, Event, Message, MessageContext, Policy, RecipientLoad,
     Standing, Timestamp, Verdict, apply,
 };
 
@@ -153,6 +155,8 @@ impl Counters {
 #[derive(Clone, Debug, Default)]
 pub struct FilterBuilder {
     policy: Option<Policy>,
+    /// `None`: the shipped content heuristics.
+    content: Option<Option<ContentEngine>>,
     lateness: Timestamp,
     partition: Option<Partition>,
 }
@@ -231,6 +235,12 @@ impl FilterBuilder {
         self
     }
 
+    /// The content heuristics (default: the shipped ones); `None` turns content signals off.
+    pub fn content(&mut self, content: Option<ContentEngine>) -> &mut Self {
+        self.content = Some(content);
+        self
+    }
+
     /// Own only this partition's businesses (default: all). Shells refuse events of others.
     pub fn partition(&mut self, partition: Partition) -> &mut Self {
         self.partition = Some(partition);
@@ -242,8 +252,13 @@ impl FilterBuilder {
         Filter {
             partition: self.partition,
             policy: RwLock::new(Arc::new(self.policy.clone().unwrap_or_default())),
+            content: self
+                .content
+                .clone()
+                .unwrap_or_else(|| Some(ContentEngine::default())),
             businesses: DashMap::new(),
             fatigue: DashMap::new(),
+            campaigns: DashMap::new(),
             lateness: self.lateness,
             clock: AtomicU64::new(0),
             last_sweep: AtomicU64::new(0),
@@ -258,8 +273,11 @@ impl FilterBuilder {
 pub struct Filter {
     partition: Option<Partition>,
     policy: RwLock<Arc<Policy>>,
+    content: Option<ContentEngine>,
     businesses: DashMap<String, SharedState>,
     fatigue: DashMap<u64, RecipientLoad>,
+    /// The campaign index's band buckets (see [`Campaigns`]), each behind its own map lock.
+    campaigns: DashMap<u32, Bucket>,
     lateness: Timestamp,
     /// The latest event time seen.
     clock: AtomicU64,
@@ -298,13 +316,18 @@ impl Filter {
     /// their business and return `None`; a message is checked and returns its verdict.
     pub fn observe(&self, ev: &Event) -> Option<Verdict> {
         let policy = self.policy();
+        // The content analysis needs nothing but the text: done before any shared state.
+        let content = match (ev, &self.content) {
+            (Event::Message(m), Some(engine)) => Some(ContentFacts::analyze(engine, &m.text)),
+            _ => None,
+        };
         self.tick(ev);
         let ctx = match ev {
-            Event::Message(m) => self.context(m, &policy),
+            Event::Message(m) => self.context(m, content.as_ref(), &policy),
             _ => MessageContext::default(),
         };
         let shared = self.state(ev.business(), ev.ts());
-        let verdict = apply(&mut lock(&shared), ev, ctx, &policy);
+        let verdict = apply(&mut lock(&shared), ev, ctx, content.as_ref(), &policy);
         if let Some(v) = &verdict {
             self.counters.verdict(v.action);
         }
@@ -381,23 +404,45 @@ impl Filter {
             let horizon = clock.saturating_sub(day).saturating_sub(self.lateness);
             self.fatigue
                 .retain(|_, load| load.latest().is_some_and(|t| t > horizon));
+            self.campaigns
+                .retain(|_, b| b.latest().is_some_and(|t| t > horizon));
         }
     }
 
     /// The cross-business context of a message, counting it: as the batch engine computes it.
-    fn context(&self, m: &Message, policy: &Policy) -> MessageContext {
-        if m.category != Category::Marketing {
-            return MessageContext::default();
+    fn context(
+        &self,
+        m: &Message,
+        content: Option<&ContentFacts>,
+        policy: &Policy,
+    ) -> MessageContext {
+        context(
+            m,
+            content,
+            policy,
+            |key, ts, cap| self.fatigue.entry(key).or_default().record(ts, cap),
+            |fp, business, ts| self.campaign(fp, business, ts),
+        )
+    }
+
+    /// [`Campaigns::observe`] over the shared buckets: each bucket is locked only while it is
+    /// read or written, never two at once.
+    fn campaign(&self, simhash: u64, business: u64, ts: Timestamp) -> u32 {
+        let from = ts.saturating_sub(Span::Day.millis());
+        let keys = band_keys(simhash);
+        let mut seen = vec![business];
+        for k in keys {
+            if let Some(b) = self.campaigns.get(&k) {
+                b.matches(simhash, from, Campaigns::DISTANCE, &mut seen);
+            }
         }
-        let cap = policy.signals.recipient_fatigue_24h.cap;
-        let recipient_marketing_24h = self
-            .fatigue
-            .entry(recipient_key(&m.recipient))
-            .or_default()
-            .record(m.ts, cap);
-        MessageContext {
-            recipient_marketing_24h,
+        for k in keys {
+            self.campaigns
+                .entry(k)
+                .or_default()
+                .record(simhash, business, ts, from);
         }
+        seen.len() as u32
     }
 
     /// The business's state, created at `ts` if new. The map guard is dropped on return: the

@@ -7,6 +7,7 @@ use spamward_core::{Engine, Status};
 use spamward_sim::{World, WorldConfig};
 
 use super::*;
+use spamward_core::Category;
 
 const DAY: Timestamp = 86_400_000;
 const HOUR: Timestamp = 3_600_000;
@@ -102,9 +103,9 @@ fn a_filter_fed_in_log_order_gives_the_engines_verdicts() {
 }
 
 /// Workers on different businesses do not change each other's verdicts. Each worker's businesses
-/// get recipients of their own, so the one cross-business input (fatigue) does not depend on
-/// how the threads interleave; the lateness allowance covers how far apart in event time the
-/// threads drift.
+/// get recipients of their own and campaigns are not watched, so the cross-business inputs
+/// (fatigue, the campaign index) do not depend on how the threads interleave; the lateness
+/// allowance covers how far apart in event time the threads drift.
 #[test]
 fn concurrent_checks_on_different_businesses_match_one_thread() {
     const WORKERS: usize = 4;
@@ -121,9 +122,13 @@ fn concurrent_checks_on_different_businesses_match_one_thread() {
         };
         *recipient = format!("w{w}/{recipient}");
     }
-    let expected = by_business(sequential(&Filter::new(Policy::default()), &events));
+    let policy = Policy::from_toml_overlay("[signals.campaign_24h]\ncategories = []\n").unwrap();
+    let expected = by_business(sequential(&Filter::new(policy.clone()), &events));
 
-    let filter = Filter::builder().allowed_lateness(7 * DAY).build();
+    let filter = Filter::builder()
+        .policy(policy)
+        .allowed_lateness(7 * DAY)
+        .build();
     let found: Vec<Vec<Verdict>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..WORKERS)
             .map(|w| {

@@ -196,9 +196,10 @@ fn unreadable_snapshots_are_refused_for_a_reason() {
         (good[..10].to_vec(), "shorter than the header"),
         (b"{\"not\":\"a snapshot\"}".to_vec(), "bad magic"),
     ];
-    let mut v2 = good.clone();
-    v2[9] = 2;
-    cases.push((v2, "version 2"));
+    let mut newer = good.clone();
+    newer[9..11].copy_from_slice(&(SNAPSHOT_VERSION + 1).to_le_bytes());
+    let newer_version = format!("version {}", SNAPSHOT_VERSION + 1);
+    cases.push((newer, &newer_version));
     let mut torn = good.clone();
     torn.truncate(good.len() - 5);
     cases.push((torn, "CRC-32 mismatch"));

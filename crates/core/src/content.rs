@@ -1,0 +1,273 @@
+//! Content facts: what the core keeps of a message's content analysis, and the cross-business
+//! campaign index.
+//!
+//! `spamward_content` analyses a text (normal form, rules, links, classifier, fingerprint); the
+//! core needs only a few facts of that [`Analysis`] to judge a message and to fold it into its
+//! business's state. [`ContentFacts::of`] extracts them once, so drivers can analyse messages in
+//! parallel (the expensive part) and hand the facts to the per-business pass.
+//!
+//! Campaigns cross businesses: a snowshoe operation spreads one text over many fresh small
+//! senders, each of which alone looks like a small shop. [`Campaigns`] indexes the recent
+//! fingerprints of every business by the four 16-bit bands of the SimHash (two fingerprints
+//! within Hamming distance 3 share a band), and answers, for a new message, how many distinct
+//! businesses sent a near-identical text in the last 24 h. Like recipient fatigue, it is updated in
+//! the order messages arrive: log order in replay, arrival order in the filter.
+
+use bincode::{Decode, Encode};
+use rustc_hash::FxHashMap;
+use spamward_content::{Analysis, ContentEngine};
+
+use crate::event::Timestamp;
+
+/// What the core keeps of one message's content analysis.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContentFacts {
+    /// The classifier's spam probability, if the engine has a model.
+    pub spam_probability: Option<f64>,
+    /// The model's decision threshold (the probability at or above which it says spam).
+    pub spam_threshold: f64,
+    /// The noisy-or of the weights of the rules that fired.
+    pub rule_score: f64,
+    /// The ids of the rules that fired, in rule order, comma-separated.
+    pub rules: String,
+    /// A link that impersonates a protected brand or is blocklisted: `domain (why)`.
+    pub phishing: Option<String>,
+    /// How much normalising the text needed, 0..1.
+    pub obfuscation: f64,
+    /// The registrable domains linked, with their 64-bit keys, in order of appearance.
+    pub domains: Vec<(u64, String)>,
+    /// The SimHash of the masked normal form, if the text is long enough to judge by it.
+    pub fingerprint: Option<u64>,
+}
+
+impl ContentFacts {
+    /// Analyses `text` with `engine` and keeps the facts.
+    pub fn analyze(engine: &ContentEngine, text: &str) -> ContentFacts {
+        let analysis = engine.analyze(text);
+        ContentFacts::of(&analysis, engine.model().map_or(1.0, |m| m.threshold()))
+    }
+
+    /// The facts of an analysis; `spam_threshold` is the model's.
+    pub fn of(a: &Analysis, spam_threshold: f64) -> ContentFacts {
+        let mut rules = String::new();
+        for h in &a.rule_hits {
+            if !rules.is_empty() {
+                rules.push(',');
+            }
+            rules.push_str(&h.id);
+        }
+        let phishing = a.links.iter().find_map(|l| {
+            let domain = l.registrable_domain.as_deref().unwrap_or(&l.host);
+            if let Some(look) = &l.lookalike {
+                Some(format!("{domain} (lookalike of {})", look.brand))
+            } else if l.blocklisted {
+                Some(format!("{domain} (blocklisted)"))
+            } else {
+                None
+            }
+        });
+        let mut domains: Vec<(u64, String)> = Vec::new();
+        for l in &a.links {
+            let d = l.registrable_domain.as_deref().unwrap_or(&l.host);
+            let key = crate::corpus::fnv1a64(d.as_bytes());
+            if !domains.iter().any(|(k, _)| *k == key) {
+                domains.push((key, d.to_owned()));
+            }
+        }
+        ContentFacts {
+            spam_probability: a.spam_probability,
+            spam_threshold,
+            rule_score: a.rule_score(),
+            rules,
+            phishing,
+            obfuscation: a.normalized.obfuscation.score,
+            domains,
+            fingerprint: a.fingerprint.is_strong().then_some(a.fingerprint.simhash),
+        }
+    }
+
+    /// Whether the classifier says spam.
+    pub fn classifier_spam(&self) -> bool {
+        self.spam_probability
+            .is_some_and(|p| p >= self.spam_threshold)
+    }
+}
+
+/// One message's entry in a band bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+struct Entry {
+    simhash: u64,
+    business: u64,
+    ts: Timestamp,
+}
+
+/// The recent fingerprints that share one 16-bit band value at one position: at most one entry
+/// per business (its latest), at most [`Campaigns::BUCKET`] businesses.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct Bucket {
+    entries: Vec<Entry>,
+}
+
+impl Bucket {
+    /// Adds the businesses of entries near `simhash` (Hamming distance at most `distance`) and
+    /// newer than `from` to `out`, once each.
+    pub fn matches(&self, simhash: u64, from: Timestamp, distance: u32, out: &mut Vec<u64>) {
+        for e in &self.entries {
+            if e.ts > from
+                && (e.simhash ^ simhash).count_ones() <= distance
+                && !out.contains(&e.business)
+            {
+                out.push(e.business);
+            }
+        }
+    }
+
+    /// Records a message: replaces the business's entry if it has one, else adds one, dropping
+    /// entries older than `from` and, past the bucket's size, the oldest.
+    pub fn record(&mut self, simhash: u64, business: u64, ts: Timestamp, from: Timestamp) {
+        self.entries.retain(|e| e.ts > from);
+        let entry = Entry {
+            simhash,
+            business,
+            ts,
+        };
+        if let Some(e) = self.entries.iter_mut().find(|e| e.business == business) {
+            if ts >= e.ts {
+                *e = entry;
+            }
+            return;
+        }
+        if self.entries.len() >= Campaigns::BUCKET
+            && let Some(oldest) = self
+                .entries
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, e)| e.ts)
+                .map(|(i, _)| i)
+        {
+            self.entries.swap_remove(oldest);
+        }
+        self.entries.push(entry);
+    }
+
+    /// The latest time recorded.
+    pub fn latest(&self) -> Option<Timestamp> {
+        self.entries.iter().map(|e| e.ts).max()
+    }
+}
+
+/// The key of a band bucket: the band's position and its value.
+pub fn band_keys(simhash: u64) -> [u32; 4] {
+    std::array::from_fn(|i| ((i as u32) << 16) | ((simhash >> (16 * i)) & 0xffff) as u32)
+}
+
+/// Near-identical texts from many businesses in the last 24 h.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct Campaigns {
+    buckets: FxHashMap<u32, Bucket>,
+}
+
+impl Campaigns {
+    /// Businesses remembered per bucket: the largest cluster size the index can report.
+    pub const BUCKET: usize = 64;
+    /// Hamming distance up to which two fingerprints are the same text.
+    pub const DISTANCE: u32 = 3;
+
+    /// Records a message of `business` with fingerprint `simhash` at `ts`, and returns how many
+    /// distinct businesses (this one included) sent a near-identical text in `(ts - window, ts]`.
+    pub fn observe(&mut self, simhash: u64, business: u64, ts: Timestamp, window: u64) -> u32 {
+        let from = ts.saturating_sub(window);
+        let mut seen = vec![business];
+        let keys = band_keys(simhash);
+        for k in keys {
+            if let Some(b) = self.buckets.get(&k) {
+                b.matches(simhash, from, Campaigns::DISTANCE, &mut seen);
+            }
+        }
+        for k in keys {
+            self.buckets
+                .entry(k)
+                .or_default()
+                .record(simhash, business, ts, from);
+        }
+        seen.len() as u32
+    }
+
+    /// Forgets buckets with nothing newer than `horizon`.
+    pub fn sweep(&mut self, horizon: Timestamp) {
+        self.buckets
+            .retain(|_, b| b.latest().is_some_and(|t| t > horizon));
+    }
+
+    /// Buckets held.
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+
+    /// The buckets, for a snapshot, in key order.
+    pub fn buckets(&self) -> Vec<(u32, &Bucket)> {
+        let mut out: Vec<(u32, &Bucket)> = self.buckets.iter().map(|(k, b)| (*k, b)).collect();
+        out.sort_by_key(|(k, _)| *k);
+        out
+    }
+
+    /// Rebuilds the index from a snapshot's buckets.
+    pub fn from_buckets(buckets: impl IntoIterator<Item = (u32, Bucket)>) -> Campaigns {
+        Campaigns {
+            buckets: buckets.into_iter().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: u64 = 86_400_000;
+
+    #[test]
+    fn near_identical_texts_from_distinct_businesses_are_counted_once_each() {
+        let mut c = Campaigns::default();
+        let t = 1_000 * DAY;
+        let fp = 0x1234_5678_9abc_def0u64;
+        assert_eq!(c.observe(fp, 1, t, DAY), 1);
+        assert_eq!(c.observe(fp, 1, t + 1, DAY), 1, "the same business again");
+        assert_eq!(c.observe(fp ^ 0b101, 2, t + 2, DAY), 2, "distance 2");
+        assert_eq!(
+            c.observe(fp ^ 0xf0, 3, t + 3, DAY),
+            1,
+            "distance 4: another text"
+        );
+        assert_eq!(c.observe(fp, 4, t + 4, DAY), 3);
+        // A day after the first ones, only the later sends count.
+        assert_eq!(
+            c.observe(fp, 5, t + 2 + DAY, DAY),
+            2,
+            "5, and 4 (1 and 2 are too old)"
+        );
+        c.sweep(t + 10 * DAY);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn a_bucket_keeps_at_most_its_size() {
+        let mut c = Campaigns::default();
+        let t = 1_000 * DAY;
+        let mut last = 0;
+        for b in 0..200u64 {
+            last = c.observe(42, b, t + b, DAY);
+        }
+        // The last sender and the most recent BUCKET before it.
+        assert_eq!(last as usize, Campaigns::BUCKET + 1);
+        assert!(
+            c.buckets()
+                .iter()
+                .all(|(_, b)| b.entries.len() <= Campaigns::BUCKET)
+        );
+    }
+}
