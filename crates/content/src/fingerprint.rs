@@ -53,42 +53,29 @@ impl Fingerprint {
     /// The fingerprint of tokenised text.
     pub(crate) fn of_tokens(tokens: &Tokens) -> Fingerprint {
         let words = common_words();
-        let word = |h: u64| -> u64 {
-            if words.binary_search(&h).is_ok() {
-                h
-            } else {
-                RARE
-            }
-        };
         let n = tokens.words.len();
         if n == 0 {
             return Fingerprint::default();
         }
-        let mut sums = [0i32; 64];
-        // Shingle i covers padded positions i-1, i, i+1 over [START, w0, .., wn-1, END].
-        let at = |i: isize| -> u64 {
-            if i < 0 {
-                START
-            } else if i as usize >= n {
-                END
-            } else {
-                word(tokens.words[i as usize])
-            }
+        let word = |i: usize| -> u64 {
+            let h = tokens.words[i];
+            if words.contains(h) { h } else { RARE }
         };
-        let (mut a, mut b) = (START, at(0));
-        for i in 0..n as isize {
-            let c = at(i + 1);
+        // Shingle i covers padded positions i-1, i, i+1 over [START, w0, .., wn-1, END]. Each bit
+        // of the SimHash is set when more than half the shingle hashes have it set.
+        let mut ones = [0u32; 64];
+        let (mut a, mut b) = (START, word(0));
+        for i in 0..n {
+            let c = if i + 1 < n { word(i + 1) } else { END };
             let h = mix(a.rotate_left(42) ^ b.rotate_left(21) ^ c ^ 0x5348_494e_474c_4533);
-            for (bit, sum) in sums.iter_mut().enumerate() {
-                *sum += if h >> bit & 1 == 1 { 1 } else { -1 };
+            for (bit, count) in ones.iter_mut().enumerate() {
+                *count += (h >> bit & 1) as u32;
             }
             (a, b) = (b, c);
         }
         let mut simhash = 0u64;
-        for (bit, &sum) in sums.iter().enumerate() {
-            if sum > 0 {
-                simhash |= 1 << bit;
-            }
+        for (bit, &count) in ones.iter().enumerate() {
+            simhash |= u64::from(2 * count > n as u32) << bit;
         }
         Fingerprint {
             simhash,
@@ -123,27 +110,67 @@ const START: u64 = 0x7374_6172_7400_0001;
 const END: u64 = 0x656e_6400_0000_0002;
 const RARE: u64 = 0x7261_7265_0000_0003;
 
-/// The hashes of the common words, sorted.
-fn common_words() -> &'static [u64] {
-    static WORDS: OnceLock<Vec<u64>> = OnceLock::new();
+/// The hashes of the common words in an open-addressing table: one probe for most lookups, where a
+/// binary search would cost a dozen unpredictable branches per word.
+struct WordSet {
+    slots: Vec<u64>,
+    mask: usize,
+}
+
+/// Marks an empty slot (no word hashes to it: [`mix`] is a bijection and zero maps to zero, and
+/// hashing a word starts from FNV's non-zero basis).
+const EMPTY: u64 = 0;
+
+impl WordSet {
+    fn new(hashes: impl Iterator<Item = u64>) -> WordSet {
+        let hashes: Vec<u64> = hashes.filter(|&h| h != EMPTY).collect();
+        let size = (hashes.len() * 4).next_power_of_two().max(16);
+        let mut set = WordSet {
+            slots: vec![EMPTY; size],
+            mask: size - 1,
+        };
+        for h in hashes {
+            let mut i = h as usize & set.mask;
+            while set.slots[i] != EMPTY && set.slots[i] != h {
+                i = (i + 1) & set.mask;
+            }
+            set.slots[i] = h;
+        }
+        set
+    }
+
+    #[inline]
+    fn contains(&self, h: u64) -> bool {
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = self.slots[i];
+            if s == h {
+                return h != EMPTY;
+            }
+            if s == EMPTY {
+                return false;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
+
+fn common_words() -> &'static WordSet {
+    static WORDS: OnceLock<WordSet> = OnceLock::new();
     WORDS.get_or_init(|| {
-        let mut v: Vec<u64> = COMMON_WORDS
-            .lines()
-            .map(str::trim)
-            .filter(|w| !w.is_empty() && !w.starts_with('#'))
-            .map(|w| hash_bytes(w.as_bytes()))
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
+        WordSet::new(
+            COMMON_WORDS
+                .lines()
+                .map(str::trim)
+                .filter(|w| !w.is_empty() && !w.starts_with('#'))
+                .map(|w| hash_bytes(w.as_bytes())),
+        )
     })
 }
 
 /// Whether a word (in normal form) is on the common-word list.
 pub fn is_common_word(word: &str) -> bool {
-    common_words()
-        .binary_search(&hash_bytes(word.as_bytes()))
-        .is_ok()
+    common_words().contains(hash_bytes(word.as_bytes()))
 }
 
 #[cfg(test)]

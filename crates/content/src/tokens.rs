@@ -49,12 +49,19 @@ impl Tokens {
         self.upper = 0;
         self.letters = 0;
         self.bangs = 0;
-        for c in original.chars() {
-            if c.is_alphabetic() {
-                self.letters += 1;
-                self.upper += u32::from(c.is_uppercase());
-            } else if c == '!' {
-                self.bangs += 1;
+        let (mut letters, mut upper, mut bangs) = (0u32, 0u32, 0u32);
+        for &b in original.as_bytes() {
+            letters += u32::from(b.is_ascii_alphabetic());
+            upper += u32::from(b.is_ascii_uppercase());
+            bangs += u32::from(b == b'!');
+        }
+        (self.letters, self.upper, self.bangs) = (letters, upper, bangs);
+        if !original.is_ascii() {
+            for c in original.chars().filter(|c| !c.is_ascii()) {
+                if c.is_alphabetic() {
+                    self.letters += 1;
+                    self.upper += u32::from(c.is_uppercase());
+                }
             }
         }
     }
@@ -69,20 +76,42 @@ impl Tokens {
             if !self.masked.is_empty() {
                 self.masked.push(' ');
             }
-            self.chars += chunk.chars().count() as u32 + 1;
-            let (lead, core, trail) = trim_punctuation(chunk);
-            if is_email(core) {
-                self.masked.push_str(lead);
-                self.masked.push('M');
-                self.masked.push_str(trail);
-                self.digits += count_digits(core);
-            } else if is_url(core) {
-                self.masked.push_str(lead);
-                self.masked.push('U');
-                self.masked.push_str(trail);
-                self.digits += count_digits(core);
+            let bytes = chunk.as_bytes();
+            let (mut dot, mut at, mut digit, mut ascii) = (false, false, false, true);
+            for &b in bytes {
+                dot |= b == b'.';
+                at |= b == b'@';
+                digit |= b.is_ascii_digit();
+                ascii &= b.is_ascii();
+            }
+            self.chars += 1 + if ascii {
+                bytes.len() as u32
             } else {
+                chunk.chars().count() as u32
+            };
+            if dot || at {
+                let (lead, core, trail) = trim_punctuation(chunk);
+                let placeholder = if core.is_empty() {
+                    None
+                } else if at && is_email(core) {
+                    Some('M')
+                } else if dot && is_url(core) {
+                    Some('U')
+                } else {
+                    None
+                };
+                if let Some(p) = placeholder {
+                    self.masked.push_str(lead);
+                    self.masked.push(p);
+                    self.masked.push_str(trail);
+                    self.digits += count_digits(core);
+                    continue;
+                }
+            }
+            if digit {
                 self.push_masking_digits(chunk);
+            } else {
+                self.masked.push_str(chunk);
             }
         }
         self.chars = self.chars.saturating_sub(1);
@@ -142,14 +171,23 @@ fn hash_words(text: &[u8], out: &mut Vec<u64>) {
     }
 }
 
-/// 64-bit FNV-1a, then a final mix so that the high bits (which index the weight table) depend on
-/// every byte.
+/// A word's hash: eight bytes at a time (a word is usually one step), then a final mix so that the
+/// high bits (which index the weight table) depend on every byte.
 #[inline]
 pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+        h = (h ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut v = 0u64;
+        for (i, &b) in rest.iter().enumerate() {
+            v |= u64::from(b) << (8 * i);
+        }
+        h = (h ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
     }
     mix(h)
 }
@@ -199,7 +237,7 @@ fn is_email(core: &str) -> bool {
 /// Whether a chunk (punctuation trimmed) looks like a link. Deliberately generous with a scheme or
 /// `www.`, and careful without one, so that `ok.then` and `e.g` stay words.
 fn is_url(core: &str) -> bool {
-    if core.len() < 4 {
+    if core.len() < 4 || !core.as_bytes().contains(&b'.') {
         return false;
     }
     for prefix in ["http://", "https://", "hxxp://", "hxxps://", "www."] {

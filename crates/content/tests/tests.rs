@@ -4,6 +4,7 @@
 mod engine;
 mod fuzz;
 mod links;
+mod model;
 mod normalize;
 mod rules;
 mod util;

@@ -71,6 +71,10 @@ pub struct TrainingExample<'a> {
     /// the model what a sample of traffic lacks are not a sample of traffic: counting them would
     /// tune the threshold to them.
     pub sets_threshold: bool,
+    /// A legitimate text the threshold must not flag: the threshold is placed above its
+    /// out-of-fold score. For the business texts that stand for traffic that must never be
+    /// blocked.
+    pub guard: bool,
 }
 
 impl<'a> TrainingExample<'a> {
@@ -81,6 +85,7 @@ impl<'a> TrainingExample<'a> {
             spam,
             weight: 1.0,
             sets_threshold: true,
+            guard: false,
         }
     }
 }
@@ -99,7 +104,11 @@ struct CollectSink {
 
 impl Sink for CollectSink {
     fn feature(&mut self, group: usize, hash: u64) {
-        let sign = if hash & 1 == 0 { 1.0 } else { -1.0 };
+        let sign = if hash >> (self.shift - 1) & 1 == 0 {
+            1.0
+        } else {
+            -1.0
+        };
         self.groups[group].push(((hash >> self.shift) as u32, sign));
     }
 }
@@ -203,7 +212,13 @@ impl Trainer {
             .filter(|(e, _)| e.sets_threshold)
             .map(|(e, &p)| (p, e.spam))
             .unzip();
-        let cut = choose_threshold(&scores, &labels, o.max_fpr);
+        let floor = examples
+            .iter()
+            .zip(&oof)
+            .filter(|(e, _)| e.guard && !e.spam)
+            .map(|(_, &p)| p)
+            .fold(0.0, f64::max);
+        let cut = choose_threshold(&scores, &labels, o.max_fpr, floor);
 
         let all: Vec<usize> = (0..data.len()).collect();
         let w = self.fit(&data, &all, table);
@@ -316,9 +331,10 @@ pub(crate) struct Cut {
     pub fpr: f64,
 }
 
-/// The threshold of best F1 among those whose false-positive rate on ham is at most `max_fpr`,
-/// halfway between the lowest score flagged and the next one down.
-pub(crate) fn choose_threshold(scores: &[f64], spam: &[bool], max_fpr: f64) -> Cut {
+/// The threshold of best F1 among those whose false-positive rate on ham is at most `max_fpr` and
+/// that are above `floor`, halfway between the lowest score flagged and the next one down (or the
+/// floor).
+pub(crate) fn choose_threshold(scores: &[f64], spam: &[bool], max_fpr: f64, floor: f64) -> Cut {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let positives = spam.iter().filter(|&&s| s).count() as f64;
@@ -339,7 +355,7 @@ pub(crate) fn choose_threshold(scores: &[f64], spam: &[bool], max_fpr: f64) -> C
             continue; // ties are flagged together
         }
         let fpr = if negatives > 0.0 { fp / negatives } else { 0.0 };
-        if fpr > max_fpr {
+        if fpr > max_fpr || scores[i] <= floor {
             break;
         }
         let precision = tp / (tp + fp);
@@ -351,7 +367,7 @@ pub(crate) fn choose_threshold(scores: &[f64], spam: &[bool], max_fpr: f64) -> C
         };
         if f1 > best.f1 {
             best = Cut {
-                threshold: (scores[i] + next.unwrap_or(0.0)) / 2.0,
+                threshold: (scores[i] + next.unwrap_or(0.0).max(floor)) / 2.0,
                 precision,
                 recall,
                 f1,
@@ -370,12 +386,14 @@ mod tests {
     fn threshold_respects_the_fpr_bound() {
         let scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4];
         let spam = [true, false, true, true, false, false];
-        let strict = choose_threshold(&scores, &spam, 0.0);
+        let strict = choose_threshold(&scores, &spam, 0.0, 0.0);
         assert!((strict.threshold - 0.85).abs() < 1e-12);
         assert_eq!(strict.fpr, 0.0);
-        let loose = choose_threshold(&scores, &spam, 0.34);
+        let loose = choose_threshold(&scores, &spam, 0.34, 0.0);
         assert!((loose.threshold - 0.55).abs() < 1e-12);
         assert!((loose.recall - 1.0).abs() < 1e-12);
+        let floored = choose_threshold(&scores, &spam, 0.34, 0.65);
+        assert!((floored.threshold - 0.675).abs() < 1e-12);
     }
 
     #[test]
