@@ -243,3 +243,18 @@ fn obfuscated_test_spam_scores_like_the_original() {
         assert!(lost * 50 <= caught, "{name}: {lost} of {caught} lost");
     }
 }
+
+/// A file that is not a model is refused with the reason, not a panic.
+#[test]
+fn eval_content_refuses_a_file_that_is_not_a_model() {
+    let out = crate::util::spamward(&[
+        "eval-content",
+        "--dataset",
+        p(&sms()),
+        "--model",
+        p(&root().join("Cargo.toml")),
+    ]);
+    assert!(!out.status.success());
+    let err = crate::util::stderr(&out);
+    assert!(err.contains("not a spamward model file"), "{err}");
+}
