@@ -404,7 +404,7 @@ fn content_readings(
         Reading::new(
             Signal::ContentClassifier,
             c.spam_probability.unwrap_or(0.0),
-            c.spam_threshold,
+            c.classifier_line(s.content_classifier.min_probability),
             0,
             0,
         )
@@ -470,6 +470,8 @@ fn content_readings(
             Some("category not watched for campaigns")
         } else if c.spam_probability.unwrap_or(0.0) < camp.min_spam_probability {
             Some("the text itself does not read like spam")
+        } else if ctx.campaign_businesses >= camp.min_businesses && !fired(Signal::Campaign24h) {
+            Some("an established business: campaigns judge young ones only")
         } else {
             None
         }),
@@ -1150,10 +1152,14 @@ impl BusinessState {
     ) -> Vec<(Hit, MessageAction, f64)> {
         let s = &policy.signals;
         let mut hits = Vec::new();
-        if let (true, Some(p)) = (c.classifier_spam(), c.spam_probability) {
-            let r = &s.content_classifier;
+        let r = &s.content_classifier;
+        if let (true, Some(p)) = (c.classifier_spam(r.min_probability), c.spam_probability) {
             hits.push((
-                Hit::new(Signal::ContentClassifier, p, c.spam_threshold),
+                Hit::new(
+                    Signal::ContentClassifier,
+                    p,
+                    c.classifier_line(r.min_probability),
+                ),
                 r.action,
                 r.weight,
             ));
@@ -1194,6 +1200,7 @@ impl BusinessState {
         let r = &s.campaign_24h;
         if ctx.campaign_businesses >= r.min_businesses
             && r.categories.contains(&m.category)
+            && (!r.young_only || self.is_young(policy))
             && c.spam_probability.unwrap_or(0.0) >= r.min_spam_probability
         {
             hits.push((
@@ -1251,13 +1258,19 @@ impl BusinessState {
         ts.saturating_sub(born) < hours * HOUR
     }
 
-    /// The scale on rate priors: young businesses have not earned the benefit of the doubt.
-    fn prior_scale(&self, policy: &Policy) -> f64 {
+    /// Whether the account (the `created` of its business record, else its first event) is
+    /// younger than `trust.young_days`.
+    fn is_young(&self, policy: &Policy) -> bool {
         let born = match (self.established, self.created) {
             (true, Some(c)) => c,
             _ => self.first_seen,
         };
-        if self.now.saturating_sub(born) < policy.trust.young_days * 24 * HOUR {
+        self.now.saturating_sub(born) < policy.trust.young_days * 24 * HOUR
+    }
+
+    /// The scale on rate priors: young businesses have not earned the benefit of the doubt.
+    fn prior_scale(&self, policy: &Policy) -> f64 {
+        if self.is_young(policy) {
             policy.trust.young_prior_scale
         } else {
             1.0

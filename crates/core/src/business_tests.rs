@@ -804,6 +804,13 @@ mod content {
             .find(|h| h.signal == Signal::Campaign24h)
             .unwrap_or_else(|| panic!("campaign_24h: {v:?}"));
         assert_eq!(hit.value, 5.0, "five businesses sent it");
+        // An established business sending the same words is not judged by campaigns: businesses
+        // of a kind share template wording.
+        e.observe(&established_as("b-old"));
+        let v = e
+            .observe(&text_msg(9, T0 + 9 * MIN, "b-old", &text(80009)))
+            .unwrap();
+        assert!(!signals(&v).contains(&Signal::Campaign24h), "{v:?}");
     }
 
     #[test]

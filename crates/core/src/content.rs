@@ -86,10 +86,16 @@ impl ContentFacts {
         }
     }
 
-    /// Whether the classifier says spam.
-    pub fn classifier_spam(&self) -> bool {
+    /// The probability at or above which the classifier's say counts: the model's threshold, or
+    /// `min_probability` when higher.
+    pub fn classifier_line(&self, min_probability: f64) -> f64 {
+        self.spam_threshold.max(min_probability)
+    }
+
+    /// Whether the classifier says spam at that line.
+    pub fn classifier_spam(&self, min_probability: f64) -> bool {
         self.spam_probability
-            .is_some_and(|p| p >= self.spam_threshold)
+            .is_some_and(|p| p >= self.classifier_line(min_probability))
     }
 }
 

@@ -84,8 +84,8 @@ pub struct Signals {
     pub new_business_ramp_1h: RampRule,
     /// `recipient_fatigue_24h`.
     pub recipient_fatigue_24h: FatigueRule,
-    /// `content_classifier`: fires at the model's own threshold.
-    pub content_classifier: MessageRule,
+    /// `content_classifier`.
+    pub content_classifier: ClassifierRule,
     /// `content_rules`.
     pub content_rules: ScoreRule,
     /// `phishing_link`.
@@ -257,6 +257,20 @@ pub struct FatigueRule {
     pub action: MessageAction,
 }
 
+/// The text classifier's say.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierRule {
+    /// The spam probability at or above which it fires, 0..1; the model's own threshold when
+    /// that is higher. The model's threshold is chosen for F1 on the SMS collection; acting on a
+    /// business's message asks for more.
+    pub min_probability: f64,
+    /// Weight in the score.
+    pub weight: f64,
+    /// What a hit does to the message.
+    pub action: MessageAction,
+}
+
 /// A message-level rule on a 0..1 score.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -289,6 +303,9 @@ pub struct NewDomainRule {
 pub struct CampaignRule {
     /// Distinct businesses (this one included) that fire it, at least 2.
     pub min_businesses: u32,
+    /// Whether only young businesses (see `trust.young_days`) are judged by it: snowshoe spam
+    /// runs on fresh accounts, while established businesses of a kind share template wording.
+    pub young_only: bool,
     /// The message categories it applies to.
     pub categories: Vec<crate::event::Category>,
     /// The classifier's spam probability the message itself must reach, 0..1: businesses of one
@@ -512,6 +529,10 @@ impl Policy {
         unit_closed(
             "signals.content_classifier.weight",
             s.content_classifier.weight,
+        )?;
+        unit_closed(
+            "signals.content_classifier.min_probability",
+            s.content_classifier.min_probability,
         )?;
         unit_closed("signals.phishing_link.weight", s.phishing_link.weight)?;
         for (name, r) in [
