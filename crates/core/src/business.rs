@@ -1258,6 +1258,22 @@ impl BusinessState {
         ts.saturating_sub(born) < hours * HOUR
     }
 
+    /// What a business-level hit does to this business: the policy's action, except that content
+    /// alone suspends no established business unless `trust.content_suspends_established`
+    /// (one spammy-looking template of a shop is throttled until it stops, not suspended;
+    /// complaints and bought lists still suspend it).
+    fn business_action(&self, policy: &Policy, hit: &Hit) -> BusinessAction {
+        let action = business_action(policy, hit);
+        if hit.signal == Signal::FlaggedContentRate24h
+            && !policy.trust.content_suspends_established
+            && !self.is_young(policy)
+        {
+            action.min(BusinessAction::Throttle)
+        } else {
+            action
+        }
+    }
+
     /// Whether the account (the `created` of its business record, else its first event) is
     /// younger than `trust.young_days`.
     fn is_young(&self, policy: &Policy) -> bool {
@@ -1488,7 +1504,7 @@ impl BusinessState {
         // Status.
         let target = hits
             .iter()
-            .map(|h| match business_action(policy, h) {
+            .map(|h| match self.business_action(policy, h) {
                 BusinessAction::None => Status::Active,
                 BusinessAction::Throttle => Status::Throttled,
                 BusinessAction::Suspend => Status::Suspended,
@@ -1500,7 +1516,7 @@ impl BusinessState {
         if target != self.status && !held {
             let reasons: Vec<Hit> = hits
                 .iter()
-                .filter(|h| business_action(policy, h) != BusinessAction::None)
+                .filter(|h| self.business_action(policy, h) != BusinessAction::None)
                 .cloned()
                 .collect();
             if self.changes.len() == MAX_CHANGES {

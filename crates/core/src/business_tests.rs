@@ -814,24 +814,49 @@ mod content {
     }
 
     #[test]
-    fn a_business_that_keeps_sending_spam_is_suspended_on_its_content() {
+    fn a_young_business_that_keeps_sending_spam_is_suspended_an_established_one_throttled() {
         let mut e = shipped();
-        e.observe(&established_as("b-1"));
+        e.observe(&established_as("b-old"));
+        for b in ["b-old", "b-new"] {
+            for i in 0..40 {
+                e.observe(&text_msg(
+                    i,
+                    T0 + i as u64 * MIN,
+                    b,
+                    "Congratulations! You've been selected to receive a £2000 award. To claim call 09050003091 now. Box 95QU",
+                ));
+            }
+        }
+        let young = e.standing("b-new").unwrap();
+        assert_eq!(young.status, Status::Suspended, "{:?}", young.reasons);
+        let old = e.standing("b-old").unwrap();
+        assert_eq!(
+            old.status,
+            Status::Throttled,
+            "content alone: {:?}",
+            old.reasons
+        );
+        for s in [young, old] {
+            assert!(
+                s.reasons
+                    .iter()
+                    .any(|h| h.signal == Signal::FlaggedContentRate24h)
+            );
+        }
+        // Unless the policy lets content suspend established businesses too.
+        let policy =
+            Policy::from_toml_overlay("[trust]\ncontent_suspends_established = true\n").unwrap();
+        let mut e = Engine::new(policy);
+        e.observe(&established_as("b-old"));
         for i in 0..40 {
             e.observe(&text_msg(
                 i,
                 T0 + i as u64 * MIN,
-                "b-1",
+                "b-old",
                 "Congratulations! You've been selected to receive a £2000 award. To claim call 09050003091 now. Box 95QU",
             ));
         }
-        let s = standing(&e);
-        assert_eq!(s.status, Status::Suspended, "{:?}", s.reasons);
-        assert!(
-            s.reasons
-                .iter()
-                .any(|h| h.signal == Signal::FlaggedContentRate24h)
-        );
+        assert_eq!(e.standing("b-old").unwrap().status, Status::Suspended);
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub struct TrustConfig {
     pub young_days: u64,
     /// Every rate rule's `prior_strength` is multiplied by this for a young business, 0..1.
     pub young_prior_scale: f64,
+    /// Whether content evidence alone (`flagged_content_rate_24h`) may suspend a business that is
+    /// no longer young; if not, it throttles at most.
+    pub content_suspends_established: bool,
 }
 
 /// Score thresholds.
