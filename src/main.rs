@@ -53,6 +53,9 @@ enum Command {
         /// A policy file laid over the default policy.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Rule packs: every *.toml in this directory, in place of the shipped packs.
+        #[arg(long)]
+        rules: Option<PathBuf>,
         /// Worker threads (the output is the same for any number).
         #[arg(long)]
         threads: Option<usize>,
@@ -83,6 +86,9 @@ enum Command {
         /// The policy in force, then the candidate: `--policy OLD.toml --policy NEW.toml`.
         #[arg(long = "policy", required = true, num_args = 1)]
         policies: Vec<PathBuf>,
+        /// Rule packs: every *.toml in this directory, in place of the shipped packs.
+        #[arg(long)]
+        rules: Option<PathBuf>,
         /// The generator's truth: also compare precision, recall and messages lost.
         #[arg(long)]
         truth: Option<PathBuf>,
@@ -117,6 +123,9 @@ enum Command {
         /// A policy file laid over the default policy.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Rule packs: every *.toml in this directory, in place of the shipped packs.
+        #[arg(long)]
+        rules: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -197,6 +206,9 @@ enum Command {
         /// A policy file laid over the default policy.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Rule packs: every *.toml in this directory, in place of the shipped packs.
+        #[arg(long)]
+        rules: Option<PathBuf>,
         /// Keep the state durable in this directory: a journal of every event, committed before
         /// its verdict is written, and snapshots; restored from it on start.
         #[arg(long)]
@@ -258,6 +270,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Replay {
             logs,
             policy,
+            rules,
             threads,
             verdicts,
             report,
@@ -275,6 +288,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             cmd::replay::run(cmd::replay::ReplayOptions {
                 logs,
                 policy,
+                content: util::load_content(rules.as_deref())?,
                 verdicts,
                 report,
                 html,
@@ -286,6 +300,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Diff {
             logs,
             policies,
+            rules,
             truth,
             out,
             sample,
@@ -300,6 +315,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                     .build_global()?;
             }
             cmd::diff::run(cmd::diff::DiffOptions {
+                content: util::load_content(rules.as_deref())?,
                 logs,
                 old,
                 new,
@@ -315,6 +331,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             business,
             message,
             policy,
+            rules,
             json,
             max_errors,
             quiet,
@@ -323,6 +340,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             cmd::explain::run(cmd::explain::ExplainOptions {
                 logs,
                 policy,
+                content: util::load_content(rules.as_deref())?,
                 business,
                 message,
                 json,
@@ -332,6 +350,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Filter {
             policy,
+            rules,
             state_dir,
             snapshot_every,
             resume_after,
@@ -339,6 +358,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         } => {
             let mut builder = spamward_filter::Filter::builder();
             builder.policy(util::load_policy(policy.as_deref())?);
+            builder.content(Some(util::load_content(rules.as_deref())?));
             if let Some(p) = partition {
                 builder.partition(p);
             }

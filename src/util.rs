@@ -44,6 +44,36 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// The content heuristics: the shipped ones, or with the rule packs of `rules` (every `*.toml` in
+/// the directory, in name order) in place of the shipped packs. A pack with a mistake is refused
+/// with its file, rule id and what is wrong; nothing is loaded then.
+pub fn load_content(rules: Option<&Path>) -> Result<spamward_content::ContentEngine> {
+    let Some(dir) = rules else {
+        return Ok(spamward_content::ContentEngine::default());
+    };
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read rule packs in {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        anyhow::bail!("{}: no rule pack (*.toml) in it", dir.display());
+    }
+    let mut builder = spamward_content::RuleSet::builder();
+    for f in &files {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read rule pack {}", f.display()))?;
+        builder
+            .pack(&f.display().to_string(), &text)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let rules = builder.build().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(spamward_content::ContentEngine::builder()
+        .rules(rules)
+        .build())
+}
+
 /// The default policy, or the file laid over it.
 pub fn load_policy(path: Option<&Path>) -> Result<Policy> {
     match path {

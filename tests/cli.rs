@@ -253,3 +253,69 @@ fn bench_measures_and_reports_json() {
     );
     assert!(0.0 < p50 && p50 <= p99 && p99 <= p999, "{f}");
 }
+
+/// `--rules DIR` puts an operator's rule packs in place of the shipped ones: their rules fire by
+/// id in the verdicts, and a pack with a mistake stops the start naming its file and rule.
+#[test]
+fn operators_rule_packs_replace_the_shipped_ones_and_bad_packs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    fs::create_dir(&rules).unwrap();
+    fs::write(
+        rules.join("house.toml"),
+        r#"
+[[rule]]
+id = "house.parcel_fee"
+description = "Our customers get parcel-fee lures."
+category = "phishing"
+regex = '''parcel .{0,40}(fee|charge)'''
+weight = 0.9
+"#,
+    )
+    .unwrap();
+    let log = dir.path().join("log.jsonl");
+    fs::write(
+        &log,
+        r#"{"type":"message","id":"m-1","ts":1764000000000,"business":"b-1","recipient":"r-1","category":"utility","text":"Your parcel is waiting: a small customs fee is due today"}
+"#,
+    )
+    .unwrap();
+    let verdicts = dir.path().join("v.jsonl");
+    ok(&[
+        "replay",
+        p(&log),
+        "--rules",
+        p(&rules),
+        "--verdicts",
+        p(&verdicts),
+        "-q",
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_str(fs::read_to_string(&verdicts).unwrap().trim()).unwrap();
+    let hit = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["signal"] == "content_rules")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(hit["detail"], "house.parcel_fee");
+
+    fs::write(
+        rules.join("zz_bad.toml"),
+        "[[rule]]\nid = \"bad.one\"\ndescription = \"x\"\ncategory = \"phishing\"\nregex = '''(unclosed'''\nweight = 0.5\n",
+    )
+    .unwrap();
+    for cmd in ["replay", "explain"] {
+        let mut args = vec![cmd, p(&log), "--rules", p(&rules)];
+        if cmd == "explain" {
+            args.extend(["--business", "b-1"]);
+        }
+        let out = spamward(&args);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains("zz_bad.toml") && err.contains("bad.one"),
+            "{err}"
+        );
+    }
+}

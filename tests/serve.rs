@@ -899,3 +899,57 @@ fn quantile_bound(m: &BTreeMap<String, f64>, q: f64) -> String {
         .map_or("+Inf", |(_, le, _)| le)
         .to_owned()
 }
+
+/// Rule packs reload with the policy: a new pack's rule fires on the next message, and a pack
+/// with a mistake is refused by name while the packs in force stay.
+#[test]
+fn rule_packs_reload_with_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    fs::create_dir(&rules).unwrap();
+    let pack = |id: &str, word: &str| {
+        format!(
+            "[[rule]]\nid = \"{id}\"\ndescription = \"x\"\ncategory = \"phishing\"\nkeywords = [\"{word}\"]\nweight = 0.9\n"
+        )
+    };
+    fs::write(rules.join("a.toml"), pack("house.one", "zebra")).unwrap();
+    let service = Service::start(&["--rules", p(&rules)]);
+    let rules_fired = |id: &str, text: &str, secs: u64| {
+        let body = format!(
+            r#"{{"id":"{id}","ts":{},"business":"b-r","recipient":"r-{id}","category":"utility","text":"{text}"}}"#,
+            1_764_000_000_000 + secs * 1000
+        );
+        let a = service.post("/v1/check", &body);
+        assert_eq!(a.status, 200, "{}", a.body);
+        a.json()["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["signal"] == "content_rules")
+            .map(|r| r["detail"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        rules_fired("1", "a zebra at the door", 0).as_deref(),
+        Some("house.one")
+    );
+    assert_eq!(rules_fired("2", "a giraffe at the door", 1), None);
+
+    fs::write(rules.join("a.toml"), pack("house.two", "giraffe")).unwrap();
+    let a = service.post("/v1/policy/reload", "");
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        rules_fired("3", "a giraffe at the door", 2).as_deref(),
+        Some("house.two")
+    );
+
+    fs::write(rules.join("b.toml"), "[[rule]]\nid = \"Bad Id\"\n").unwrap();
+    let a = service.post("/v1/policy/reload", "");
+    assert_eq!(a.status, 400, "{}", a.body);
+    let error = a.json()["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("b.toml"), "{error}");
+    assert_eq!(
+        rules_fired("4", "a giraffe at the door", 3).as_deref(),
+        Some("house.two"),
+        "the packs in force stay"
+    );
+}

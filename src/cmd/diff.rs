@@ -20,6 +20,8 @@ use crate::util::thousands;
 
 /// Options of a diff.
 pub struct DiffOptions {
+    /// The content heuristics, the same under both policies.
+    pub content: spamward_content::ContentEngine,
     /// The logs, one stream.
     pub logs: Vec<PathBuf>,
     /// The policy in force, and its file.
@@ -144,8 +146,8 @@ pub fn run(opts: DiffOptions) -> Result<bool> {
     let bar = progress.clone();
     let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, &bar));
 
-    let mut old = Engine::new(opts.old.1);
-    let mut new = Engine::new(opts.new.1);
+    let mut old = Engine::with_content(opts.old.1, Some(opts.content.clone()));
+    let mut new = Engine::with_content(opts.new.1, Some(opts.content));
     let mut d = Diff {
         policies: [
             opts.old.0.display().to_string(),

@@ -29,6 +29,8 @@ pub struct ExplainOptions {
     pub logs: Vec<PathBuf>,
     /// The policy.
     pub policy: Policy,
+    /// The content heuristics.
+    pub content: spamward_content::ContentEngine,
     /// The business to explain.
     pub business: String,
     /// A message of it to explain, down to each signal.
@@ -184,7 +186,7 @@ pub fn run(opts: ExplainOptions) -> Result<bool> {
     let bar = progress.clone();
     let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, &bar));
 
-    let mut engine = Engine::new(opts.policy.clone());
+    let mut engine = Engine::with_content(opts.policy.clone(), Some(opts.content.clone()));
     let mut texts: HashMap<String, Shown> = HashMap::new();
     let mut explained: Option<MessageExplained> = None;
     let mut content = ContentSummary::default();

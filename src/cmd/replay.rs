@@ -31,6 +31,8 @@ pub struct ReplayOptions {
     pub logs: Vec<PathBuf>,
     /// The policy.
     pub policy: Policy,
+    /// The content heuristics.
+    pub content: spamward_content::ContentEngine,
     /// Where verdicts go, one JSON line per message.
     pub verdicts: Option<PathBuf>,
     /// Where the per-business report goes.
@@ -118,7 +120,7 @@ pub fn run(opts: ReplayOptions) -> Result<bool> {
     let bar = progress.clone();
     let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, &bar));
 
-    let mut engine = Engine::new(opts.policy.clone());
+    let mut engine = Engine::with_content(opts.policy.clone(), Some(opts.content.clone()));
     let mut actions = ActionCounts::default();
     let mut line = Vec::with_capacity(256);
     for batch in rx {

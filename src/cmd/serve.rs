@@ -26,7 +26,24 @@ use spamward_filter::durable::{DEFAULT_SNAPSHOT_EVERY, Durable, DurableOptions};
 use spamward_filter::server::{Server, ServerConfig};
 use spamward_filter::{Filter, Partition};
 
-use crate::util::{load_policy, thousands};
+use crate::util::{load_content, load_policy, thousands};
+
+/// Where the policy and the rule packs come from, at start and at every reload.
+pub struct Sources {
+    /// The policy file laid over the default, if any.
+    pub policy: Option<PathBuf>,
+    /// The rule packs' directory, if not the shipped packs.
+    pub rules: Option<PathBuf>,
+}
+
+impl Sources {
+    fn load(&self) -> Result<(spamward_core::Policy, spamward_content::ContentEngine)> {
+        Ok((
+            load_policy(self.policy.as_deref())?,
+            load_content(self.rules.as_deref())?,
+        ))
+    }
+}
 
 /// Worker threads of the runtime: the machine's two cores. Large batches run on the blocking
 /// pool beside them.
@@ -42,6 +59,10 @@ pub struct ServeArgs {
     /// again.
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// Rule packs: every *.toml in this directory, in place of the shipped packs; SIGHUP and
+    /// POST /v1/policy/reload read them again with the policy.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
     /// Keep the state durable in this directory (journal and snapshots) and restore it from
     /// there on start.
     #[arg(long)]
@@ -86,7 +107,16 @@ impl ServeArgs {
             ..ServerConfig::default()
         };
         let state = self.state_dir.map(|dir| (dir, self.snapshot_every));
-        run(self.listen, self.policy, self.partition, state, config)
+        run(
+            Sources {
+                policy: self.policy,
+                rules: self.rules,
+            },
+            self.listen,
+            self.partition,
+            state,
+            config,
+        )
     }
 }
 
@@ -94,21 +124,21 @@ fn usize_or_max(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-/// Serves the filter on `listen` under the policy at `policy_path` (else the default), owning
+/// Serves the filter on `listen` under the policy and rule packs of `sources`, owning
 /// `partition` of the businesses (else all), durable in `state` (directory, events between
 /// snapshots) if given, until SIGTERM or Ctrl-C; then lets the requests in flight finish,
 /// writes a last snapshot and returns.
 pub fn run(
+    sources: Sources,
     listen: SocketAddr,
-    policy_path: Option<PathBuf>,
     partition: Option<Partition>,
     state: Option<(PathBuf, u64)>,
     config: ServerConfig,
 ) -> Result<()> {
     // A bad policy stops the start, before anything listens.
-    let policy = load_policy(policy_path.as_deref())?;
+    let (policy, content) = sources.load()?;
     let mut builder = Filter::builder();
-    builder.policy(policy);
+    builder.policy(policy).content(Some(content));
     if let Some(p) = partition {
         builder.partition(p);
     }
@@ -130,7 +160,13 @@ pub fn run(
         None => (builder.build(), None),
     };
     let filter = Arc::new(filter);
-    let load = move || load_policy(policy_path.as_deref()).map_err(|e| format!("{e:#}"));
+    // A reload reads both files and puts them in force only if both load.
+    let reloaded = Arc::clone(&filter);
+    let load = move || {
+        let (policy, content) = sources.load().map_err(|e| format!("{e:#}"))?;
+        reloaded.set_content(Some(content));
+        Ok(policy)
+    };
     let server = Server::with_policy_loader(Arc::clone(&filter), config, load)
         .context("bad service limits")?;
     if let Some(durable) = durable {

@@ -252,10 +252,12 @@ impl FilterBuilder {
         Filter {
             partition: self.partition,
             policy: RwLock::new(Arc::new(self.policy.clone().unwrap_or_default())),
-            content: self
-                .content
-                .clone()
-                .unwrap_or_else(|| Some(ContentEngine::default())),
+            content: RwLock::new(
+                self.content
+                    .clone()
+                    .unwrap_or_else(|| Some(ContentEngine::default()))
+                    .map(Arc::new),
+            ),
             businesses: DashMap::new(),
             fatigue: DashMap::new(),
             campaigns: DashMap::new(),
@@ -273,7 +275,7 @@ impl FilterBuilder {
 pub struct Filter {
     partition: Option<Partition>,
     policy: RwLock<Arc<Policy>>,
-    content: Option<ContentEngine>,
+    content: RwLock<Option<Arc<ContentEngine>>>,
     businesses: DashMap<String, SharedState>,
     fatigue: DashMap<u64, RecipientLoad>,
     /// The campaign index's band buckets (see [`Campaigns`]), each behind its own map lock.
@@ -317,8 +319,10 @@ impl Filter {
     pub fn observe(&self, ev: &Event) -> Option<Verdict> {
         let policy = self.policy();
         // The content analysis needs nothing but the text: done before any shared state.
-        let content = match (ev, &self.content) {
-            (Event::Message(m), Some(engine)) => Some(ContentFacts::analyze(engine, &m.text)),
+        let content = match ev {
+            Event::Message(m) => self
+                .content()
+                .map(|engine| ContentFacts::analyze(&engine, &m.text)),
             _ => None,
         };
         self.tick(ev);
@@ -363,6 +367,20 @@ impl Filter {
     /// later events are judged by the new one.
     pub fn set_policy(&self, policy: Policy) {
         *self.policy.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+    }
+
+    /// The content heuristics in force, if content signals are on.
+    pub fn content(&self) -> Option<Arc<ContentEngine>> {
+        self.content
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the content heuristics (new rule packs, say); `None` turns content signals off.
+    /// Calls already running finish with the old ones.
+    pub fn set_content(&self, content: Option<ContentEngine>) {
+        *self.content.write().unwrap_or_else(PoisonError::into_inner) = content.map(Arc::new);
     }
 
     /// What the filter has seen so far.
