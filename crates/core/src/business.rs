@@ -24,7 +24,7 @@ use crate::event::{
     Timestamp,
 };
 use crate::policy::{BusinessAction, MessageAction, Policy, RateRule};
-use crate::signal::{Hit, Signal};
+use crate::signal::{Family, Hit, Scope, Signal};
 use crate::stats::{Prior, poisson_upper_tail};
 use crate::verdict::{Action, Quality, Status, StatusChange, Verdict};
 use crate::window::{Ring, Span};
@@ -371,16 +371,6 @@ pub struct BusinessState {
     last_sweep: Timestamp,
 }
 
-/// The message-level content signals, in reason order.
-const CONTENT_SIGNALS: [Signal; 6] = [
-    Signal::ContentClassifier,
-    Signal::ContentRules,
-    Signal::PhishingLink,
-    Signal::Obfuscation,
-    Signal::NewLinkDomain,
-    Signal::Campaign24h,
-];
-
 /// Every message-level content signal's reading for one message, fired or not.
 fn content_readings(
     content: Option<&ContentFacts>,
@@ -390,9 +380,10 @@ fn content_readings(
     category: Category,
 ) -> Vec<Reading> {
     let Some(c) = content else {
-        return CONTENT_SIGNALS
-            .iter()
-            .map(|&sig| Reading::new(sig, 0.0, 0.0, 0, 0).noted(Some("no content analysis")))
+        return Signal::ALL
+            .into_iter()
+            .filter(|s| s.family() == Family::Content && s.scope() == Scope::Message)
+            .map(|sig| Reading::new(sig, 0.0, 0.0, 0, 0).noted(Some("no content analysis")))
             .collect();
     };
     let s = &policy.signals;

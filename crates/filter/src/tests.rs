@@ -15,10 +15,15 @@ const T0: Timestamp = 1_793_577_600_000;
 
 /// A generated world's log: every archetype, a few days, several fatigue sweeps.
 fn world(seed: u64) -> Vec<Event> {
+    world_of(40, 20_000, 3, seed)
+}
+
+/// The log of a generated world of this size, for the tests of every module.
+pub(crate) fn world_of(businesses: usize, recipients: usize, days: u32, seed: u64) -> Vec<Event> {
     let config = WorldConfig {
-        businesses: 40,
-        recipients: 20_000,
-        days: 3,
+        businesses,
+        recipients,
+        days,
         seed,
         ..WorldConfig::default()
     };

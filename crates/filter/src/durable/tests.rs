@@ -1,31 +1,13 @@
 //! A filter stopped anywhere and restored from its state directory gives the verdicts of one
 //! that never stopped.
 
-use std::convert::Infallible;
-
 use spamward_core::Policy;
-use spamward_sim::{World, WorldConfig};
 
 use super::*;
 
 /// A small generated world's log.
 fn world(seed: u64) -> Vec<Event> {
-    let config = WorldConfig {
-        businesses: 30,
-        recipients: 10_000,
-        days: 2,
-        seed,
-        ..WorldConfig::default()
-    };
-    let mut events = Vec::new();
-    World::new(config)
-        .expect("valid world")
-        .run(|batch| {
-            events.extend_from_slice(batch);
-            Ok::<(), Infallible>(())
-        })
-        .unwrap();
-    events
+    crate::tests::world_of(30, 10_000, 2, seed)
 }
 
 /// Each event's verdict (if a message) from a filter that never stops.

@@ -2,13 +2,11 @@
 //! the plain filter and against its own OpenAPI document.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::Mutex;
 
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use spamward_core::{Event, Verdict};
-use spamward_sim::{World, WorldConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tower::ServiceExt;
@@ -79,22 +77,7 @@ fn server(config: ServerConfig) -> Server {
 
 /// A generated world's log.
 fn world(seed: u64) -> Vec<Event> {
-    let config = WorldConfig {
-        businesses: 30,
-        recipients: 10_000,
-        days: 2,
-        seed,
-        ..WorldConfig::default()
-    };
-    let mut events = Vec::new();
-    World::new(config)
-        .expect("valid world")
-        .run(|batch| {
-            events.extend_from_slice(batch);
-            Ok::<(), Infallible>(())
-        })
-        .unwrap();
-    events
+    crate::tests::world_of(30, 10_000, 2, seed)
 }
 
 /// Posts `events` in log order, runs of messages to /v1/check and runs of others to
