@@ -72,8 +72,11 @@ pub const DEFAULT_MAX_RULES: usize = 10_000;
 pub const DEFAULT_REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Default cap on the compiled set of all regexes, in bytes.
 pub const DEFAULT_SET_SIZE_LIMIT: usize = 64 << 20;
-/// Cap on the lazy DFA cache of the regex set, per thread, in bytes.
-const DFA_CACHE_LIMIT: usize = 8 << 20;
+/// Cap on the lazy DFA cache of the regex set, per thread, in bytes. The shipped packs' bounded
+/// gaps (`.{0,60}`) give the set's DFA many states; at 8 MiB real message streams kept clearing
+/// the cache and a third of replay went to rebuilding states. At 64 MiB replay of a generated
+/// world ran 1.5x faster on one thread (6.4 s to 4.3 s); 256 MiB gained nothing more.
+const DFA_CACHE_LIMIT: usize = 64 << 20;
 /// Cap on the keywords of one rule.
 pub const MAX_KEYWORDS_PER_RULE: usize = 5_000;
 
