@@ -117,7 +117,7 @@ pub struct Bucket {
 impl Bucket {
     /// Adds the businesses of entries near `simhash` (Hamming distance at most `distance`) and
     /// newer than `from` to `out`, once each.
-    pub fn matches(&self, simhash: u64, from: Timestamp, distance: u32, out: &mut Vec<u64>) {
+    fn matches(&self, simhash: u64, from: Timestamp, distance: u32, out: &mut Vec<u64>) {
         for e in &self.entries {
             if e.ts > from
                 && (e.simhash ^ simhash).count_ones() <= distance
@@ -130,7 +130,7 @@ impl Bucket {
 
     /// Records a message: replaces the business's entry if it has one, else adds one, dropping
     /// entries older than `from` and, past the bucket's size, the oldest.
-    pub fn record(&mut self, simhash: u64, business: u64, ts: Timestamp, from: Timestamp) {
+    fn record(&mut self, simhash: u64, business: u64, ts: Timestamp, from: Timestamp) {
         self.entries.retain(|e| e.ts > from);
         let entry = Entry {
             simhash,
@@ -182,19 +182,29 @@ impl Campaigns {
     /// Records a message of `business` with fingerprint `simhash` at `ts`, and returns how many
     /// distinct businesses (this one included) sent a near-identical text in `(ts - window, ts]`.
     pub fn observe(&mut self, simhash: u64, business: u64, ts: Timestamp, window: u64) -> u32 {
+        Campaigns::observe_with(simhash, business, ts, window, |key, visit| {
+            visit(self.buckets.entry(key).or_default())
+        })
+    }
+
+    /// [`Campaigns::observe`] over buckets kept elsewhere (the streaming filter's concurrent
+    /// map): `bucket(key, visit)` must call `visit` once on the bucket of `key`, created empty if
+    /// missing. Buckets are visited one at a time, never two at once.
+    pub fn observe_with(
+        simhash: u64,
+        business: u64,
+        ts: Timestamp,
+        window: u64,
+        mut bucket: impl FnMut(u32, &mut dyn FnMut(&mut Bucket)),
+    ) -> u32 {
         let from = ts.saturating_sub(window);
         let mut seen = vec![business];
-        let keys = band_keys(simhash);
-        for k in keys {
-            if let Some(b) = self.buckets.get(&k) {
+        for key in band_keys(simhash) {
+            // Matching before recording: this message's own entry is of a business already seen.
+            bucket(key, &mut |b| {
                 b.matches(simhash, from, Campaigns::DISTANCE, &mut seen);
-            }
-        }
-        for k in keys {
-            self.buckets
-                .entry(k)
-                .or_default()
-                .record(simhash, business, ts, from);
+                b.record(simhash, business, ts, from);
+            });
         }
         seen.len() as u32
     }
@@ -213,20 +223,6 @@ impl Campaigns {
     /// Whether nothing is held.
     pub fn is_empty(&self) -> bool {
         self.buckets.is_empty()
-    }
-
-    /// The buckets, for a snapshot, in key order.
-    pub fn buckets(&self) -> Vec<(u32, &Bucket)> {
-        let mut out: Vec<(u32, &Bucket)> = self.buckets.iter().map(|(k, b)| (*k, b)).collect();
-        out.sort_by_key(|(k, _)| *k);
-        out
-    }
-
-    /// Rebuilds the index from a snapshot's buckets.
-    pub fn from_buckets(buckets: impl IntoIterator<Item = (u32, Bucket)>) -> Campaigns {
-        Campaigns {
-            buckets: buckets.into_iter().collect(),
-        }
     }
 }
 
@@ -271,9 +267,9 @@ mod tests {
         // The last sender and the most recent BUCKET before it.
         assert_eq!(last as usize, Campaigns::BUCKET + 1);
         assert!(
-            c.buckets()
-                .iter()
-                .all(|(_, b)| b.entries.len() <= Campaigns::BUCKET)
+            c.buckets
+                .values()
+                .all(|b| b.entries.len() <= Campaigns::BUCKET)
         );
     }
 }

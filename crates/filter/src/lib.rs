@@ -55,7 +55,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use dashmap::DashMap;
 use serde::Serialize;
 use spamward_content::ContentEngine;
-use spamward_core::content::{Bucket, Campaigns, band_keys};
+use spamward_core::content::{Bucket, Campaigns};
 use spamward_core::engine::context;
 use spamward_core::window::Span;
 use spamward_core::{
@@ -443,24 +443,12 @@ impl Filter {
         )
     }
 
-    /// [`Campaigns::observe`] over the shared buckets: each bucket is locked only while it is
-    /// read or written, never two at once.
+    /// [`Campaigns::observe`] over the shared buckets, each locked only while it is visited.
     fn campaign(&self, simhash: u64, business: u64, ts: Timestamp) -> u32 {
-        let from = ts.saturating_sub(Span::Day.millis());
-        let keys = band_keys(simhash);
-        let mut seen = vec![business];
-        for k in keys {
-            if let Some(b) = self.campaigns.get(&k) {
-                b.matches(simhash, from, Campaigns::DISTANCE, &mut seen);
-            }
-        }
-        for k in keys {
-            self.campaigns
-                .entry(k)
-                .or_default()
-                .record(simhash, business, ts, from);
-        }
-        seen.len() as u32
+        let window = Span::Day.millis();
+        Campaigns::observe_with(simhash, business, ts, window, |key, visit| {
+            visit(&mut self.campaigns.entry(key).or_default())
+        })
     }
 
     /// The business's state, created at `ts` if new. The map guard is dropped on return: the
