@@ -9,6 +9,10 @@ use spamward_core::corpus::{Split, parse_sms_tsv, split_key, split_of};
 
 use crate::util::{ok, p};
 
+#[path = "../crates/content/tests/disguise.rs"]
+mod disguise;
+use disguise::{Obfuscator, homoglyphs, zero_width};
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -106,41 +110,6 @@ fn business_ham_passes_and_fresh_spam_is_caught() {
     assert!(spam["spam"].as_u64().unwrap() >= 60, "{spam}");
     let recall = spam["recall"].as_f64().unwrap();
     assert!(recall >= 0.75, "fresh spam recall {recall}");
-}
-
-/// A way to disguise a message.
-type Obfuscator = fn(&str) -> String;
-
-/// Zero-width spaces after every third letter.
-fn zero_width(s: &str) -> String {
-    let mut out = String::new();
-    let mut letters = 0;
-    for c in s.chars() {
-        out.push(c);
-        if c.is_alphabetic() {
-            letters += 1;
-            if letters % 3 == 0 {
-                out.push('\u{200b}');
-            }
-        }
-    }
-    out
-}
-
-/// Cyrillic lookalikes for a, e, o, p, c, x, y.
-fn homoglyphs(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            'a' => '\u{430}',
-            'e' => '\u{435}',
-            'o' => '\u{43e}',
-            'p' => '\u{440}',
-            'c' => '\u{441}',
-            'x' => '\u{445}',
-            'y' => '\u{443}',
-            _ => c,
-        })
-        .collect()
 }
 
 /// One leet digit per plain word: the first o, e or a with a letter on both sides.
