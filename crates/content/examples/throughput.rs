@@ -1,5 +1,6 @@
 //! Rough throughput of `ContentEngine::analyze` on ~100-byte messages:
-//! `cargo run --release --example throughput [-- MESSAGES]`.
+//! `cargo run --release --example throughput [-- MESSAGES [THREADS]]`, or on the texts of a file,
+//! one per line: `cargo run --release --example throughput -- --texts FILE`.
 //!
 //! Prints the time to build the default engine, then messages per second for normalisation alone,
 //! rule scanning alone, link extraction alone, the classifier alone (tokenising and scoring an
@@ -52,10 +53,19 @@ fn rate(label: &str, n: usize, started: Instant) {
 }
 
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(200_000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let texts = match args.first().map(String::as_str) {
+        Some("--texts") => {
+            let path = args.get(1).expect("--texts FILE");
+            let all = std::fs::read_to_string(path).expect("readable texts");
+            Some(all.lines().map(str::to_owned).collect::<Vec<_>>())
+        }
+        _ => None,
+    };
+    let n: usize = match &texts {
+        Some(t) => t.len(),
+        None => args.first().and_then(|a| a.parse().ok()).unwrap_or(200_000),
+    };
     let started = Instant::now();
     let engine = ContentEngine::default();
     println!(
@@ -63,14 +73,14 @@ fn main() {
         started.elapsed().as_secs_f64() * 1e3,
         engine.rules().len()
     );
-    let msgs = messages(n);
+    let msgs = texts.unwrap_or_else(|| messages(n));
     let bytes: usize = msgs.iter().map(String::len).sum();
     println!(
         "{n} messages, {:.0} bytes on average",
         bytes as f64 / n as f64
     );
 
-    if let Some(threads) = std::env::args().nth(2).and_then(|a| a.parse().ok()) {
+    if let Some(threads) = args.get(1).and_then(|a| a.parse().ok()) {
         threaded(&engine, &msgs, threads);
         return;
     }

@@ -20,8 +20,11 @@
 //! a name of three characters or more, or has a hyphen or a digit in its name. `ok.no`, `e.g.` and
 //! `file.txt` are not links.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::Regex;
 
@@ -130,6 +133,8 @@ pub(crate) const COMMON_TLDS: &[&str] = &[
 /// the regex scratch pools are not contended.
 #[derive(Clone, Debug)]
 pub struct LinkScanner {
+    /// Identifies the lists for the per-thread host cache; clones share it (and the lists).
+    id: u64,
     url: Regex,
     phone: Regex,
     short_code: Regex,
@@ -154,7 +159,9 @@ impl LinkScanner {
     /// A scanner judging links against these lists.
     pub fn new(brands: Brands, blocklist: DomainList, shorteners: DomainList) -> LinkScanner {
         let compile = |p: &str| Regex::new(p).expect("the built-in link patterns compile");
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         LinkScanner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             url: compile(URL_PATTERN),
             phone: compile(PHONE_PATTERN),
             short_code: compile(SHORT_CODE_PATTERN),
@@ -198,6 +205,9 @@ impl LinkScanner {
         let s = view.text.as_str();
         let mut links = Vec::new();
         let mut ranges = Vec::new();
+        if !may_hold_host(s) {
+            return (links, ranges);
+        }
         for caps in self.url.captures_iter(s) {
             if links.len() == MAX_PER_MESSAGE {
                 break;
@@ -250,6 +260,73 @@ impl LinkScanner {
         path: &str,
         text_and_span: impl FnOnce() -> (String, Range<usize>),
     ) -> Option<Link> {
+        let facts = self.host_facts(raw_host)?;
+        if !facts.raw_ip
+            && scheme.is_none()
+            && !plausible_bare_host(
+                &facts.host,
+                facts.registrable.as_deref(),
+                facts.suffix.as_deref(),
+                facts.known,
+                port.is_some() || !path.is_empty(),
+            )
+        {
+            return None;
+        }
+        let (text, span) = text_and_span();
+        let HostFacts {
+            host,
+            idn,
+            registrable,
+            suffix: _,
+            known: _,
+            raw_ip,
+            lookalike,
+            shortener,
+            blocklisted,
+        } = facts;
+        Some(Link {
+            text,
+            span,
+            scheme,
+            shortener,
+            blocklisted,
+            host,
+            port,
+            path: path.to_string(),
+            registrable_domain: registrable,
+            raw_ip,
+            punycode_or_idn: idn,
+            lookalike,
+        })
+    }
+
+    /// What the lists say of a host as written, from this thread's cache when it was seen before:
+    /// hosts repeat from message to message, and IDNA, the suffix list and the brand comparisons
+    /// are the costly part of judging a link. `None` when the host is not a host.
+    fn host_facts(&self, raw_host: &str) -> Option<HostFacts> {
+        HOSTS.with(|cache| {
+            let Ok(mut cache) = cache.try_borrow_mut() else {
+                return self.judge_host(raw_host);
+            };
+            if cache.scanner != self.id {
+                cache.scanner = self.id;
+                cache.hosts.clear();
+            }
+            if let Some(facts) = cache.hosts.get(raw_host) {
+                return facts.clone();
+            }
+            let facts = self.judge_host(raw_host);
+            if cache.hosts.len() >= HOST_CACHE_ENTRIES {
+                cache.hosts.clear();
+            }
+            cache.hosts.insert(raw_host.into(), facts.clone());
+            facts
+        })
+    }
+
+    /// [`LinkScanner::host_facts`], computed.
+    fn judge_host(&self, raw_host: &str) -> Option<HostFacts> {
         let raw_ip = is_ipv4(raw_host);
         if raw_host.bytes().all(|b| b.is_ascii_digit() || b == b'.') && !raw_ip {
             return None; // 1.2.3.999 or a version number
@@ -271,35 +348,19 @@ impl LinkScanner {
                 .map(str::to_string);
             (psl::domain_str(&host).map(str::to_string), suffix, known)
         };
-        if !raw_ip
-            && scheme.is_none()
-            && !plausible_bare_host(
-                &host,
-                registrable.as_deref(),
-                suffix.as_deref(),
-                known,
-                port.is_some() || !path.is_empty(),
-            )
-        {
-            return None;
-        }
         let lookalike = match (&registrable, &suffix) {
             (Some(r), Some(sfx)) => self.brands.lookalike(&host, r, sfx),
             _ => None,
         };
-        let (text, span) = text_and_span();
-        Some(Link {
-            text,
-            span,
-            scheme,
+        Some(HostFacts {
             shortener: self.shorteners.contains_host(&host),
             blocklisted: self.blocklist.contains_host(&host),
             host,
-            port,
-            path: path.to_string(),
-            registrable_domain: registrable,
+            idn,
+            registrable,
+            suffix,
+            known,
             raw_ip,
-            punycode_or_idn: idn,
             lookalike,
         })
     }
@@ -312,6 +373,7 @@ impl LinkScanner {
         }
         let masked = String::from_utf8(masked).expect("ASCII spaces over whole characters");
         let s = masked.as_str();
+        let digits = DigitRuns::of(s);
         let mut found: Vec<(Range<usize>, String, PhoneKind, bool)> = Vec::new();
         let overlaps = |found: &[(Range<usize>, String, PhoneKind, bool)], r: &Range<usize>| {
             found
@@ -319,7 +381,8 @@ impl LinkScanner {
                 .any(|(f, ..)| f.start < r.end && r.start < f.end)
         };
 
-        for m in self.phone.find_iter(s) {
+        let phone_matches = digits.may_hold_phone.then(|| self.phone.find_iter(s));
+        for m in phone_matches.into_iter().flatten() {
             if found.len() == MAX_PER_MESSAGE {
                 break;
             }
@@ -343,7 +406,8 @@ impl LinkScanner {
                 found.push((range, number, kind, premium));
             }
         }
-        for caps in self.short_code.captures_iter(s) {
+        let short_codes = (digits.longest >= 4).then(|| self.short_code.captures_iter(s));
+        for caps in short_codes.into_iter().flatten() {
             if found.len() >= 2 * MAX_PER_MESSAGE {
                 break;
             }
@@ -353,7 +417,8 @@ impl LinkScanner {
                 found.push((r, m.as_str().to_string(), PhoneKind::ShortCode, false));
             }
         }
-        for caps in self.call.captures_iter(s) {
+        let calls = (digits.longest >= 5).then(|| self.call.captures_iter(s));
+        for caps in calls.into_iter().flatten() {
             if found.len() >= 3 * MAX_PER_MESSAGE {
                 break;
             }
@@ -382,6 +447,87 @@ impl LinkScanner {
                 premium_rate,
             })
             .collect()
+    }
+}
+
+/// Hosts judged per thread, at most this many before the cache starts over.
+const HOST_CACHE_ENTRIES: usize = 4096;
+
+/// What the lists say of one host as written.
+#[derive(Clone, Debug)]
+struct HostFacts {
+    host: String,
+    idn: bool,
+    registrable: Option<String>,
+    suffix: Option<String>,
+    known: bool,
+    raw_ip: bool,
+    lookalike: Option<Lookalike>,
+    shortener: bool,
+    blocklisted: bool,
+}
+
+/// One thread's judged hosts, for the scanner (the lists) with id `scanner`.
+#[derive(Default)]
+struct HostCache {
+    scanner: u64,
+    hosts: HashMap<Box<str>, Option<HostFacts>>,
+}
+
+thread_local! {
+    static HOSTS: RefCell<HostCache> = RefCell::new(HostCache::default());
+}
+
+/// Whether `s` may hold a host for [`URL_PATTERN`]: both of its forms need a `.` followed by a
+/// letter, digit or mark (the next label, or the top-level domain). Most messages have dots only
+/// at the ends of sentences, and skip the URL automaton.
+fn may_hold_host(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = b[from..].iter().position(|&c| c == b'.') {
+        let at = from + i;
+        if b.get(at + 1)
+            .is_some_and(|&n| n.is_ascii_alphanumeric() || n >= 0x80)
+        {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
+}
+
+/// What the digits of a text allow the phone patterns to find.
+struct DigitRuns {
+    /// The longest run of ASCII digits: short codes need 4, numbers after "call" 5.
+    longest: usize,
+    /// Whether some run of [`PHONE_PATTERN`]'s characters (digits, space, `.`, `-`, parentheses)
+    /// has digits at least 7 characters apart, as the pattern needs.
+    may_hold_phone: bool,
+}
+
+impl DigitRuns {
+    fn of(s: &str) -> DigitRuns {
+        let mut longest = 0;
+        let mut run = 0;
+        let mut may_hold_phone = false;
+        let mut first_digit: Option<usize> = None;
+        for (i, &c) in s.as_bytes().iter().enumerate() {
+            if c.is_ascii_digit() {
+                run += 1;
+                longest = longest.max(run);
+                let first = *first_digit.get_or_insert(i);
+                may_hold_phone |= i - first >= 6;
+            } else {
+                run = 0;
+                if !matches!(c, b' ' | b'.' | b'-' | b'(' | b')') {
+                    first_digit = None;
+                }
+            }
+        }
+        DigitRuns {
+            longest,
+            may_hold_phone,
+        }
     }
 }
 
@@ -609,6 +755,75 @@ mod tests {
         assert_eq!(classify_phone("482913"), None);
         assert_eq!(classify_phone("01.05.2024 10"), None);
         assert_eq!(classify_phone("2024-05-12 10"), None);
+    }
+
+    /// Texts made of the pieces links, numbers and sentences are made of.
+    fn texty() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex(
+            "([a-z0-9]{1,6}|[ .:/@()+-]|https?://|www\\.|\\.com|\\.co\\.uk|[0-9]{3,8}|[£€ａ．é\u{200b}]){0,24}",
+        )
+        .expect("a valid pattern")
+    }
+
+    /// The shipped lists, and the same lists loaded again (another scanner, another cache key).
+    fn scanners() -> &'static (LinkScanner, LinkScanner) {
+        static SCANNERS: std::sync::OnceLock<(LinkScanner, LinkScanner)> =
+            std::sync::OnceLock::new();
+        SCANNERS.get_or_init(|| {
+            let other = LinkScanner::new(
+                Brands::default_brands(),
+                DomainList::default_blocklist(),
+                DomainList::default_shorteners(),
+            );
+            (LinkScanner::default(), other)
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prefilters_never_skip_a_match(s in texty()) {
+            let scanner = &scanners().0;
+            if !may_hold_host(&s) {
+                proptest::prop_assert!(scanner.url.find(&s).is_none(), "{s:?}");
+            }
+            let runs = DigitRuns::of(&s);
+            if !runs.may_hold_phone {
+                proptest::prop_assert!(scanner.phone.find(&s).is_none(), "{s:?}");
+            }
+            if runs.longest < 4 {
+                proptest::prop_assert!(scanner.short_code.find(&s).is_none(), "{s:?}");
+            }
+            if runs.longest < 5 {
+                proptest::prop_assert!(scanner.call.find(&s).is_none(), "{s:?}");
+            }
+        }
+
+        #[test]
+        fn cached_host_judgements_equal_fresh_ones(s in texty()) {
+            let (scanner, other) = scanners();
+            let first = scanner.links_of(&s);
+            let again = scanner.links_of(&s);
+            proptest::prop_assert_eq!(&first, &again);
+            // Another scanner does not share this one's cache, and judges alike.
+            proptest::prop_assert_eq!(&first, &other.links_of(&s));
+        }
+    }
+
+    #[test]
+    fn the_host_cache_follows_the_lists() {
+        let text = "pay at paypa1-secure.com/login or bit.ly/x";
+        let shipped = LinkScanner::default();
+        let links = shipped.links_of(text);
+        assert!(links[0].lookalike.is_some() && links[1].shortener);
+        // Same thread, same hosts, other lists: judged afresh, not served from the cache.
+        let bare = LinkScanner::new(
+            Brands::parse("none", "").unwrap(),
+            DomainList::parse("none", "").unwrap(),
+            DomainList::parse("none", "").unwrap(),
+        );
+        let links = bare.links_of(text);
+        assert!(links[0].lookalike.is_none() && !links[1].shortener);
+        assert!(shipped.links_of(text)[0].lookalike.is_some());
     }
 
     #[test]

@@ -154,8 +154,9 @@ impl Normalizer {
         out.obfuscation = Obfuscation::default();
         let ob = &mut out.obfuscation;
         self.chars.clear();
-        if text.is_ascii() {
-            // ASCII is its own NFKC and has no invisibles or confusables but the controls.
+        if text.is_ascii() || text.chars().all(passes_through) {
+            // ASCII is its own NFKC and has no invisibles or confusables but the controls; so is
+            // and has text whose other characters all pass through steps 1-3 (`£`, `€`, emoji).
             self.chars.extend(text.chars());
         } else {
             strip_invisibles(text, &mut self.pre, ob);
@@ -342,6 +343,25 @@ fn strip_invisibles(text: &str, pre: &mut String, ob: &mut Obfuscation) {
     }
 }
 
+/// Whether steps 1-3 leave a character as it is, and count nothing for it: ASCII, and symbols
+/// that are neither invisible, letters, digits nor marks, with no compatibility decomposition
+/// (`£`, `€`, `•`, most emoji). Such characters neither compose nor decompose in NFKC, and no
+/// confusable mapping touches them.
+fn passes_through(c: char) -> bool {
+    if c.is_ascii() {
+        return true;
+    }
+    if c.is_alphanumeric() || is_combining_mark(c) || is_invisible(c) || is_latin(c) {
+        return false;
+    }
+    if imitates_latin(c) {
+        return false;
+    }
+    let mut only_itself = true;
+    decompose_compatible(c, |d| only_itself &= d == c);
+    only_itself
+}
+
 /// Whether NFKC turns this non-ASCII character into ASCII letters or digits (`ｆ`, `ⓕ`, `𝐟`, `ﬁ`).
 fn folds_to_ascii(c: char) -> bool {
     let mut all_ascii = true;
@@ -483,8 +503,12 @@ fn is_spacer(c: char) -> bool {
 fn join_spaced_letters(chars: &[char], out: &mut Vec<char>, ob: &mut Obfuscation) {
     out.clear();
     let n = chars.len();
-    let alnum = |i: usize| i < n && chars[i].is_alphanumeric();
-    let single = |i: usize| alnum(i) && (i == 0 || !alnum(i - 1)) && !alnum(i + 1);
+    #[inline(always)]
+    fn alnum(chars: &[char], i: usize) -> bool {
+        chars.get(i).is_some_and(|c| c.is_alphanumeric())
+    }
+    let single =
+        |i: usize| alnum(chars, i) && (i == 0 || !alnum(chars, i - 1)) && !alnum(chars, i + 1);
     let mut i = 0;
     while i < n {
         if single(i) {
@@ -770,6 +794,36 @@ mod tests {
     fn emoji_joiners_are_not_obfuscation() {
         let n = norm("Family day \u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} \u{2764}\u{FE0F}");
         assert_eq!(n.obfuscation.score, 0.0, "{:?}", n.obfuscation);
+    }
+
+    proptest::proptest! {
+        /// Text that skips steps 1-3 normalises as it would through them: forcing the full path
+        /// with a zero-width space changes only the zero-width count.
+        #[test]
+        fn passing_through_equals_the_full_path(
+            s in "([A-Za-z0-9 .,!?:@$/-]|£|€|•|→|™|😀){0,40}"
+        ) {
+            let mut nz = Normalizer::new();
+            let fast = nz.normalize(&s);
+            let full = nz.normalize(&format!("{s} \u{200b}"));
+            proptest::prop_assert_eq!(&fast.text, &full.text);
+            let mut counts = full.obfuscation.clone();
+            counts.zero_width -= 1;
+            counts.score = fast.obfuscation.score;
+            proptest::prop_assert_eq!(&fast.obfuscation, &counts);
+        }
+    }
+
+    #[test]
+    fn letters_symbols_and_marks_do_not_pass_through() {
+        for c in [
+            'é', 'ø', 'а', 'Ρ', 'ｆ', '²', 'ℹ', '\u{301}', '\u{200b}', '①', '™',
+        ] {
+            assert!(!passes_through(c), "{c:?}");
+        }
+        for c in ['£', '€', '•', '😀', '→', 'a', '7', ' '] {
+            assert!(passes_through(c), "{c:?}");
+        }
     }
 
     #[test]
