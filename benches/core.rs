@@ -1,10 +1,15 @@
 //! Criterion benches of the scoring path, one group per stage, with `Throughput::Elements`.
 //!
 //! `cargo bench --bench core` — medians go in README's performance table. Stages: decoding an
-//! event from JSON Lines and from the binary log, judging one message on a business's state, and
-//! the engine end to end over a small world.
+//! event from JSON Lines and from the binary log; the content analysis of a message text, part by
+//! part (normalisation, rules, links and phones, classifier, fingerprint) and whole; judging one
+//! message on a business's state (state update and decision); and the engine end to end over a
+//! small world. Texts are the generated world's, in log order.
+
+use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use spamward_content::{ContentEngine, Fingerprint, Normalizer, Scratch};
 use spamward_core::business::{BusinessState, MessageContext, recipient_key};
 use spamward_core::{Engine, Event, Policy};
 use spamward_log::{Format, LogReader, LogWriter};
@@ -136,9 +141,77 @@ fn engine(c: &mut Criterion, events: &[Event]) {
     g.finish();
 }
 
+fn content(c: &mut Criterion, events: &[Event]) {
+    let texts: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some(m.text.as_str()),
+            _ => None,
+        })
+        .take(20_000)
+        .collect();
+    let engine = ContentEngine::default();
+    let mut scratch = Scratch::new();
+    let mut normalizer = Normalizer::new();
+    let normal: Vec<_> = texts.iter().map(|t| normalizer.normalize(t)).collect();
+    let analysed: Vec<_> = texts
+        .iter()
+        .map(|t| engine.analyze_with(t, &mut scratch))
+        .collect();
+    let n = Throughput::Elements(texts.len() as u64);
+
+    let mut g = c.benchmark_group("content");
+    g.throughput(n);
+    g.bench_function("normalize", |b| {
+        b.iter(|| {
+            texts
+                .iter()
+                .for_each(|t| drop(black_box(normalizer.normalize(t))))
+        })
+    });
+    g.bench_function("rules", |b| {
+        b.iter(|| {
+            normal
+                .iter()
+                .for_each(|t| drop(black_box(engine.rules().scan(t))))
+        })
+    });
+    g.bench_function("links_and_phones", |b| {
+        b.iter(|| {
+            texts
+                .iter()
+                .for_each(|t| drop(black_box(engine.links().scan(t))))
+        })
+    });
+    let model = engine.model().expect("the shipped model");
+    g.bench_function("classifier", |b| {
+        b.iter(|| {
+            for (t, a) in texts.iter().zip(&analysed) {
+                black_box(model.spam_probability(t, a, &mut scratch));
+            }
+        })
+    });
+    g.bench_function("fingerprint", |b| {
+        b.iter(|| {
+            for a in &analysed {
+                black_box(Fingerprint::of_normalized(&a.normalized.text, &mut scratch));
+            }
+        })
+    });
+    g.bench_function("analyze", |b| {
+        b.iter(|| {
+            texts
+                .iter()
+                .for_each(|t| drop(black_box(engine.analyze_with(t, &mut scratch))))
+        })
+    });
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let events = events();
     decode(c, &events);
+    content(c, &events);
     judge(c, &events);
     engine(c, &events);
 }

@@ -156,6 +156,12 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Seconds of load on the HTTP service per run (0 skips it).
+        #[arg(long, default_value_t = 10)]
+        http_seconds: u64,
+        /// Concurrent HTTP connections, each posting batches of 100 messages to /v1/check.
+        #[arg(long, default_value_t = 4)]
+        http_connections: usize,
     },
     /// Train the content classifier on the training side of a labelled corpus.
     Train(cmd::content::TrainArgs),
@@ -382,6 +388,8 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             format,
             runs,
             json,
+            http_seconds,
+            http_connections,
         } => cmd::bench::run(cmd::bench::BenchOptions {
             events,
             input,
@@ -389,6 +397,8 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             format,
             runs,
             json,
+            http_seconds,
+            http_connections,
         }),
         Command::Train(args) => args.run(),
         Command::EvalContent(args) => args.run(),

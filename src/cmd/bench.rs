@@ -3,8 +3,10 @@
 //! It makes (or takes) a log, then measures, several times each and reporting medians: replay as a
 //! separate `spamward replay` process (messages/s, MB/s and its peak resident memory), the pipe
 //! filter as a separate `spamward filter` process fed the log on stdin, and in-process
-//! `Filter::check` latency per message (an HDR histogram: p50, p99, p99.9). Separate processes
-//! measure what an operator gets, start-up and I/O included.
+//! `Filter::check` latency per message (an HDR histogram: p50, p99, p99.9), and the HTTP service
+//! as a separate `spamward serve` process on 127.0.0.1, loaded by concurrent connections posting
+//! the log's messages to `/v1/check` in batches of 100 (messages/s and per-request latency).
+//! Separate processes measure what an operator gets, start-up and I/O included.
 
 use std::fs::File;
 use std::io::Write;
@@ -39,6 +41,10 @@ pub struct BenchOptions {
     pub runs: usize,
     /// Print JSON.
     pub json: bool,
+    /// Seconds of HTTP load per run; 0 skips the HTTP measurement.
+    pub http_seconds: u64,
+    /// Concurrent HTTP connections.
+    pub http_connections: usize,
 }
 
 /// The figures.
@@ -60,7 +66,27 @@ struct Figures {
     check_p99_us: f64,
     check_p999_us: f64,
     check_max_us: f64,
+    http: Option<Http>,
 }
+
+/// The HTTP service's figures: the run with the median messages/s.
+#[derive(Clone, Serialize)]
+struct Http {
+    connections: usize,
+    batch: usize,
+    seconds: f64,
+    requests: u64,
+    messages_per_second: f64,
+    request_p50_ms: f64,
+    request_p99_ms: f64,
+    request_max_ms: f64,
+}
+
+/// Messages per `/v1/check` request.
+const HTTP_BATCH: usize = 100;
+
+/// At most this many messages are held as request bodies.
+const HTTP_MAX_MESSAGES: usize = 2_000_000;
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -192,6 +218,22 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
     }
     let us = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
 
+    let http = if opts.http_seconds > 0 {
+        let mut runs = Vec::new();
+        for _ in 0..opts.runs.max(1) {
+            runs.push(http_run(
+                &exe,
+                &input,
+                opts.http_seconds,
+                opts.http_connections.max(1),
+            )?);
+        }
+        runs.sort_by(|a, b| a.messages_per_second.total_cmp(&b.messages_per_second));
+        Some(runs[runs.len() / 2].clone())
+    } else {
+        None
+    };
+
     let f = Figures {
         input: input.display().to_string(),
         input_bytes,
@@ -210,6 +252,7 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         check_p99_us: us(0.99),
         check_p999_us: us(0.999),
         check_max_us: hist.max() as f64 / 1000.0,
+        http,
     };
     let mut o = std::io::stdout().lock();
     if opts.json {
@@ -243,5 +286,155 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         "check       p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {:.0} µs (in-process, one thread)",
         f.check_p50_us, f.check_p99_us, f.check_p999_us, f.check_max_us
     )?;
+    if let Some(h) = &f.http {
+        writeln!(
+            o,
+            "http        {:.0} messages/s, request p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms \
+             ({} connections, batches of {}, {:.0} s, median of {})",
+            h.messages_per_second,
+            h.request_p50_ms,
+            h.request_p99_ms,
+            h.request_max_ms,
+            h.connections,
+            h.batch,
+            h.seconds,
+            f.runs
+        )?;
+    }
     Ok(true)
+}
+
+/// The log's messages as `/v1/check` bodies of [`HTTP_BATCH`], dealt round-robin to `connections`
+/// so each connection sends its share in log order.
+fn http_bodies(input: &Path, connections: usize) -> Result<Vec<Vec<String>>> {
+    let mut shares = vec![Vec::new(); connections];
+    let mut reader = LogReader::open(input)?;
+    let mut body = String::from("[");
+    let mut in_body = 0;
+    let mut line = Vec::new();
+    let mut bodies = 0usize;
+    for rec in &mut reader {
+        let ev = rec.map_err(|e| anyhow::anyhow!("{e}"))?.event;
+        if !matches!(ev, Event::Message(_)) {
+            continue;
+        }
+        line.clear();
+        ev.write_json(&mut line);
+        if in_body > 0 {
+            body.push(',');
+        }
+        body.push_str(std::str::from_utf8(&line)?);
+        in_body += 1;
+        if in_body == HTTP_BATCH {
+            body.push(']');
+            shares[bodies % connections].push(std::mem::replace(&mut body, String::from("[")));
+            in_body = 0;
+            bodies += 1;
+            if bodies * HTTP_BATCH >= HTTP_MAX_MESSAGES {
+                break;
+            }
+        }
+    }
+    Ok(shares)
+}
+
+/// One run of `spamward serve` under load: started on a free loopback port, loaded for `seconds`
+/// (or until the log's messages run out), then stopped with SIGTERM.
+fn http_run(exe: &Path, input: &Path, seconds: u64, connections: usize) -> Result<Http> {
+    use std::io::BufRead;
+    use std::time::Duration;
+
+    let shares = http_bodies(input, connections)?;
+    let mut child = Command::new(exe)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start spamward serve")?;
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        if stderr.read_line(&mut line)? == 0 {
+            let _ = child.wait();
+            bail!("spamward serve exited before listening");
+        }
+        if let Some(at) = line.find("listening on ") {
+            break line[at + "listening on ".len()..].trim().to_owned();
+        }
+    };
+    // Keep draining the service's log so it never blocks on a full pipe.
+    let drain = std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+
+    let url = format!("http://{addr}/v1/check");
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let results: Vec<Result<Vec<Duration>>> = std::thread::scope(|s| {
+        let workers: Vec<_> = shares
+            .iter()
+            .map(|bodies| {
+                let url = &url;
+                s.spawn(move || -> Result<Vec<Duration>> {
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .timeout_global(Some(Duration::from_secs(60)))
+                        .build()
+                        .into();
+                    let mut latencies = Vec::new();
+                    for body in bodies {
+                        if Instant::now() >= deadline {
+                            break;
+                        }
+                        let t = Instant::now();
+                        let answer = agent
+                            .post(url)
+                            .header("content-type", "application/json")
+                            .send(body.as_str())
+                            .context("a /v1/check request failed")?
+                            .into_body()
+                            .read_to_vec()?;
+                        latencies.push(t.elapsed());
+                        if answer.first() != Some(&b'[') {
+                            bail!("/v1/check answered {}", String::from_utf8_lossy(&answer));
+                        }
+                    }
+                    Ok(latencies)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a client panicked")))
+            })
+            .collect()
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    // SAFETY: kill() sends a signal to the child we started; it has no memory effects here.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let _ = child.wait();
+    let _ = drain.join();
+    let mut latencies = Vec::new();
+    for r in results {
+        latencies.extend(r?);
+    }
+    if latencies.is_empty() {
+        bail!("no HTTP request was answered");
+    }
+    latencies.sort_unstable();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    let requests = latencies.len() as u64;
+    Ok(Http {
+        connections,
+        batch: HTTP_BATCH,
+        seconds: elapsed,
+        requests,
+        messages_per_second: (requests * HTTP_BATCH as u64) as f64 / elapsed,
+        request_p50_ms: at(0.5).as_secs_f64() * 1e3,
+        request_p99_ms: at(0.99).as_secs_f64() * 1e3,
+        request_max_ms: latencies[latencies.len() - 1].as_secs_f64() * 1e3,
+    })
 }
