@@ -20,6 +20,7 @@
 //! a name of three characters or more, or has a hyphen or a digit in its name. `ok.no`, `e.g.` and
 //! `file.txt` are not links.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -202,7 +203,7 @@ impl LinkScanner {
 
     /// The links, and where each is in the view.
     fn links(&self, original: &str, view: &View) -> (Vec<Link>, Vec<Range<usize>>) {
-        let s = view.text.as_str();
+        let s = &*view.text;
         let mut links = Vec::new();
         let mut ranges = Vec::new();
         if !may_hold_host(s) {
@@ -367,12 +368,16 @@ impl LinkScanner {
 
     fn phones(&self, original: &str, view: &View, link_ranges: &[Range<usize>]) -> Vec<Phone> {
         // Blank out the links (byte for byte, so offsets hold) so their digits are not numbers.
-        let mut masked = view.text.clone().into_bytes();
-        for r in link_ranges {
-            masked[r.clone()].fill(b' ');
-        }
-        let masked = String::from_utf8(masked).expect("ASCII spaces over whole characters");
-        let s = masked.as_str();
+        let masked: Cow<str> = if link_ranges.is_empty() {
+            Cow::Borrowed(&view.text)
+        } else {
+            let mut masked = view.text.as_bytes().to_vec();
+            for r in link_ranges {
+                masked[r.clone()].fill(b' ');
+            }
+            Cow::Owned(String::from_utf8(masked).expect("ASCII spaces over whole characters"))
+        };
+        let s = &*masked;
         let digits = DigitRuns::of(s);
         let mut found: Vec<(Range<usize>, String, PhoneKind, bool)> = Vec::new();
         let overlaps = |found: &[(Range<usize>, String, PhoneKind, bool)], r: &Range<usize>| {
@@ -669,19 +674,19 @@ fn is_premium_international(digits: &str) -> bool {
 
 /// The text links are found in: the original less invisible characters, with fullwidth ASCII and
 /// ideographic full stops folded, and a map back to the original's byte offsets.
-struct View {
-    text: String,
+struct View<'a> {
+    text: Cow<'a, str>,
     /// For each byte of `text`: the original start and end of the character it came from. Empty
     /// when the view is the original.
     map: Vec<(usize, usize)>,
 }
 
-impl View {
-    fn new(original: &str) -> View {
+impl<'a> View<'a> {
+    fn new(original: &'a str) -> View<'a> {
         let changes = |c: char| is_invisible(c) || fold_fullwidth(c) != c;
         if original.is_ascii() || !original.chars().any(changes) {
             return View {
-                text: original.to_string(),
+                text: Cow::Borrowed(original),
                 map: Vec::new(),
             };
         }
@@ -697,7 +702,10 @@ impl View {
                 map.push((i, i + c.len_utf8()));
             }
         }
-        View { text, map }
+        View {
+            text: Cow::Owned(text),
+            map,
+        }
     }
 
     /// The original byte range of a view range.
