@@ -7,6 +7,9 @@ mod docs;
 mod durable;
 mod explain;
 mod filter;
+mod fuzz;
+#[path = "../fuzz/src/lib.rs"]
+mod fuzz_entry;
 mod html;
 mod interrupt;
 mod properties;
