@@ -166,7 +166,7 @@ pub fn rule_pack(data: &[u8]) {
 
 /// The snapshot loader: mode 0 takes the bytes as the whole file; mode 1 puts them behind a
 /// correct header and checksum, so they reach the decoder. A snapshot that loads must encode
-/// back to itself.
+/// to one that loads with the same counts and businesses.
 pub fn snapshot(data: &[u8]) {
     use spamward_filter::durable::{
         SNAPSHOT_HEADER_LEN, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, decode_snapshot, encode_snapshot,
@@ -190,7 +190,11 @@ pub fn snapshot(data: &[u8]) {
         let again = encode_snapshot(&filter, applied);
         let (filter2, applied2) = decode_snapshot(&again, &builder).expect("re-encoded loads");
         assert_eq!(applied2, applied);
-        assert_eq!(encode_snapshot(&filter2, applied2), again);
+        assert_eq!(filter2.counts(), filter.counts());
+        assert_eq!(filter2.businesses(), filter.businesses());
+        // The same content, though not necessarily the same bytes: a hash map rebuilt from a
+        // snapshot may iterate in another order.
+        assert_eq!(encode_snapshot(&filter2, applied2).len(), again.len());
     }
 }
 
