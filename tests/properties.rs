@@ -233,3 +233,156 @@ proptest! {
         prop_assert_eq!(&streamed, &reference);
     }
 }
+
+/// Window widths of the volume counts: (bucket width in ms, which count).
+const SPANS: [(u64, &str); 4] = [
+    (1_000, "1m"),
+    (60_000, "1h"),
+    (24 * 60_000, "24h"),
+    (168 * 60_000, "7d"),
+];
+
+/// How late (in buckets of a window) an event may be for that window to count it exactly: well
+/// inside the 60 buckets a window holds.
+const TOLERANCE_BUCKETS: u64 = 40;
+
+/// A filter without content analysis: the volume counts do not depend on it.
+fn plain_filter() -> Filter {
+    let mut b = Filter::builder();
+    b.content(None);
+    b.build()
+}
+
+/// Messages of one business: (advance of the clock in ms, lateness in ms, recipient), with a
+/// lateness bound drawn per case so that some cases stay within every window's tolerance.
+fn volume_steps() -> impl Strategy<Value = Vec<(u64, u64, u8)>> {
+    prop_oneof![
+        Just(0u64),
+        Just(30_000u64),
+        Just(30 * 60_000u64),
+        Just(4 * 3_600_000u64)
+    ]
+    .prop_flat_map(|late| {
+        let advance = prop_oneof![0u64..2_000, 0u64..120_000, 0u64..7_200_000];
+        prop::collection::vec((advance, 0..=late, 0u8..30), 1..250)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// A business's message and unique-recipient counts over 1 m, 1 h, 24 h and 7 d equal a
+    /// recount from the messages themselves after every message, late ones included, for each
+    /// window whose tolerance the lateness stays within. A window covers the bucket of the
+    /// latest event time seen and the 59 before it; a recipient counts if its latest message
+    /// falls in the window.
+    #[test]
+    fn volume_counts_equal_a_brute_force_recount(steps in volume_steps()) {
+        let filter = plain_filter();
+        let max_late = steps.iter().map(|s| s.1).max().unwrap_or(0);
+        let mut clock = T0;
+        let mut now = T0;
+        let mut sent: Vec<(u64, u8)> = Vec::new();
+        for (i, &(advance, late, r)) in steps.iter().enumerate() {
+            clock += advance;
+            let ts = clock.saturating_sub(late).max(T0);
+            // The business's now: the latest event time it has seen.
+            now = now.max(ts);
+            filter.observe(&Event::Message(Message {
+                id: format!("m-{i}"),
+                ts,
+                business: "b-1".into(),
+                recipient: format!("r-{r}"),
+                category: Category::Utility,
+                template: None,
+                text: String::new(),
+            }));
+            sent.push((ts, r));
+            let v = filter.standing("b-1").unwrap().volume;
+            let got = [
+                (v.messages_1m, v.recipients_1m),
+                (v.messages_1h, v.recipients_1h),
+                (v.messages_24h, v.recipients_24h),
+                (v.messages_7d, v.recipients_7d),
+            ];
+            for (&(w, name), (messages, recipients)) in SPANS.iter().zip(got) {
+                if max_late > TOLERANCE_BUCKETS * w {
+                    continue;
+                }
+                let inside = |t: u64| t / w + 60 > now / w;
+                let want = sent.iter().filter(|(t, _)| inside(*t)).count() as u64;
+                prop_assert_eq!(messages, want, "messages {} after {}", name, i + 1);
+                let mut last = std::collections::HashMap::new();
+                for &(t, r) in &sent {
+                    let e = last.entry(r).or_insert(t);
+                    *e = (*e).max(t);
+                }
+                let want = last.values().filter(|&&t| inside(t)).count() as u64;
+                prop_assert_eq!(recipients, want, "recipients {} after {}", name, i + 1);
+            }
+        }
+    }
+}
+
+/// Texts for the messages of a random log, so that content state (link domains, the campaign
+/// index) is part of what a snapshot must carry.
+const TEXTS: [&str; 5] = [
+    "",
+    "Your code is 123456",
+    "WINNER!! Claim your free prize now at http://prize-claim.example/win reply STOP",
+    "Your order has shipped: https://shop.example/track/9",
+    "Verify your account at http://paypa1.com/login now",
+];
+
+fn content_builder() -> spamward_filter::FilterBuilder {
+    static ENGINE: std::sync::OnceLock<spamward_content::ContentEngine> =
+        std::sync::OnceLock::new();
+    let mut b = Filter::builder();
+    b.content(Some(ENGINE.get_or_init(Default::default).clone()));
+    b
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// A filter snapshotted after any event, restored from the snapshot's bytes and fed the rest
+    /// of the log gives the verdicts of one that never stopped, and ends in the same state: the
+    /// same counts and every business's standing.
+    #[test]
+    fn snapshot_restore_and_continue_equals_never_stopping(
+        events in log(),
+        texts in prop::collection::vec(0..TEXTS.len(), 600),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        use spamward_filter::durable::{decode_snapshot, encode_snapshot};
+        let events: Vec<Event> = events
+            .into_iter()
+            .zip(texts)
+            .map(|(mut ev, t)| {
+                if let Event::Message(m) = &mut ev {
+                    m.text = TEXTS[t].to_owned();
+                }
+                ev
+            })
+            .collect();
+        let builder = content_builder();
+        let whole = builder.build();
+        let want: Vec<Option<Verdict>> = events.iter().map(|ev| whole.observe(ev)).collect();
+        let k = cut.index(events.len() + 1);
+        let first = builder.build();
+        let mut got: Vec<Option<Verdict>> = events[..k].iter().map(|ev| first.observe(ev)).collect();
+        let bytes = encode_snapshot(&first, k as u64);
+        drop(first);
+        let (restored, n) = decode_snapshot(&bytes, &builder).unwrap();
+        prop_assert_eq!(n, k as u64);
+        got.extend(events[k..].iter().map(|ev| restored.observe(ev)));
+        prop_assert_eq!(got, want);
+        // The same state, as far as anyone can see it. (Not the same snapshot bytes: a hash
+        // map rebuilt from a snapshot may iterate in another order.)
+        prop_assert_eq!(restored.counts(), whole.counts());
+        for b in 0..6 {
+            let b = format!("b-{b}");
+            prop_assert_eq!(restored.standing(&b), whole.standing(&b), "{}", b);
+        }
+    }
+}

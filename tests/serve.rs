@@ -17,31 +17,40 @@ use crate::util::{ok, p, small_world};
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A running `spamward serve` on a port the system picked.
-struct Service {
-    child: Child,
-    addr: SocketAddr,
+pub(crate) struct Service {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
     stderr: Arc<(Mutex<Vec<String>>, Condvar)>,
     agent: ureq::Agent,
 }
 
 /// An answer: status, headers (names in lower case), body.
-struct Answer {
-    status: u16,
-    headers: BTreeMap<String, String>,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: BTreeMap<String, String>,
+    pub(crate) body: String,
 }
 
 impl Answer {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 }
 
 impl Service {
-    fn start(args: &[&str]) -> Service {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_spamward"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
+    pub(crate) fn start(args: &[&str]) -> Service {
+        Service::start_command(Service::command(args))
+    }
+
+    /// The command [`Service::start`] runs, for a caller to adjust before starting it.
+    pub(crate) fn command(args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spamward"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
+        cmd
+    }
+
+    pub(crate) fn start_command(mut cmd: Command) -> Service {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -75,7 +84,7 @@ impl Service {
     }
 
     /// The first stderr line starting with `prefix`, waiting for it.
-    fn wait_stderr(&self, prefix: &str) -> String {
+    pub(crate) fn wait_stderr(&self, prefix: &str) -> String {
         let (lines, more) = &*self.stderr;
         let deadline = Instant::now() + PATIENCE;
         let mut lines = lines.lock().unwrap();
@@ -89,7 +98,7 @@ impl Service {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
@@ -108,7 +117,7 @@ impl Service {
         }
     }
 
-    fn post(&self, path: &str, body: &str) -> Answer {
+    pub(crate) fn post(&self, path: &str, body: &str) -> Answer {
         let resp = self
             .agent
             .post(self.url(path))
@@ -118,7 +127,7 @@ impl Service {
         Service::answer(resp)
     }
 
-    fn get(&self, path: &str) -> Answer {
+    pub(crate) fn get(&self, path: &str) -> Answer {
         let resp = self
             .agent
             .get(self.url(path))
@@ -127,14 +136,14 @@ impl Service {
         Service::answer(resp)
     }
 
-    fn metrics(&self) -> BTreeMap<String, f64> {
+    pub(crate) fn metrics(&self) -> BTreeMap<String, f64> {
         let a = self.get("/metrics");
         assert_eq!(a.status, 200);
         parse_metrics(&a.body)
     }
 
     /// Sends a signal (`HUP`, `TERM`) to the process.
-    fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let sent = Command::new("kill")
             .args(["-s", name, &self.child.id().to_string()])
             .status()
@@ -142,7 +151,7 @@ impl Service {
         assert!(sent.success());
     }
 
-    fn wait_exit(&mut self) -> ExitStatus {
+    pub(crate) fn wait_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -230,7 +239,7 @@ fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
     samples
 }
 
-fn message(id: &str, business: &str, secs: u64) -> String {
+pub(crate) fn message(id: &str, business: &str, secs: u64) -> String {
     format!(
         r#"{{"id":"{id}","ts":{},"business":"{business}","recipient":"r-{id}","category":"utility","text":"Your code is 1234"}}"#,
         1_764_000_000_000 + secs * 1000

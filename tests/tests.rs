@@ -7,8 +7,12 @@ mod docs;
 mod durable;
 mod explain;
 mod filter;
+mod fuzz;
+#[path = "../fuzz/src/lib.rs"]
+mod fuzz_entry;
 mod html;
 mod interrupt;
+mod load;
 mod properties;
 mod serve;
 mod util;

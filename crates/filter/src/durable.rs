@@ -60,6 +60,17 @@ pub const SNAPSHOT_VERSION: u16 = 2;
 pub const SNAPSHOT_HEADER_LEN: usize = 15;
 /// Events between snapshots by default.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000_000;
+/// The most memory one decoded item of a snapshot (a business's state, a recipient's load, a
+/// campaign bucket) may claim: 1 GiB, far above any real one. Without a limit a corrupt length
+/// that still passes the checksum (a bug, a layout change without a version change) asks for a
+/// container of up to 2^64 elements, and opening the state directory panics (capacity overflow)
+/// or aborts (allocation failure) instead of setting the snapshot aside.
+const ITEM_LIMIT: usize = 1 << 30;
+const DECODE_CONFIG: config::Configuration<
+    config::LittleEndian,
+    config::Varint,
+    config::Limit<ITEM_LIMIT>,
+> = config::standard().with_limit::<ITEM_LIMIT>();
 
 /// What went wrong with a state directory.
 #[derive(Debug)]
@@ -431,7 +442,7 @@ pub fn decode_snapshot(bytes: &[u8], builder: &FilterBuilder) -> Result<(Filter,
         at: &mut usize,
         what: &str,
     ) -> Result<T, String> {
-        let (v, used) = bincode::decode_from_slice(&payload[*at..], config::standard())
+        let (v, used) = bincode::decode_from_slice(&payload[*at..], DECODE_CONFIG)
             .map_err(|e| format!("undecodable {what} at payload byte {at}: {e}"))?;
         *at += used;
         Ok(v)

@@ -530,6 +530,24 @@ impl Shared {
     }
 }
 
+/// Decodes and checks a request body exactly as `POST /v1/check` (`check` true) or
+/// `POST /v1/events` does before applying anything, with batches of at most `max_batch` events:
+/// the events in body order, or the status and JSON error body the route answers. Applies
+/// nothing; for tests and fuzzing of the one function every such request goes through.
+pub fn decode_body(
+    body: &[u8],
+    check: bool,
+    max_batch: usize,
+) -> Result<Vec<spamward_core::Event>, (u16, String)> {
+    let kind = if check { Kind::Check } else { Kind::Events };
+    decode::batch(body, kind, max_batch)
+        .map(|b| b.events)
+        .map_err(|e| {
+            let body = serde_json::to_string(&e.body).expect("an error serialises");
+            (e.status.as_u16(), body)
+        })
+}
+
 /// A JSON error answer: `{"error": ..., "field": ..., "index": ...}`.
 #[derive(Debug)]
 pub(crate) struct ApiError {
