@@ -219,14 +219,10 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
     let us = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
 
     let http = if opts.http_seconds > 0 {
+        let shares = http_bodies(&input, opts.http_connections.max(1))?;
         let mut runs = Vec::new();
         for _ in 0..opts.runs.max(1) {
-            runs.push(http_run(
-                &exe,
-                &input,
-                opts.http_seconds,
-                opts.http_connections.max(1),
-            )?);
+            runs.push(http_run(&exe, &shares, opts.http_seconds)?);
         }
         runs.sort_by(|a, b| a.messages_per_second.total_cmp(&b.messages_per_second));
         Some(runs[runs.len() / 2].clone())
@@ -339,12 +335,12 @@ fn http_bodies(input: &Path, connections: usize) -> Result<Vec<Vec<String>>> {
 }
 
 /// One run of `spamward serve` under load: started on a free loopback port, loaded for `seconds`
-/// (or until the log's messages run out), then stopped with SIGTERM.
-fn http_run(exe: &Path, input: &Path, seconds: u64, connections: usize) -> Result<Http> {
+/// (or until the messages run out) by one connection per share of [`http_bodies`], then stopped
+/// with SIGTERM.
+fn http_run(exe: &Path, shares: &[Vec<String>], seconds: u64) -> Result<Http> {
     use std::io::BufRead;
     use std::time::Duration;
 
-    let shares = http_bodies(input, connections)?;
     let mut child = Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stdin(Stdio::null())
@@ -428,7 +424,7 @@ fn http_run(exe: &Path, input: &Path, seconds: u64, connections: usize) -> Resul
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
     let requests = latencies.len() as u64;
     Ok(Http {
-        connections,
+        connections: shares.len(),
         batch: HTTP_BATCH,
         seconds: elapsed,
         requests,
