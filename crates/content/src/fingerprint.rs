@@ -117,8 +117,8 @@ struct WordSet {
     mask: usize,
 }
 
-/// Marks an empty slot (no word hashes to it: [`mix`] is a bijection and zero maps to zero, and
-/// hashing a word starts from FNV's non-zero basis).
+/// Marks an empty slot. A word whose hash is zero (about one in 2^64) is never in the set: it is
+/// left out when the set is built and [`WordSet::contains`] says no to it.
 const EMPTY: u64 = 0;
 
 impl WordSet {

@@ -262,16 +262,8 @@ impl LinkScanner {
         text_and_span: impl FnOnce() -> (String, Range<usize>),
     ) -> Option<Link> {
         let facts = self.host_facts(raw_host)?;
-        if !facts.raw_ip
-            && scheme.is_none()
-            && !plausible_bare_host(
-                &facts.host,
-                facts.registrable.as_deref(),
-                facts.suffix.as_deref(),
-                facts.known,
-                port.is_some() || !path.is_empty(),
-            )
-        {
+        let has_path = port.is_some() || !path.is_empty();
+        if !facts.raw_ip && scheme.is_none() && !facts.plausible_bare[usize::from(has_path)] {
             return None;
         }
         let (text, span) = text_and_span();
@@ -279,8 +271,7 @@ impl LinkScanner {
             host,
             idn,
             registrable,
-            suffix: _,
-            known: _,
+            plausible_bare: _,
             raw_ip,
             lookalike,
             shortener,
@@ -353,14 +344,22 @@ impl LinkScanner {
             (Some(r), Some(sfx)) => self.brands.lookalike(&host, r, sfx),
             _ => None,
         };
+        let plausible_bare = [false, true].map(|has_path| {
+            plausible_bare_host(
+                &host,
+                registrable.as_deref(),
+                suffix.as_deref(),
+                known,
+                has_path,
+            )
+        });
         Some(HostFacts {
             shortener: self.shorteners.contains_host(&host),
             blocklisted: self.blocklist.contains_host(&host),
             host,
             idn,
             registrable,
-            suffix,
-            known,
+            plausible_bare,
             raw_ip,
             lookalike,
         })
@@ -464,8 +463,9 @@ struct HostFacts {
     host: String,
     idn: bool,
     registrable: Option<String>,
-    suffix: Option<String>,
-    known: bool,
+    /// Whether the host is taken for a link when written without a scheme: without a path or
+    /// port (`[0]`) and with one (`[1]`).
+    plausible_bare: [bool; 2],
     raw_ip: bool,
     lookalike: Option<Lookalike>,
     shortener: bool,

@@ -15,7 +15,7 @@
 
 use bincode::{Decode, Encode};
 use rustc_hash::FxHashMap;
-use spamward_content::{Analysis, ContentEngine};
+use spamward_content::{Analysis, ContentEngine, Fingerprint};
 
 use crate::event::Timestamp;
 
@@ -162,9 +162,11 @@ impl Bucket {
     }
 }
 
-/// The key of a band bucket: the band's position and its value.
-pub fn band_keys(simhash: u64) -> [u32; 4] {
-    std::array::from_fn(|i| ((i as u32) << 16) | ((simhash >> (16 * i)) & 0xffff) as u32)
+/// The key of each band bucket of a fingerprint ([`Fingerprint::bands`]): the band's position
+/// and its value.
+fn band_keys(simhash: u64) -> [u32; 4] {
+    let bands = Fingerprint { simhash, tokens: 0 }.bands();
+    std::array::from_fn(|i| ((i as u32) << 16) | u32::from(bands[i]))
 }
 
 /// Near-identical texts from many businesses in the last 24 h.
