@@ -334,14 +334,6 @@ const TEXTS: [&str; 5] = [
     "Verify your account at http://paypa1.com/login now",
 ];
 
-fn content_builder() -> spamward_filter::FilterBuilder {
-    static ENGINE: std::sync::OnceLock<spamward_content::ContentEngine> =
-        std::sync::OnceLock::new();
-    let mut b = Filter::builder();
-    b.content(Some(ENGINE.get_or_init(Default::default).clone()));
-    b
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
@@ -365,7 +357,7 @@ proptest! {
                 ev
             })
             .collect();
-        let builder = content_builder();
+        let builder = Filter::builder();
         let whole = builder.build();
         let want: Vec<Option<Verdict>> = events.iter().map(|ev| whole.observe(ev)).collect();
         let k = cut.index(events.len() + 1);

@@ -148,13 +148,17 @@ pub struct ContentEngine {
 }
 
 impl Default for ContentEngine {
-    /// The shipped rule packs, brands, blocklist, shorteners and model.
+    /// The shipped rule packs, brands, blocklist, shorteners and model: compiled once per process,
+    /// then cloned (a clone shares the compiled parts).
     fn default() -> ContentEngine {
-        ContentEngine {
-            rules: RuleSet::default(),
-            links: LinkScanner::default(),
-            model: shipped_model(),
-        }
+        static SHIPPED: OnceLock<ContentEngine> = OnceLock::new();
+        SHIPPED
+            .get_or_init(|| ContentEngine {
+                rules: RuleSet::default(),
+                links: LinkScanner::default(),
+                model: shipped_model(),
+            })
+            .clone()
     }
 }
 

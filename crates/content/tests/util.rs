@@ -21,7 +21,7 @@ pub fn spam() -> Vec<String> {
     table::<Messages>("spam.toml", include_str!("../testdata/spam.toml")).messages
 }
 
-/// The default engine, built once for all tests (building it compiles every shipped rule).
+/// The default engine, shared by all tests.
 pub fn engine() -> &'static spamward_content::ContentEngine {
     static ENGINE: std::sync::OnceLock<spamward_content::ContentEngine> =
         std::sync::OnceLock::new();
