@@ -1254,7 +1254,7 @@ impl BusinessState {
     /// (one spammy-looking template of a shop is throttled until it stops, not suspended;
     /// complaints and bought lists still suspend it).
     fn business_action(&self, policy: &Policy, hit: &Hit) -> BusinessAction {
-        let action = business_action(policy, hit);
+        let action = policy_action(policy, hit);
         if hit.signal == Signal::FlaggedContentRate24h
             && !policy.trust.content_suspends_established
             && !self.is_young(policy)
@@ -1268,11 +1268,7 @@ impl BusinessState {
     /// Whether the account (the `created` of its business record, else its first event) is
     /// younger than `trust.young_days`.
     fn is_young(&self, policy: &Policy) -> bool {
-        let born = match (self.established, self.created) {
-            (true, Some(c)) => c,
-            _ => self.first_seen,
-        };
-        self.now.saturating_sub(born) < policy.trust.young_days * 24 * HOUR
+        self.is_new(self.now, policy.trust.young_days * 24)
     }
 
     /// The scale on rate priors: young businesses have not earned the benefit of the doubt.
@@ -1685,7 +1681,9 @@ fn rate_rule(policy: &Policy, signal: Signal) -> Option<&RateRule> {
 }
 
 /// What a business-level hit does to its business, escalation included.
-fn business_action(policy: &Policy, hit: &Hit) -> BusinessAction {
+/// The action the policy gives a business-level hit, before [`BusinessState::business_action`]
+/// weighs it against the business's standing.
+fn policy_action(policy: &Policy, hit: &Hit) -> BusinessAction {
     if let Some(rule) = rate_rule(policy, hit.signal) {
         return rule.action_at(hit.probability.unwrap_or(0.0));
     }

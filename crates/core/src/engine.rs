@@ -133,11 +133,6 @@ impl Engine {
         )
     }
 
-    /// The content heuristics, if on.
-    pub fn content(&self) -> Option<&ContentEngine> {
-        self.content.as_ref()
-    }
-
     fn analyze(&self, m: &Message) -> Option<ContentFacts> {
         self.content
             .as_ref()
@@ -360,7 +355,7 @@ pub fn context(
 }
 
 /// The stable 64-bit key of a business id, as the campaign index keeps it.
-pub fn business_key(id: &str) -> u64 {
+fn business_key(id: &str) -> u64 {
     crate::corpus::fnv1a64(id.as_bytes())
 }
 

@@ -226,6 +226,49 @@ impl fmt::Display for Tier {
 }
 
 impl Event {
+    /// Holds an event built elsewhere than from a JSON line (a binary record, say) to the JSON
+    /// Lines contract that [`Event::from_json`] enforces: ids non-empty, times in
+    /// [`MIN_TS`, `MAX_TS`). The error names the field.
+    pub fn check_contract(&self) -> Result<(), String> {
+        /// Fields by name.
+        type Fields<'a, T> = &'a [(&'static str, T)];
+        let (times, ids): (Fields<u64>, Fields<&str>) = match self {
+            Event::Message(m) => (
+                &[("ts", m.ts)],
+                &[
+                    ("id", &m.id),
+                    ("business", &m.business),
+                    ("recipient", &m.recipient),
+                ],
+            ),
+            Event::Feedback(f) => (
+                &[("ts", f.ts)],
+                &[("business", &f.business), ("recipient", &f.recipient)],
+            ),
+            Event::Delivery(d) => (
+                &[("ts", d.ts)],
+                &[
+                    ("business", &d.business),
+                    ("recipient", &d.recipient),
+                    ("message", &d.message),
+                ],
+            ),
+            Event::Business(b) => (
+                &[("ts", b.ts), ("created", b.created)],
+                &[("business", &b.business)],
+            ),
+        };
+        if let Some((field, t)) = times.iter().find(|(_, t)| !(MIN_TS..MAX_TS).contains(t)) {
+            return Err(format!(
+                "field `{field}`: {t} is outside 2000-01-01..2100-01-01"
+            ));
+        }
+        if let Some((field, _)) = ids.iter().find(|(_, id)| id.is_empty()) {
+            return Err(format!("field `{field}`: empty id"));
+        }
+        Ok(())
+    }
+
     /// Event time.
     pub fn ts(&self) -> Timestamp {
         match self {

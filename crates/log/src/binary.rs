@@ -30,7 +30,6 @@
 
 use bincode::config::{self, Configuration, Limit};
 use spamward_core::Event;
-use spamward_core::event::{MAX_TS, MIN_TS};
 
 /// The first 8 bytes of every binary log.
 pub const MAGIC: [u8; 8] = *b"\x89SPWLOG\n";
@@ -118,57 +117,19 @@ pub(crate) fn decode_payload(payload: &[u8], stored_crc: u32) -> Result<Event, S
         ));
     }
     match bincode::decode_from_slice::<Event, _>(payload, DECODE_CONFIG) {
-        Ok((event, used)) if used == payload.len() => check_contract(event),
+        Ok((event, used)) if used == payload.len() => {
+            // The binary log carries the same events as JSON Lines, so a record that breaks the
+            // contract is corrupt; read as data, it would make a log that converts to JSON Lines
+            // that no reader accepts.
+            event.check_contract()?;
+            Ok(event)
+        }
         Ok((_, used)) => Err(format!(
             "{} bytes left over after the event",
             payload.len() - used
         )),
         Err(e) => Err(format!("undecodable payload: {e}")),
     }
-}
-
-/// Holds a decoded event to the JSON Lines contract: ids non-empty, times in
-/// [`MIN_TS`, `MAX_TS`). The binary log carries the same events as JSON Lines, so a record that
-/// breaks the contract is corrupt; read as data, it would make a log that converts to JSON Lines
-/// that no reader accepts.
-fn check_contract(event: Event) -> Result<Event, String> {
-    /// Fields by name.
-    type Fields<'a, T> = &'a [(&'static str, T)];
-    let (times, ids): (Fields<u64>, Fields<&str>) = match &event {
-        Event::Message(m) => (
-            &[("ts", m.ts)],
-            &[
-                ("id", &m.id),
-                ("business", &m.business),
-                ("recipient", &m.recipient),
-            ],
-        ),
-        Event::Feedback(f) => (
-            &[("ts", f.ts)],
-            &[("business", &f.business), ("recipient", &f.recipient)],
-        ),
-        Event::Delivery(d) => (
-            &[("ts", d.ts)],
-            &[
-                ("business", &d.business),
-                ("recipient", &d.recipient),
-                ("message", &d.message),
-            ],
-        ),
-        Event::Business(b) => (
-            &[("ts", b.ts), ("created", b.created)],
-            &[("business", &b.business)],
-        ),
-    };
-    if let Some((field, t)) = times.iter().find(|(_, t)| !(MIN_TS..MAX_TS).contains(t)) {
-        return Err(format!(
-            "field `{field}`: {t} is outside 2000-01-01..2100-01-01"
-        ));
-    }
-    if let Some((field, _)) = ids.iter().find(|(_, id)| id.is_empty()) {
-        return Err(format!("field `{field}`: empty id"));
-    }
-    Ok(event)
 }
 
 /// Lets bincode append to a `Vec` without going through `io::Write`.
