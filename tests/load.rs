@@ -188,16 +188,11 @@ fn peak_rss_mib(service: &Service) -> f64 {
 
 /// The journal's segments, in order.
 fn segments(state: &Path) -> Vec<PathBuf> {
-    let mut segs: Vec<PathBuf> = fs::read_dir(state)
+    spamward_log::journal::list_numbered(state, "journal-", ".bin")
         .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_str().unwrap();
-            name.starts_with("journal-") && name.ends_with(".bin")
-        })
-        .collect();
-    segs.sort();
-    segs
+        .into_iter()
+        .map(|(_, path)| path)
+        .collect()
 }
 
 /// Every complete event of the journal, in order (a torn tail is left out, as a restart cuts it).

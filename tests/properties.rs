@@ -6,6 +6,7 @@ use std::io::{Cursor, Write};
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
+use spamward_core::window::{BUCKETS, Span};
 use spamward_core::{
     BusinessInfo, Category, Delivery, DeliveryStatus, Engine, Event, Feedback, FeedbackKind,
     Message, Policy, Tier, Verdict,
@@ -234,13 +235,8 @@ proptest! {
     }
 }
 
-/// Window widths of the volume counts: (bucket width in ms, which count).
-const SPANS: [(u64, &str); 4] = [
-    (1_000, "1m"),
-    (60_000, "1h"),
-    (24 * 60_000, "24h"),
-    (168 * 60_000, "7d"),
-];
+/// The windows of the volume counts, in the order the test reads them.
+const SPANS: [Span; 4] = [Span::Minute, Span::Hour, Span::Day, Span::Week];
 
 /// How late (in buckets of a window) an event may be for that window to count it exactly: well
 /// inside the 60 buckets a window holds.
@@ -305,18 +301,20 @@ proptest! {
                 (v.messages_24h, v.recipients_24h),
                 (v.messages_7d, v.recipients_7d),
             ];
-            for (&(w, name), (messages, recipients)) in SPANS.iter().zip(got) {
+            // Each recipient's latest message.
+            let mut last = std::collections::HashMap::new();
+            for &(t, r) in &sent {
+                let e = last.entry(r).or_insert(t);
+                *e = (*e).max(t);
+            }
+            for (&span, (messages, recipients)) in SPANS.iter().zip(got) {
+                let (w, name) = (span.bucket_millis(), span.as_str());
                 if max_late > TOLERANCE_BUCKETS * w {
                     continue;
                 }
-                let inside = |t: u64| t / w + 60 > now / w;
+                let inside = |t: u64| t / w + BUCKETS as u64 > now / w;
                 let want = sent.iter().filter(|(t, _)| inside(*t)).count() as u64;
                 prop_assert_eq!(messages, want, "messages {} after {}", name, i + 1);
-                let mut last = std::collections::HashMap::new();
-                for &(t, r) in &sent {
-                    let e = last.entry(r).or_insert(t);
-                    *e = (*e).max(t);
-                }
                 let want = last.values().filter(|&&t| inside(t)).count() as u64;
                 prop_assert_eq!(recipients, want, "recipients {} after {}", name, i + 1);
             }

@@ -35,9 +35,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("text", text),
 ];
 
-/// The binary log's file header, version 1.
-const LOG_HEADER: &[u8] = b"\x89SPWLOG\n\x01\x00\x00\x00";
-
 /// Splits `data` into records as `[length byte][payload]...` and frames each with its length
 /// and correct CRC-32, the binary log's record layout. A last record shorter than its length
 /// byte says is framed with its full length and written cut off: a torn tail.
@@ -116,7 +113,7 @@ pub fn log_reader(data: &[u8]) {
     let (events, _) = match mode % 3 {
         0 => read_log(rest.to_vec(), None),
         1 => {
-            let mut bytes = LOG_HEADER.to_vec();
+            let mut bytes = spamward_log::binary::header().to_vec();
             bytes.extend_from_slice(&framed(rest));
             read_log(bytes, None)
         }
@@ -220,7 +217,7 @@ pub fn journal(data: &[u8]) {
     let bytes = if mode % 2 == 0 {
         rest.to_vec()
     } else {
-        let mut b = LOG_HEADER.to_vec();
+        let mut b = spamward_log::binary::header().to_vec();
         b.extend_from_slice(&framed(rest));
         b
     };

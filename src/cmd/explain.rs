@@ -144,11 +144,12 @@ impl ContentSummary {
                             c.last = shown();
                         }
                         None => {
+                            let first = shown();
                             self.campaign = Some(CampaignSeen {
                                 messages: 1,
                                 largest: size,
-                                first: shown(),
-                                last: shown(),
+                                last: first.clone(),
+                                first,
                             })
                         }
                     }
