@@ -211,6 +211,20 @@ impl Campaigns {
         seen.len() as u32
     }
 
+    /// How many distinct businesses (`business` included) sent a near-identical text in
+    /// `(ts - window, ts]`, recording nothing: for a message already recorded (scored again), the
+    /// count [`Campaigns::observe`] returned for it, unless later sends have moved the buckets.
+    pub fn count(&self, simhash: u64, business: u64, ts: Timestamp, window: u64) -> u32 {
+        let from = ts.saturating_sub(window);
+        let mut seen = vec![business];
+        for key in band_keys(simhash) {
+            if let Some(b) = self.buckets.get(&key) {
+                b.matches(simhash, from, Campaigns::DISTANCE, &mut seen);
+            }
+        }
+        seen.len() as u32
+    }
+
     /// Forgets buckets with nothing newer than `horizon`.
     pub fn sweep(&mut self, horizon: Timestamp) {
         self.buckets

@@ -44,6 +44,12 @@ impl RecipientLoad {
         while self.times.len() > keep {
             self.times.pop_front();
         }
+        self.count(ts)
+    }
+
+    /// How many sends it remembers in `(ts - 24 h, ts]`, recording nothing: for a send already
+    /// recorded (a message scored again), the count [`RecipientLoad::record`] returned for it.
+    pub fn count(&self, ts: Timestamp) -> u64 {
         let from = ts.saturating_sub(Span::Day.millis());
         self.times.iter().filter(|&&t| t > from && t <= ts).count() as u64
     }

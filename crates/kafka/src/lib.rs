@@ -1,0 +1,71 @@
+//! spamward on Kafka: the scoring core as consumer-group members, partitioned by business.
+//!
+//! # Topology
+//!
+//! ```text
+//!   input topic (key = business id)            verdicts topic (key = business id)
+//!   ─────────────────────────────┐          ┌──────────────────────────────────
+//!                                ▼          │
+//!            spamward kafka (group G) ×N ───┘
+//!              │  ▲          │  ▲
+//!              ▼  │          ▼  │
+//!     G.checkpoints         G.signals
+//!  (compacted changelog:   (cross-business observations,
+//!   business states per     key = recipient or fingerprint,
+//!   input partition)        read whole by every member)
+//! ```
+//!
+//! Every event of a business is in one input partition, in order, because the record key is
+//! the business id. Kafka's consumer-group protocol assigns partitions to members and moves them
+//! when members come and go. A member that gains a partition restores the partition's business
+//! states from the changelog before scoring it ([`state`]); one that loses a partition
+//! checkpoints it first and stops scoring it.
+//!
+//! # Guarantees
+//!
+//! * **At least once, deduplicated by message id.** Offsets are committed only after the
+//!   broker has acknowledged every verdict they cover and the partition's checkpoint. A member
+//!   that dies loses nothing; its partitions resume at their last checkpoint on another member,
+//!   and the messages it had scored since get a second verdict. Consumers of the verdicts topic
+//!   keep the latest verdict of each message id (a business's verdicts are in one partition, in
+//!   order). A clean hand-over (rebalance, stop) checkpoints first and gives no duplicates.
+//! * **Per-business signals are those of replay.** A business's state sees its events in log
+//!   order, checkpoints restore it exactly, and the core is the one replay runs; given the same
+//!   cross-business inputs (carried in each verdict's headers), every verdict equals the one
+//!   replay computes.
+//! * **Cross-business signals are shared through the signals topic** ([`cross`]): never
+//!   counting a message twice, and stale by at most what other members had not yet had
+//!   acknowledged when the batch began — before each batch a member reads the signals topic up to
+//!   the end offsets it has at that moment.
+#![deny(missing_docs)]
+
+pub mod cross;
+pub mod produce;
+pub mod state;
+pub mod topics;
+pub mod worker;
+
+pub use produce::{Loaded, load};
+pub use worker::{Options, Stats, run};
+
+/// Why a Kafka command failed: a sentence naming the topic, partition or offset involved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error(String);
+
+impl Error {
+    /// An error with this description.
+    pub fn new(detail: impl Into<String>) -> Error {
+        Error(detail.into())
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! Client configuration and topics: what every Kafka client here is built from.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
+
+use crate::Error;
+
+/// How long a metadata request or a flush may take before it is an error.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest record the producers here send: business states in checkpoints can be large.
+pub const MAX_RECORD_BYTES: &str = "67108864";
+
+/// A client configuration for `brokers`, with `extra` librdkafka properties (`key=value`) on top.
+pub fn config(brokers: &str, extra: &[(String, String)]) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers);
+    for (k, v) in extra {
+        c.set(k, v);
+    }
+    c
+}
+
+/// The partition count of `topic`, or `None` if the broker does not know it.
+pub fn partitions(config: &ClientConfig, topic: &str) -> Result<Option<i32>, Error> {
+    let client: BaseConsumer = config
+        .create()
+        .map_err(|e| Error::new(format!("cannot create a Kafka client: {e}")))?;
+    let md = client
+        .fetch_metadata(Some(topic), TIMEOUT)
+        .map_err(|e| Error::new(format!("metadata of topic {topic:?}: {e}")))?;
+    let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
+        return Ok(None);
+    };
+    match t.error() {
+        None if !t.partitions().is_empty() => Ok(Some(t.partitions().len() as i32)),
+        None => Ok(None),
+        Some(e) if RDKafkaErrorCode::from(e) == RDKafkaErrorCode::UnknownTopicOrPartition => {
+            Ok(None)
+        }
+        Some(e) => Err(Error::new(format!(
+            "topic {topic:?}: {}",
+            RDKafkaErrorCode::from(e)
+        ))),
+    }
+}
+
+/// Makes sure `topic` exists: creates it with `count` partitions and `settings` if it does not;
+/// returns its partition count.
+pub fn ensure(
+    config: &ClientConfig,
+    topic: &str,
+    count: i32,
+    settings: &[(&str, &str)],
+) -> Result<i32, Error> {
+    if let Some(n) = partitions(config, topic)? {
+        return Ok(n);
+    }
+    let admin: AdminClient<DefaultClientContext> = config
+        .create()
+        .map_err(|e| Error::new(format!("cannot create a Kafka admin client: {e}")))?;
+    let mut new = NewTopic::new(topic, count, TopicReplication::Fixed(1));
+    for (k, v) in settings {
+        new = new.set(k, v);
+    }
+    let opts = AdminOptions::new().operation_timeout(Some(TIMEOUT));
+    let results = futures_executor::block_on(admin.create_topics([&new], &opts))
+        .map_err(|e| Error::new(format!("creating topic {topic:?}: {e}")))?;
+    for r in results {
+        if let Err((name, code)) = r
+            && code != RDKafkaErrorCode::TopicAlreadyExists
+        {
+            return Err(Error::new(format!("creating topic {name:?}: {code}")));
+        }
+    }
+    // The topic is visible in metadata a moment after it is created.
+    for _ in 0..100 {
+        if let Some(n) = partitions(config, topic)? {
+            return Ok(n);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(Error::new(format!(
+        "topic {topic:?} was created but never appeared in the broker's metadata"
+    )))
+}
