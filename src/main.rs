@@ -233,6 +233,11 @@ enum Command {
     },
     /// Serve the filter over HTTP/JSON: check messages, observe events, read standings.
     Serve(cmd::serve::ServeArgs),
+    /// Score on a Kafka cluster: a consumer-group member reading events by business and
+    /// producing one verdict per message.
+    Kafka(cmd::kafka::KafkaArgs),
+    /// Load a log into a Kafka topic, keyed by business.
+    KafkaProduce(cmd::kafka::ProduceArgs),
     /// Convert a log between formats; OUT's extension picks the format (.jsonl, .bin, + .zst).
     Convert {
         /// Input log.
@@ -432,6 +437,8 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             cmd::generate::run(config, &out, format.extension(), quiet)
         }
         Command::Serve(args) => args.run().map(|()| true),
+        Command::Kafka(args) => args.run(),
+        Command::KafkaProduce(args) => args.run(),
         Command::Convert {
             input,
             output,

@@ -28,6 +28,11 @@ pub fn install_interrupt_handler() {
     });
 }
 
+/// The flag a stop request sets, for loops that poll it.
+pub fn interrupt_flag() -> &'static AtomicBool {
+    &INTERRUPTED
+}
+
 /// Whether a stop was asked for.
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)

@@ -8,5 +8,6 @@ pub mod eval;
 pub mod explain;
 pub mod filter;
 pub mod generate;
+pub mod kafka;
 pub mod replay;
 pub mod serve;
