@@ -30,6 +30,8 @@ enum OutFormat {
     /// The binary log, zstd-compressed.
     #[value(name = "bin.zst")]
     BinZst,
+    /// Parquet: one row per event, one column per field.
+    Parquet,
 }
 
 impl OutFormat {
@@ -39,6 +41,7 @@ impl OutFormat {
             OutFormat::JsonlZst => "jsonl.zst",
             OutFormat::Bin => "bin",
             OutFormat::BinZst => "bin.zst",
+            OutFormat::Parquet => "parquet",
         }
     }
 }
@@ -238,7 +241,7 @@ enum Command {
     Kafka(cmd::kafka::KafkaArgs),
     /// Load a log into a Kafka topic, keyed by business.
     KafkaProduce(cmd::kafka::ProduceArgs),
-    /// Convert a log between formats; OUT's extension picks the format (.jsonl, .bin, + .zst).
+    /// Convert a log between formats; OUT's extension picks the format (.jsonl, .bin, + .zst; .parquet).
     Convert {
         /// Input log.
         input: PathBuf,

@@ -13,6 +13,7 @@ mod fuzz_entry;
 mod html;
 mod interrupt;
 mod load;
+mod parquet;
 mod properties;
 mod serve;
 mod util;

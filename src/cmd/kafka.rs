@@ -78,7 +78,7 @@ pub struct ProduceArgs {
     /// Extra librdkafka property, KEY=VALUE (repeatable).
     #[arg(short = 'X', value_name = "KEY=VALUE")]
     pub property: Vec<String>,
-    /// The log: JSON Lines or binary, compressed or not.
+    /// The log: JSON Lines, binary or Parquet, compressed or not.
     pub log: PathBuf,
 }
 

@@ -226,10 +226,11 @@ impl fmt::Display for Tier {
 }
 
 impl Event {
-    /// Holds an event built elsewhere than from a JSON line (a binary record, say) to the JSON
-    /// Lines contract that [`Event::from_json`] enforces: ids non-empty, times in
-    /// [`MIN_TS`, `MAX_TS`). The error names the field.
-    pub fn check_contract(&self) -> Result<(), String> {
+    /// Holds an event built elsewhere than from a JSON line (a binary record, a Parquet row) to the
+    /// JSON Lines contract that [`Event::from_json`] enforces: ids non-empty, times in
+    /// [`MIN_TS`, `MAX_TS`). The error is the one `from_json` gives for the same value, naming the
+    /// field.
+    pub fn check_contract(&self) -> Result<(), DecodeError> {
         /// Fields by name.
         type Fields<'a, T> = &'a [(&'static str, T)];
         let (times, ids): (Fields<u64>, Fields<&str>) = match self {
@@ -258,13 +259,11 @@ impl Event {
                 &[("business", &b.business)],
             ),
         };
-        if let Some((field, t)) = times.iter().find(|(_, t)| !(MIN_TS..MAX_TS).contains(t)) {
-            return Err(format!(
-                "field `{field}`: {t} is outside 2000-01-01..2100-01-01"
-            ));
+        if let Some(&(field, t)) = times.iter().find(|(_, t)| !(MIN_TS..MAX_TS).contains(t)) {
+            return Err(out_of_range(field, t));
         }
-        if let Some((field, _)) = ids.iter().find(|(_, id)| id.is_empty()) {
-            return Err(format!("field `{field}`: empty id"));
+        if let Some(&(field, _)) = ids.iter().find(|(_, id)| id.is_empty()) {
+            return Err(empty_id(field));
         }
         Ok(())
     }
@@ -346,7 +345,9 @@ pub enum DecodeErrorKind {
 }
 
 impl DecodeError {
-    fn new(field: Option<&str>, kind: DecodeErrorKind) -> Self {
+    /// An error about `field` (or about the record as a whole). For decoders of other encodings of
+    /// the same contract, so that they report what JSON Lines decoding reports.
+    pub fn new(field: Option<&str>, kind: DecodeErrorKind) -> Self {
         DecodeError {
             field: field.map(str::to_owned),
             kind,
@@ -423,25 +424,33 @@ fn required<T>(v: Option<T>, field: &str) -> Result<T, DecodeError> {
 fn id(v: Cow<'_>, field: &str) -> Result<String, DecodeError> {
     let s = required(v, field)?;
     if s.is_empty() {
-        return Err(DecodeError::new(
-            Some(field),
-            DecodeErrorKind::InvalidValue("empty id".into()),
-        ));
+        return Err(empty_id(field));
     }
     Ok(s.into_owned())
+}
+
+fn empty_id(field: &str) -> DecodeError {
+    DecodeError::new(
+        Some(field),
+        DecodeErrorKind::InvalidValue("empty id".into()),
+    )
 }
 
 fn time(v: Option<u64>, field: &str) -> Result<Timestamp, DecodeError> {
     let t = required(v, field)?;
     if !(MIN_TS..MAX_TS).contains(&t) {
-        return Err(DecodeError::new(
-            Some(field),
-            DecodeErrorKind::BadTimestamp(format!(
-                "{t} is outside 2000-01-01..2100-01-01 in milliseconds since the Unix epoch"
-            )),
-        ));
+        return Err(out_of_range(field, t));
     }
     Ok(t)
+}
+
+fn out_of_range(field: &str, t: Timestamp) -> DecodeError {
+    DecodeError::new(
+        Some(field),
+        DecodeErrorKind::BadTimestamp(format!(
+            "{t} is outside 2000-01-01..2100-01-01 in milliseconds since the Unix epoch"
+        )),
+    )
 }
 
 impl RawEvent<'_> {

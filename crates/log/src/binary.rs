@@ -121,7 +121,7 @@ pub(crate) fn decode_payload(payload: &[u8], stored_crc: u32) -> Result<Event, S
             // The binary log carries the same events as JSON Lines, so a record that breaks the
             // contract is corrupt; read as data, it would make a log that converts to JSON Lines
             // that no reader accepts.
-            event.check_contract()?;
+            event.check_contract().map_err(|e| e.to_string())?;
             Ok(event)
         }
         Ok((_, used)) => Err(format!(
@@ -213,7 +213,7 @@ mod tests {
             }
         });
         for (event, want) in [
-            (early, "field `ts`: 1 is outside"),
+            (early, "field `ts`: bad timestamp: 1 is outside"),
             (nameless, "field `business`: empty id"),
         ] {
             let mut out = Vec::new();

@@ -326,6 +326,10 @@ mod tests {
             "f.bin",
             "g.jsonl.zst",
             "h.jsonl",
+            "i.parquet",
+            "j.bin",
+            "k.parquet",
+            "l.jsonl",
         ];
         for pair in chain.windows(2) {
             let stats = convert(&p(pair[0]), &p(pair[1]), &ConvertOptions::default(), never)
@@ -338,9 +342,10 @@ mod tests {
                 }
             );
         }
-        for name in ["c.jsonl", "h.jsonl"] {
+        for name in ["c.jsonl", "h.jsonl", "l.jsonl"] {
             assert!(fs::read(p(name)).unwrap() == original, "{name} differs");
         }
+        assert!(fs::read(p("k.parquet")).unwrap() == fs::read(p("i.parquet")).unwrap());
         assert!(fs::read(p("b.bin")).unwrap() == testgen::binary(&events));
         assert!(fs::read(p("f.bin")).unwrap() == fs::read(p("b.bin")).unwrap());
         // Same events in, same bytes out, compressed too.

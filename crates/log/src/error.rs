@@ -2,8 +2,8 @@
 //!
 //! [`Error`] is about a whole file: it could not be opened or created, it is not a log this build
 //! can read, or writing to it failed. It always names the file. [`ReadError`] is about one place in
-//! a log being read: it names the file, the line (JSON Lines) or record (binary) and, when one is to
-//! blame, the field, and says whether reading may go on past it ([`ReadError::is_fatal`]).
+//! a log being read: it names the file, the line (JSON Lines), record (binary) or row (Parquet) and,
+//! when one is to blame, the field (for Parquet, the column), and says whether reading may go on past it ([`ReadError::is_fatal`]).
 
 use std::fmt;
 use std::io;
@@ -47,6 +47,16 @@ pub enum ErrorKind {
     UnsupportedVersion(u16),
     /// A binary log with reserved header flags set.
     UnsupportedFlags(u16),
+    /// The file should be a Parquet log but does not start with `PAR1`.
+    NotParquet,
+    /// A Parquet log that is not a plain file (a pipe, or zstd-compressed): its index is at its end,
+    /// so it cannot be streamed.
+    ParquetStream {
+        /// Whether it was found inside a zstd frame.
+        zstd: bool,
+    },
+    /// A Parquet file whose footer or schema cannot be read.
+    Parquet(String),
     /// An event whose binary encoding exceeds the record size limit.
     RecordTooLarge {
         /// Its encoded size in bytes.
@@ -85,8 +95,19 @@ impl fmt::Display for Error {
             ErrorKind::UnknownOutputFormat => write!(
                 f,
                 "{name}: cannot tell the output format from the file name; \
-                 use .jsonl, .bin, .jsonl.zst or .bin.zst"
+                 use .jsonl, .bin, .jsonl.zst, .bin.zst or .parquet"
             ),
+            ErrorKind::NotParquet => write!(f, "{name}: not a Parquet file (no PAR1 magic)"),
+            ErrorKind::ParquetStream { zstd: true } => write!(
+                f,
+                "{name}: a zstd-compressed Parquet file; decompress it first \
+                 (Parquet compresses its columns itself)"
+            ),
+            ErrorKind::ParquetStream { zstd: false } => write!(
+                f,
+                "{name}: a Parquet log must be read from a file: its index is at its end"
+            ),
+            ErrorKind::Parquet(why) => write!(f, "{name}: unreadable Parquet file: {why}"),
             ErrorKind::BadMagic => write!(f, "{name}: not a spamward binary log (bad magic)"),
             ErrorKind::TruncatedHeader { got: 0 } => write!(
                 f,
@@ -138,6 +159,8 @@ pub enum Location {
     Line(u64),
     /// 1-based record number of a binary log.
     Record(u64),
+    /// 1-based row number of a Parquet log.
+    Row(u64),
 }
 
 /// An error at one place in a log being read.
@@ -153,8 +176,8 @@ pub struct ReadError {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ReadErrorKind {
-    /// A JSON line that is not a valid event (malformed, unknown type, missing field, bad value).
-    /// Not fatal.
+    /// A JSON line or Parquet row that is not a valid event (malformed, unknown type, missing field,
+    /// bad value; for Parquet also a column of the wrong type). Not fatal.
     Decode(DecodeError),
     /// A line longer than the reader's limit; it was skipped without being held in memory.
     /// Not fatal.
@@ -181,8 +204,8 @@ pub enum ReadErrorKind {
         /// the cut is inside the frame.
         expected: u64,
     },
-    /// A binary record fails its checksum, claims an impossible length, or does not decode.
-    /// Fatal.
+    /// A binary record fails its checksum, claims an impossible length, or does not decode; or a
+    /// Parquet page does not decode. Fatal.
     Corrupt(String),
 }
 
@@ -211,14 +234,14 @@ impl ReadError {
         self.location
     }
 
-    /// The 1-based line (JSON Lines) or record number (binary).
+    /// The 1-based line (JSON Lines), record number (binary) or row number (Parquet).
     pub fn line(&self) -> u64 {
         match self.location {
-            Location::Line(n) | Location::Record(n) => n,
+            Location::Line(n) | Location::Record(n) | Location::Row(n) => n,
         }
     }
 
-    /// The field at fault, when the error is about one.
+    /// The field at fault (for Parquet, the column), when the error is about one.
     pub fn field(&self) -> Option<&str> {
         match &self.kind {
             ReadErrorKind::Decode(e) => e.field(),
@@ -256,6 +279,7 @@ impl fmt::Display for ReadError {
             }
             (_, Location::Line(_)) => write!(f, "{file}:{n}: ")?,
             (_, Location::Record(_)) => write!(f, "{file}: record {n}: ")?,
+            (_, Location::Row(_)) => write!(f, "{file}: row {n}: ")?,
         }
         match &self.kind {
             ReadErrorKind::Decode(e) => write!(f, "{e}"),
@@ -361,7 +385,7 @@ mod tests {
         let e = Error::new("out.txt", ErrorKind::UnknownOutputFormat);
         assert!(
             e.to_string()
-                .contains(".jsonl, .bin, .jsonl.zst or .bin.zst")
+                .contains(".jsonl, .bin, .jsonl.zst, .bin.zst or .parquet")
         );
     }
 }

@@ -1,6 +1,6 @@
-//! spamward's event log files: reading and writing them, in two formats, compressed or not.
+//! spamward's event log files: reading and writing them, in three formats, compressed or not.
 //!
-//! A log is a sequence of [`Event`]s in time order. It is kept in one of two formats:
+//! A log is a sequence of [`Event`]s in time order. It is kept in one of three formats:
 //!
 //! * **JSON Lines** (`.jsonl`, also read as `.json`): one event per line, in the canonical JSON form
 //!   of [`Event::write_json`]. It is the interchange format: readable, greppable, what other tools
@@ -23,16 +23,26 @@
 //!
 //! The [`binary`] module documents the payload encoding and why the magic looks the way it does.
 //!
-//! Either format may be compressed with zstd (`.jsonl.zst`, `.bin.zst`). Readers do not trust the
-//! file name: the first bytes decide. A zstd frame is decompressed transparently, a stream that
-//! starts with the binary magic is read as binary whatever its name, and only when neither is the
-//! case does the extension matter (`.bin` then means the file is not a binary log after all, which
-//! is an error; anything else is read as JSON Lines).
+//! * **Parquet** (`.parquet`): one flat table, one row per event, one column per field of the
+//!   canonical JSON (`type`, then the union of every event type's fields, null where a type has no
+//!   such field), zstd-compressed column chunks in row groups of 64k rows. It is what data lakes
+//!   keep message logs in. A row is held to the same contract as a JSON line, and a bad row names
+//!   its row number and column. The [`parquet`] module documents the columns and their types.
 //!
-//! [`LogReader`] streams: a log of any size is read through fixed buffers and never held in memory.
-//! It distinguishes a bad *record*, which the caller may count and skip ([`ReadError::is_fatal`] is
-//! false), from a bad *file* (I/O errors, truncation, checksum mismatches, a broken zstd stream),
-//! after which nothing more can be trusted and iteration ends. [`LogWriter`] writes either format,
+//! JSON Lines and binary may be compressed with zstd (`.jsonl.zst`, `.bin.zst`); Parquet
+//! compresses its columns itself. Readers do not trust the file name: the first bytes decide. A
+//! file that starts with `PAR1` is read as Parquet, a zstd frame is decompressed transparently, a
+//! stream that starts with the binary magic is read as binary whatever its name, and only when
+//! none is the case does the extension matter (`.bin` or `.parquet` then means the file is not
+//! what it claims, which is an error; anything else is read as JSON Lines). Parquet keeps its
+//! index at the end of the file, so it is read from a file, never from a pipe or inside zstd.
+//!
+//! [`LogReader`] streams: a log of any size is read through fixed buffers (for Parquet, one row
+//! group's columns and one batch of rows at a time) and never held in memory. It distinguishes a
+//! bad *record*, which the caller may count and skip ([`ReadError::is_fatal`] is false), from a bad
+//! *file* (I/O errors, truncation, checksum mismatches, a broken zstd stream, a damaged Parquet
+//! footer or page), after which nothing more can be trusted and iteration ends. [`LogWriter`]
+//! writes any format,
 //! and [`convert()`] streams one log into another, keeping what it has accepted when it fails.
 #![deny(missing_docs)]
 
@@ -40,6 +50,7 @@ pub mod binary;
 mod convert;
 mod error;
 pub mod journal;
+pub mod parquet;
 mod read;
 mod write;
 
@@ -58,26 +69,30 @@ pub use read::{DEFAULT_MAX_LINE_BYTES, LogReader, Record};
 pub use spamward_core::Event;
 pub use write::LogWriter;
 
-/// The two formats of a log.
+/// The three formats of a log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
     /// JSON Lines: one canonical JSON event per line.
     Jsonl,
     /// The binary format: header, then length-prefixed, checksummed bincode records.
     Binary,
+    /// Parquet: one row per event, one column per field of the JSON form.
+    Parquet,
 }
 
 impl Format {
-    /// The file extension written for this format, without the dot (`jsonl`, `bin`).
+    /// The file extension written for this format, without the dot (`jsonl`, `bin`, `parquet`).
     pub fn extension(self) -> &'static str {
         match self {
             Format::Jsonl => "jsonl",
             Format::Binary => "bin",
+            Format::Parquet => "parquet",
         }
     }
 
     /// What a file name says about a log: its format, if the extension names one (`.jsonl`,
-    /// `.json`, `.bin`, each optionally followed by `.zst`), and whether it ends in `.zst`.
+    /// `.json`, `.bin`, `.parquet`, each optionally followed by `.zst`), and whether it ends in
+    /// `.zst`.
     /// Case is ignored.
     pub fn from_path(path: &Path) -> (Option<Format>, bool) {
         let Some(name) = path.file_name() else {
@@ -92,6 +107,8 @@ impl Format {
             Some(Format::Jsonl)
         } else if stem.ends_with(".bin") {
             Some(Format::Binary)
+        } else if stem.ends_with(".parquet") {
+            Some(Format::Parquet)
         } else {
             None
         };
@@ -104,6 +121,7 @@ impl fmt::Display for Format {
         f.write_str(match self {
             Format::Jsonl => "JSON Lines",
             Format::Binary => "binary",
+            Format::Parquet => "Parquet",
         })
     }
 }
@@ -130,6 +148,8 @@ mod tests {
             ("events.JSONL.ZST", Some(Format::Jsonl), true),
             ("events.bin", Some(Format::Binary), false),
             ("a.b/events.bin.zst", Some(Format::Binary), true),
+            ("events.parquet", Some(Format::Parquet), false),
+            ("EVENTS.PARQUET", Some(Format::Parquet), false),
             ("events.txt", None, false),
             ("events.zst", None, true),
             ("bin", None, false),

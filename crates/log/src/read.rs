@@ -1,4 +1,4 @@
-//! Reading a log: one streaming reader for both formats, compressed or not.
+//! Reading a log: one streaming reader for every format, compressed or not.
 //!
 //! The reader is a pull iterator over [`Record`]s. It owns a chain of fixed-size buffers (file →
 //! zstd → 1 MiB line buffer) and never reads a file to its end in one go, so memory stays flat
@@ -6,7 +6,9 @@
 //! is decoded straight from it; only one that straddles a refill is copied into a scratch buffer,
 //! which is reused. A JSON line longer than the limit is skipped as it streams past, never held.
 //!
-//! The format is decided once, on open, from the first bytes: see the crate documentation.
+//! The format is decided once, on open, from the first bytes: see the crate documentation. A
+//! Parquet log is not a stream (its index is at its end): it is read from the file by
+//! [`crate::parquet`], row group by row group.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Chain, Cursor, Read};
@@ -19,6 +21,7 @@ use spamward_core::Event;
 use crate::Format;
 use crate::binary::{self, HEADER_LEN, MAGIC, MAX_RECORD_BYTES, RECORD_HEADER_LEN};
 use crate::error::{Error, ErrorKind, Location, ReadError, ReadErrorKind};
+use crate::parquet::{self, Rows};
 
 /// The default limit on one JSON line: 1 MiB.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
@@ -35,13 +38,13 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// One event read from a log, and where it was.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
-    /// 1-based physical line (JSON Lines) or record number (binary).
+    /// 1-based physical line (JSON Lines), record number (binary) or row number (Parquet).
     pub line: u64,
     /// The event.
     pub event: Event,
 }
 
-/// A streaming reader of a log in either format, compressed or not.
+/// A streaming reader of a log in any format, compressed or not.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -57,7 +60,10 @@ pub struct Record {
 /// ```
 pub struct LogReader {
     name: Arc<str>,
+    /// The bytes of a JSON Lines or binary log; an empty stream for Parquet.
     source: Source,
+    /// The rows of a Parquet log.
+    rows: Option<Box<Rows>>,
     format: Format,
     compressed: bool,
     max_line_bytes: usize,
@@ -74,14 +80,44 @@ impl LogReader {
     /// the file name when those are not conclusive (see the crate documentation).
     pub fn open(path: &Path) -> Result<LogReader, Error> {
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|e| Error::new(name.as_str(), ErrorKind::Open(e)))?;
+        let mut file =
+            File::open(path).map_err(|e| Error::new(name.as_str(), ErrorKind::Open(e)))?;
         let (hint, _) = Format::from_path(path);
-        LogReader::build(name, Box::new(file), hint)
+        // Peek without seeking, so a named pipe still reads as a stream.
+        let head = read_head(&mut file, parquet::MAGIC.len())
+            .map_err(|e| Error::new(name.as_str(), ErrorKind::Read(e)))?;
+        if head == parquet::MAGIC {
+            return LogReader::open_parquet(name, file);
+        }
+        LogReader::build(name, Box::new(Cursor::new(head).chain(file)), hint)
+    }
+
+    fn open_parquet(name: String, file: File) -> Result<LogReader, Error> {
+        let name: Arc<str> = Arc::from(name);
+        let rows = Rows::open(Arc::clone(&name), file)
+            .map_err(|why| Error::new(&*name, ErrorKind::Parquet(why)))?;
+        let nothing = Counting {
+            inner: Box::new(io::empty()),
+            bytes: 0,
+            failed: false,
+        };
+        Ok(LogReader {
+            name,
+            source: Source::Plain(BufReader::new(Cursor::new(Vec::new()).chain(nothing))),
+            rows: Some(Box::new(rows)),
+            format: Format::Parquet,
+            compressed: false,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            position: 0,
+            done: false,
+            scratch: Vec::new(),
+        })
     }
 
     /// Reads a log from any byte stream, such as standard input. `name` is used in messages;
     /// `hint` says what a stream without the binary magic is meant to be: `Some(Format::Binary)`
-    /// makes that an error, `None` or `Some(Format::Jsonl)` reads it as JSON Lines.
+    /// or `Some(Format::Parquet)` makes that an error, `None` or `Some(Format::Jsonl)` reads it as
+    /// JSON Lines. A Parquet log cannot be read from a stream; open its file.
     pub fn from_reader(
         name: impl Into<String>,
         r: impl Read + Send + 'static,
@@ -130,10 +166,12 @@ impl LogReader {
             )
         };
 
-        let format = detect(&head, hint).map_err(|kind| Error::new(name.as_str(), kind))?;
+        let format =
+            detect(&head, hint, compressed).map_err(|kind| Error::new(name.as_str(), kind))?;
         let mut reader = LogReader {
             name: Arc::from(name),
             source,
+            rows: None,
             format,
             compressed,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
@@ -173,7 +211,10 @@ impl LogReader {
     /// Bytes of the underlying file (compressed, if it is) consumed so far: for progress bars.
     /// Once iteration has ended cleanly it equals the file's size.
     pub fn bytes_read(&self) -> u64 {
-        self.source.bytes_read()
+        match &self.rows {
+            Some(rows) => rows.bytes_read(),
+            None => self.source.bytes_read(),
+        }
     }
 
     /// The next event, or the error that stands in its place, or `None` at the end of the log or
@@ -185,6 +226,7 @@ impl LogReader {
         let item = match self.format {
             Format::Jsonl => self.next_line(),
             Format::Binary => self.next_binary(),
+            Format::Parquet => self.next_row(),
         };
         match &item {
             None => self.done = true,
@@ -192,6 +234,13 @@ impl LogReader {
             Some(_) => {}
         }
         item
+    }
+
+    fn next_row(&mut self) -> Option<Result<Record, ReadError>> {
+        let rows = self.rows.as_mut()?;
+        let item = rows.next_row()?;
+        self.position += 1;
+        Some(item.map(|(line, event)| Record { line, event }))
     }
 
     fn next_line(&mut self) -> Option<Result<Record, ReadError>> {
@@ -362,6 +411,7 @@ impl LogReader {
         let location = match self.format {
             Format::Jsonl => Location::Line(n),
             Format::Binary => Location::Record(n),
+            Format::Parquet => Location::Row(n),
         };
         ReadError::new(&self.name, location, true, kind)
     }
@@ -398,7 +448,7 @@ fn too_long(name: &Arc<str>, n: u64, len: usize) -> ReadError {
 }
 
 /// Decides the format from the first (decompressed) bytes and the hint.
-fn detect(head: &[u8], hint: Option<Format>) -> Result<Format, ErrorKind> {
+fn detect(head: &[u8], hint: Option<Format>, compressed: bool) -> Result<Format, ErrorKind> {
     let magic_len = head.len().min(MAGIC.len());
     let looks_binary = !head.is_empty() && head[..magic_len] == MAGIC[..magic_len];
     if looks_binary {
@@ -411,9 +461,14 @@ fn detect(head: &[u8], hint: Option<Format>) -> Result<Format, ErrorKind> {
             Err(binary::HeaderProblem::Flags(f)) => Err(ErrorKind::UnsupportedFlags(f)),
         };
     }
+    if head.starts_with(&parquet::MAGIC) {
+        // `LogReader::open` reads a Parquet file itself: this is a stream, or inside zstd.
+        return Err(ErrorKind::ParquetStream { zstd: compressed });
+    }
     match hint {
         Some(Format::Binary) if head.is_empty() => Err(ErrorKind::TruncatedHeader { got: 0 }),
         Some(Format::Binary) => Err(ErrorKind::BadMagic),
+        Some(Format::Parquet) => Err(ErrorKind::NotParquet),
         _ => Ok(Format::Jsonl),
     }
 }

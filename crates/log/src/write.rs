@@ -1,9 +1,10 @@
-//! Writing a log in either format, optionally zstd-compressed.
+//! Writing a log in any format; JSON Lines and binary optionally zstd-compressed.
 //!
 //! Events are encoded into one reused buffer and handed to a 1 MiB `BufWriter` (in front of the
 //! zstd encoder, when compressing), so the file sees large writes however small the events. Nothing
-//! is complete until [`LogWriter::finish`]: it flushes the buffers and, for zstd, ends the frame. The
-//! output depends only on the events written: the same events give the same bytes.
+//! is complete until [`LogWriter::finish`]: it flushes the buffers and, for zstd, ends the frame. A
+//! Parquet log is written by [`crate::parquet`], a row group at a time, and `finish` writes its
+//! footer. The output depends only on the events written: the same events give the same bytes.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -14,6 +15,7 @@ use spamward_core::Event;
 use crate::Format;
 use crate::binary;
 use crate::error::{Error, ErrorKind};
+use crate::parquet;
 
 /// Size of the buffer in front of the file or the compressor.
 const BUF_BYTES: usize = 1 << 20;
@@ -25,6 +27,8 @@ type Output = Box<dyn Write + Send>;
 enum Sink {
     Plain(BufWriter<Output>),
     Zstd(BufWriter<zstd::stream::write::Encoder<'static, Output>>),
+    /// Buffers on its own, in front of the output.
+    Parquet(Box<parquet::Writer<Output>>),
 }
 
 /// Writes events to a log file or stream.
@@ -49,7 +53,7 @@ pub struct LogWriter {
 
 impl LogWriter {
     /// Creates (or truncates) a log file, in the format and compression its name asks for:
-    /// `.jsonl`, `.bin`, `.jsonl.zst` or `.bin.zst`. Any other name is an error.
+    /// `.jsonl`, `.bin`, `.jsonl.zst`, `.bin.zst` or `.parquet`. Any other name is an error.
     pub fn create(path: &Path) -> Result<LogWriter, Error> {
         let name = path.display().to_string();
         let (format, zstd) = output_kind(path)
@@ -60,7 +64,8 @@ impl LogWriter {
     }
 
     /// Writes a log to any byte stream, such as standard output. Messages call it `<output>`
-    /// unless [`LogWriter::with_name`] says otherwise.
+    /// unless [`LogWriter::with_name`] says otherwise. Parquet compresses its columns itself
+    /// (zstd), so for [`Format::Parquet`] the `zstd` flag is ignored.
     pub fn new(
         w: impl Write + Send + 'static,
         format: Format,
@@ -70,7 +75,11 @@ impl LogWriter {
     }
 
     fn build(name: String, out: Output, format: Format, zstd: bool) -> Result<LogWriter, Error> {
-        let sink = if zstd {
+        let sink = if format == Format::Parquet {
+            let writer = parquet::Writer::new(out)
+                .map_err(|e| Error::new(name.as_str(), ErrorKind::Write(e)))?;
+            Sink::Parquet(Box::new(writer))
+        } else if zstd {
             let mut encoder = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL)
                 .map_err(|e| Error::new(name.as_str(), ErrorKind::Zstd(e)))?;
             encoder
@@ -117,6 +126,12 @@ impl LogWriter {
 
     /// Appends one event.
     pub fn write(&mut self, event: &Event) -> Result<(), Error> {
+        if let Sink::Parquet(w) = &mut self.sink {
+            w.write(event)
+                .map_err(|e| Error::new(self.name.as_str(), ErrorKind::Write(e)))?;
+            self.events += 1;
+            return Ok(());
+        }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         let encoded = match self.format {
@@ -126,6 +141,7 @@ impl LogWriter {
                 Ok(())
             }
             Format::Binary => binary::encode_record(event, &mut buf),
+            Format::Parquet => unreachable!("Parquet rows are written above"),
         };
         let result = match encoded {
             Ok(()) => self.write_bytes(&buf),
@@ -141,11 +157,13 @@ impl LogWriter {
     }
 
     /// Pushes everything written so far to the output (for zstd, ends the current block), without
-    /// ending the log. For a consumer reading along, such as a pipe.
+    /// ending the log. For a consumer reading along, such as a pipe. A Parquet log ends its
+    /// current row group; it is readable only once finished.
     pub fn flush(&mut self) -> Result<(), Error> {
         let result = match &mut self.sink {
             Sink::Plain(w) => w.flush(),
             Sink::Zstd(w) => w.flush(),
+            Sink::Parquet(w) => w.end_row_group(),
         };
         result.map_err(|e| self.write_error(e))
     }
@@ -163,6 +181,7 @@ impl LogWriter {
                 let encoder = w.into_inner().map_err(|e| fail(e.into_error()))?;
                 encoder.finish().map_err(fail)?
             }
+            Sink::Parquet(w) => w.finish().map_err(fail)?,
         };
         out.flush().map_err(fail)?;
         Ok(events)
@@ -172,6 +191,7 @@ impl LogWriter {
         let result = match &mut self.sink {
             Sink::Plain(w) => w.write_all(bytes),
             Sink::Zstd(w) => w.write_all(bytes),
+            Sink::Parquet(_) => unreachable!("a Parquet log is written as rows"),
         };
         result.map_err(|e| self.write_error(e))
     }
@@ -192,7 +212,7 @@ impl std::fmt::Debug for LogWriter {
     }
 }
 
-/// The format and compression an output file name asks for, from the four accepted endings.
+/// The format and compression an output file name asks for, from the five accepted endings.
 fn output_kind(path: &Path) -> Option<(Format, bool)> {
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
     [
@@ -200,6 +220,7 @@ fn output_kind(path: &Path) -> Option<(Format, bool)> {
         (".bin", Format::Binary, false),
         (".jsonl.zst", Format::Jsonl, true),
         (".bin.zst", Format::Binary, true),
+        (".parquet", Format::Parquet, false),
     ]
     .into_iter()
     .find(|(ending, _, _)| name.ends_with(ending) && name.len() > ending.len())
@@ -314,7 +335,7 @@ mod tests {
             assert!(err.to_string().contains(name), "{err}");
             assert!(
                 err.to_string()
-                    .contains(".jsonl, .bin, .jsonl.zst or .bin.zst"),
+                    .contains(".jsonl, .bin, .jsonl.zst, .bin.zst or .parquet"),
                 "{err}"
             );
             assert!(!path.exists(), "{name} was created");
