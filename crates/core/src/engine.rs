@@ -41,10 +41,14 @@ impl RecipientLoad {
         let keep = cap.saturating_add(1).min(1 << 16) as usize;
         let pos = self.times.partition_point(|&t| t <= ts);
         self.times.insert(pos, ts);
+        // Counted before the oldest sends are forgotten: a send older than the `keep` newest
+        // (event time out of order, e.g. a partition behind the others) still counts itself
+        // and what it sees before it. In time order this is the count after forgetting.
+        let n = self.count(ts).min(keep as u64);
         while self.times.len() > keep {
             self.times.pop_front();
         }
-        self.count(ts)
+        n
     }
 
     /// How many sends it remembers in `(ts - 24 h, ts]`, recording nothing: for a send already
@@ -380,5 +384,19 @@ mod tests {
         assert_eq!(l.record(t0 + 4, 3), 4, "counted up to cap + 1");
         // Exactly 24 h after the first three, they are out of (ts - 24h, ts].
         assert_eq!(l.record(t0 + 2 + Span::Day.millis(), 3), 3);
+    }
+
+    #[test]
+    fn a_send_older_than_those_remembered_still_counts_itself() {
+        let mut l = RecipientLoad::default();
+        let t0 = 1_793_577_600_000;
+        for i in 0..4 {
+            l.record(t0 + 10 + i, 3);
+        }
+        // Older than the four remembered: forgotten at once, but it was one send.
+        assert_eq!(l.record(t0, 3), 1);
+        assert_eq!(l.record(t0 + 5, 3), 1, "the earlier late send is not kept");
+        assert_eq!(l.latest(), Some(t0 + 13));
+        assert_eq!(l.record(t0 + 20, 3), 4);
     }
 }
