@@ -33,9 +33,19 @@ pub fn interrupt_flag() -> &'static AtomicBool {
     &INTERRUPTED
 }
 
+/// Set by a command that caught SIGINT itself (the HTTP service), so that the exit code says
+/// it was interrupted whether or not the Ctrl-C handler's thread has run yet. Kept apart from
+/// the handler's flag, which counts presses.
+static INTERRUPT_SEEN: AtomicBool = AtomicBool::new(false);
+
+/// Records that SIGINT stopped the command.
+pub fn mark_interrupted() {
+    INTERRUPT_SEEN.store(true, Ordering::SeqCst);
+}
+
 /// Whether a stop was asked for.
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::Relaxed)
+    INTERRUPT_SEEN.load(Ordering::Relaxed) || INTERRUPTED.load(Ordering::Relaxed)
 }
 
 /// A progress display over bytes read (when the total is known) and events processed.

@@ -231,6 +231,11 @@ async fn serve(listen: SocketAddr, server: Server) -> Result<()> {
     server
         .serve(listener, async move {
             let why = stop.await;
+            // The exit code reads the interrupt flag. The Ctrl-C handler sets it too, but from
+            // a thread of its own that may run after the service has already returned.
+            if why != "SIGTERM" {
+                crate::progress::mark_interrupted();
+            }
             eprintln!("{why}: stopping; finishing the requests in flight");
         })
         .await
