@@ -36,9 +36,11 @@
 //! * **Cross-business signals are shared through the signals topic** ([`cross`]): never
 //!   counting a message twice, and stale by at most what other members had not yet had
 //!   acknowledged when the batch began — before each batch a member reads the signals topic up to
-//!   the end offsets it has at that moment.
+//!   the end offsets the broker lists at that moment and until the fetch reports each
+//!   partition's end (some brokers list ends short of them).
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod cross;
 pub mod produce;
 pub mod state;

@@ -8,7 +8,7 @@
 //! everything produced so far, write the changed business states, wait again, write the
 //! markers, wait again, and only then commit the offsets (see [`crate::state`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -125,8 +125,6 @@ impl ProducerContext for Deliveries {
 /// What the loop and the rebalance callback share.
 struct Inner {
     parts: BTreeMap<i32, PartitionState>,
-    /// Per partition, the end offset it had when assigned (for `until_end`).
-    ends: BTreeMap<i32, i64>,
     view: CrossView,
     stats: Stats,
     /// A failure inside the rebalance callback, reported by the loop.
@@ -170,10 +168,9 @@ impl ConsumerContext for Group {
                 }
                 for p in assigned {
                     match s.restore(p) {
-                        Ok((state, end)) => {
+                        Ok(state) => {
                             let next = state.next_offset();
                             inner.parts.insert(p, state);
-                            inner.ends.insert(p, end);
                             inner.stats.restored += 1;
                             let _ =
                                 tpl.set_partition_offset(&s.opts.input, p, Offset::Offset(next));
@@ -197,7 +194,6 @@ impl ConsumerContext for Group {
                 }
                 for p in &revoked {
                     inner.parts.remove(p);
-                    inner.ends.remove(p);
                 }
                 let _ = consumer.unassign();
             }
@@ -210,50 +206,50 @@ impl ConsumerContext for Group {
 }
 
 impl Shared {
-    /// Reads partition `p`'s checkpoints; returns its state and the input's end offset now.
-    fn restore(&self, p: i32) -> Result<(PartitionState, i64), Error> {
+    /// Reads partition `p`'s checkpoints; returns its state.
+    ///
+    /// The changelog is read until the consumer reports the partition's end (from the fetch
+    /// itself), not up to the end offset a separate request reports: some Kafka-protocol brokers
+    /// answer that request with a stale offset.
+    fn restore(&self, p: i32) -> Result<PartitionState, Error> {
         let input = &self.opts.input;
         let changelog = self.opts.checkpoints_topic();
         let reader: BaseConsumer = self
             .config
             .clone()
             .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
             .set("group.id", format!("{}.restore", self.opts.group))
             .create()
             .map_err(|e| Error::new(format!("cannot create a Kafka client: {e}")))?;
-        let (low, high) = reader
-            .fetch_watermarks(&changelog, p, TIMEOUT)
-            .map_err(|e| Error::new(format!("{changelog}/{p}: end offsets: {e}")))?;
         let mut restore = Restore::default();
-        if high > low {
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition_offset(&changelog, p, Offset::Offset(low))
-                .map_err(|e| Error::new(format!("{changelog}/{p}: {e}")))?;
-            reader
-                .assign(&tpl)
-                .map_err(|e| Error::new(format!("{changelog}/{p}: {e}")))?;
-            let deadline = Instant::now() + TIMEOUT;
-            let mut next = low;
-            while next < high {
-                match reader.poll(Duration::from_millis(200)) {
-                    Some(Ok(m)) => {
-                        next = m.offset() + 1;
-                        restore
-                            .add(m.key().unwrap_or_default(), m.payload().unwrap_or_default())
-                            .map_err(|e| {
-                                Error::new(format!("{changelog}/{p} offset {}: {e}", m.offset()))
-                            })?;
-                    }
-                    Some(Err(e)) => {
-                        return Err(Error::new(format!("{changelog}/{p}: {e}")));
-                    }
-                    None if Instant::now() > deadline => {
-                        return Err(Error::new(format!(
-                            "{changelog}/{p}: read up to offset {next} of {high} before timing out"
-                        )));
-                    }
-                    None => {}
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&changelog, p, Offset::Beginning)
+            .map_err(|e| Error::new(format!("{changelog}/{p}: {e}")))?;
+        reader
+            .assign(&tpl)
+            .map_err(|e| Error::new(format!("{changelog}/{p}: {e}")))?;
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match reader.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    restore
+                        .add(m.key().unwrap_or_default(), m.payload().unwrap_or_default())
+                        .map_err(|e| {
+                            Error::new(format!("{changelog}/{p} offset {}: {e}", m.offset()))
+                        })?;
                 }
+                Some(Err(KafkaError::PartitionEOF(_))) => break,
+                Some(Err(e)) => {
+                    return Err(Error::new(format!("{changelog}/{p}: {e}")));
+                }
+                None if Instant::now() > deadline => {
+                    return Err(Error::new(format!(
+                        "{changelog}/{p}: the end was not reached in {TIMEOUT:?} ({} records read)",
+                        restore.records()
+                    )));
+                }
+                None => {}
             }
         }
         let (_, in_high) = reader
@@ -270,7 +266,7 @@ impl Shared {
             state.businesses(),
             state.next_offset()
         );
-        Ok((state, in_high))
+        Ok(state)
     }
 
     /// Waits until the broker has acknowledged everything produced; fails if any delivery failed.
@@ -370,6 +366,8 @@ struct Signals {
     topic: String,
     /// Per partition, the next offset to read.
     next: BTreeMap<i32, i64>,
+    /// Partitions whose end the consumer reported after their last record read.
+    at_end: BTreeSet<i32>,
 }
 
 impl Signals {
@@ -378,6 +376,7 @@ impl Signals {
             .clone()
             .set("enable.auto.commit", "false")
             .set("group.id", format!("{topic}.reader"))
+            .set("enable.partition.eof", "true")
             .create()
             .map_err(|e| Error::new(format!("cannot create a Kafka client: {e}")))?;
         let mut tpl = TopicPartitionList::new();
@@ -393,6 +392,7 @@ impl Signals {
             consumer,
             topic: topic.to_owned(),
             next,
+            at_end: BTreeSet::new(),
         })
     }
 
@@ -400,18 +400,28 @@ impl Signals {
     fn catch_up(&mut self, view: &mut CrossView, policy: &Policy) -> Result<u64, Error> {
         let mut ends = BTreeMap::new();
         for &p in self.next.keys() {
-            let (_, high) = self
+            let (_, listed) = self
                 .consumer
                 .fetch_watermarks(&self.topic, p, TIMEOUT)
                 .map_err(|e| Error::new(format!("{}/{p}: end offsets: {e}", self.topic)))?;
-            ends.insert(p, high);
+            ends.insert(p, listed);
         }
-        let behind = |next: &BTreeMap<i32, i64>| ends.iter().any(|(p, &end)| next[p] < end);
+        // Up to the listed end and until the consumer has reported each partition's end after
+        // its last record: some Kafka-protocol brokers list a partition's end as the start of
+        // its last record batch, short of the end, and the fetch itself knows better.
+        let behind = |next: &BTreeMap<i32, i64>, at_end: &BTreeSet<i32>| {
+            ends.iter()
+                .any(|(p, &end)| next[p] < end || !at_end.contains(p))
+        };
         let mut counted = 0;
         let deadline = Instant::now() + TIMEOUT;
-        while behind(&self.next) {
+        while behind(&self.next, &self.at_end) {
             match self.consumer.poll(Duration::from_millis(100)) {
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    self.at_end.insert(p);
+                }
                 Some(Ok(m)) => {
+                    self.at_end.remove(&m.partition());
                     self.next.insert(m.partition(), m.offset() + 1);
                     match Observation::decode(m.payload().unwrap_or_default()) {
                         Ok(obs) => counted += u64::from(view.apply(&obs, policy)),
@@ -443,7 +453,8 @@ impl Signals {
 struct Input {
     partition: i32,
     offset: i64,
-    event: Event,
+    /// `None`: a record that could not be read as an event.
+    event: Option<Event>,
 }
 
 /// Runs a group member until `stop` is set (then checkpoints and leaves the group) or, with
@@ -484,6 +495,7 @@ pub fn run(
         .set("enable.idempotence", "true")
         .set("message.max.bytes", MAX_RECORD_BYTES)
         .set("queue.buffering.max.messages", "1000000")
+        .pipe_extra(&opts.extra)
         .create_with_context(Deliveries {
             failed: AtomicU64::new(0),
             first: Mutex::new(None),
@@ -497,7 +509,6 @@ pub fn run(
         producer,
         inner: Mutex::new(Inner {
             parts: BTreeMap::new(),
-            ends: BTreeMap::new(),
             view: CrossView::new(opts.lateness),
             stats: Stats::default(),
             failed: None,
@@ -511,9 +522,18 @@ pub fn run(
         .set("group.id", &opts.group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
         .set(
             "session.timeout.ms",
             opts.session_timeout.as_millis().to_string(),
+        )
+        // A tenth of the session (librdkafka's default is 3 s whatever the session): a member
+        // whose rebalance callback restores state must still be heard from in time, and some
+        // brokers count the session from the last heartbeat alone, so the default let a busy
+        // rebalance look like a dead member and start another.
+        .set(
+            "heartbeat.interval.ms",
+            (opts.session_timeout.as_millis() / 10).max(100).to_string(),
         )
         .set(
             "auto.offset.reset",
@@ -523,6 +543,7 @@ pub fn run(
                 "latest"
             },
         )
+        .pipe_extra(&opts.extra)
         .create_with_context(Group {
             shared: Arc::clone(&shared),
         })
@@ -532,6 +553,8 @@ pub fn run(
         .map_err(|e| Error::new(format!("subscribing to {:?}: {e}", opts.input)))?;
 
     let mut last_checkpoint = Instant::now();
+    // Partitions whose end the consumer reported with nothing after it (for `until_end`).
+    let mut at_end: BTreeSet<i32> = BTreeSet::new();
     let mut batch: Vec<Input> = Vec::with_capacity(opts.batch);
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -547,24 +570,33 @@ pub fn run(
             wait = Duration::ZERO;
             if std::mem::take(&mut lock(&shared.inner).rebalanced) {
                 batch.clear();
+                at_end.clear();
+            }
+            if let Ok(m) = &item {
+                at_end.remove(&m.partition());
             }
             match item {
                 Ok(m) => match decode(&m) {
                     Ok(event) => batch.push(Input {
                         partition: m.partition(),
                         offset: m.offset(),
-                        event,
+                        event: Some(event),
                     }),
                     Err(e) => {
+                        // Passed over in its place in the batch, so that the records before it
+                        // are scored first.
                         eprintln!("kafka: {e}; skipped");
                         skipped += 1;
-                        let mut inner = lock(&shared.inner);
-                        if let Some(part) = inner.parts.get_mut(&m.partition()) {
-                            part.skip(m.offset());
-                        }
+                        batch.push(Input {
+                            partition: m.partition(),
+                            offset: m.offset(),
+                            event: None,
+                        });
                     }
                 },
-                Err(KafkaError::PartitionEOF(_)) => {}
+                Err(KafkaError::PartitionEOF(p)) => {
+                    at_end.insert(p);
+                }
                 Err(e) => eprintln!("kafka: consumer: {e}"),
             }
         }
@@ -574,6 +606,7 @@ pub fn run(
         }
         if std::mem::take(&mut inner.rebalanced) {
             batch.clear();
+            at_end.clear();
         }
         inner.stats.skipped += skipped;
         if !batch.is_empty() {
@@ -583,10 +616,7 @@ pub fn run(
         }
         let done = opts.until_end
             && !inner.parts.is_empty()
-            && inner
-                .parts
-                .iter()
-                .all(|(p, s)| s.next_offset() >= inner.ends.get(p).copied().unwrap_or(0));
+            && inner.parts.keys().all(|p| at_end.contains(p));
         if done || last_checkpoint.elapsed() >= opts.commit_every {
             let all: Vec<i32> = inner.parts.keys().copied().collect();
             shared.checkpoint(&mut inner, &consumer, &all)?;
@@ -621,7 +651,7 @@ impl Shared {
                 .par_iter()
                 .with_min_len(64)
                 .map(|i| match &i.event {
-                    Event::Message(m) => Some(ContentFacts::analyze(engine, &m.text)),
+                    Some(Event::Message(m)) => Some(ContentFacts::analyze(engine, &m.text)),
                     _ => None,
                 })
                 .collect(),
@@ -641,7 +671,10 @@ impl Shared {
             if input.offset < part.next_offset() {
                 continue;
             }
-            let ev = &input.event;
+            let Some(ev) = &input.event else {
+                part.skip(input.offset);
+                continue;
+            };
             let Some(state) = part.state_for(ev.business(), input.offset, ev.ts()) else {
                 stats.already_applied += 1;
                 continue;
@@ -716,6 +749,17 @@ fn decode(m: &BorrowedMessage<'_>) -> Result<Event, String> {
         ));
     }
     Ok(ev)
+}
+
+/// User properties last, over the worker's own settings.
+trait PipeExtra {
+    fn pipe_extra(&mut self, extra: &[(String, String)]) -> ClientConfig;
+}
+
+impl PipeExtra for ClientConfig {
+    fn pipe_extra(&mut self, extra: &[(String, String)]) -> ClientConfig {
+        topics::overlay(self, extra)
+    }
 }
 
 /// Reads a verdict record's header as a number.

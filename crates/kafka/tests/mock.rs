@@ -4,20 +4,16 @@
 //! verdict is the one the core gives its business's events in log order with the
 //! cross-business inputs the verdict carries.
 
-use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
-use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
 use spamward_content::ContentEngine;
-use spamward_core::{BusinessState, Category, ContentFacts, Event, MessageContext, Policy, apply};
-use spamward_kafka::worker::{
-    HEADER_CAMPAIGN, HEADER_FATIGUE, HEADER_OFFSET, HEADER_PARTITION, header_number,
-};
+use spamward_core::{Event, Policy};
 use spamward_kafka::{Options, Stats};
 use spamward_log::LogWriter;
 use spamward_sim::{World, WorldConfig};
@@ -106,132 +102,18 @@ fn options(c: &Cluster, group: &str) -> Options {
     }
 }
 
-/// One verdict record.
-struct Record {
-    business: String,
-    json: String,
-    ctx: MessageContext,
-}
-
-/// Every verdict record, per message id in topic order.
-fn verdicts(brokers: &str) -> HashMap<String, Vec<Record>> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "verdict-reader")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    let mut ends = BTreeMap::new();
-    for p in 0..PARTITIONS {
-        let (_, high) = c
-            .fetch_watermarks("verdicts", p, Duration::from_secs(10))
-            .unwrap();
-        ends.insert(p, high);
-        tpl.add_partition_offset("verdicts", p, Offset::Beginning)
-            .unwrap();
-    }
-    c.assign(&tpl).unwrap();
-    let mut next: BTreeMap<i32, i64> = ends.keys().map(|&p| (p, 0)).collect();
-    let mut out: HashMap<String, Vec<Record>> = HashMap::new();
-    while next.iter().any(|(p, n)| *n < ends[p]) {
-        let Some(m) = c.poll(Duration::from_secs(10)) else {
-            panic!("verdicts topic: stalled at {next:?} of {ends:?}");
-        };
-        let m = m.unwrap();
-        next.insert(m.partition(), m.offset() + 1);
-        let json = std::str::from_utf8(m.payload().unwrap())
-            .unwrap()
-            .to_owned();
-        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-        let headers = m.headers();
-        assert!(header_number(headers, HEADER_PARTITION).is_some());
-        assert!(header_number(headers, HEADER_OFFSET).is_some());
-        let ctx = MessageContext {
-            recipient_marketing_24h: header_number(headers, HEADER_FATIGUE).unwrap() as u64,
-            campaign_businesses: header_number(headers, HEADER_CAMPAIGN).unwrap() as u32,
-        };
-        let business = v["business"].as_str().unwrap().to_owned();
-        assert_eq!(m.key().unwrap(), business.as_bytes(), "keyed by business");
-        out.entry(v["message"].as_str().unwrap().to_owned())
-            .or_default()
-            .push(Record {
-                business,
-                json,
-                ctx,
-            });
-    }
-    out
-}
-
-/// Checks the verdicts against the core run over the log (see the file's documentation);
-/// returns how many messages got more than one verdict.
-fn check(events: &[Event], verdicts: &HashMap<String, Vec<Record>>) -> usize {
-    let policy = Policy::default();
+/// Audits the verdicts topic against the core over the log; returns how many messages got
+/// more than one verdict.
+fn check(c: &Cluster, events: &[Event]) -> u64 {
+    let verdicts = spamward_kafka::audit::read_verdicts(&c.brokers, &[], "verdicts").unwrap();
     let content = ContentEngine::default();
-    let mut states: HashMap<&str, BusinessState> = HashMap::new();
-    let mut marketing: HashMap<&str, Vec<u64>> = HashMap::new();
-    let mut messages = 0;
-    let mut twice = 0;
-    let mut fatigue_seen = 0;
-    for ev in events {
-        let state = states
-            .entry(ev.business())
-            .or_insert_with(|| BusinessState::new(ev.ts()));
-        let Event::Message(m) = ev else {
-            assert!(apply(state, ev, MessageContext::default(), None, &policy).is_none());
-            continue;
-        };
-        messages += 1;
-        let got = verdicts
-            .get(&m.id)
-            .unwrap_or_else(|| panic!("message {} has no verdict", m.id));
-        twice += usize::from(got.len() > 1);
-        // The latest verdict of a message wins.
-        let last = got.last().unwrap();
-        assert_eq!(last.business, m.business);
-        let facts = ContentFacts::analyze(&content, &m.text);
-        let v = apply(state, ev, last.ctx, Some(&facts), &policy).unwrap();
-        assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            last.json,
-            "message {}",
-            m.id
-        );
-        // Cross-business inputs never count a message twice: at most what the whole log holds.
-        if m.category == Category::Marketing {
-            let times = marketing.entry(m.recipient.as_str()).or_default();
-            times.push(m.ts);
-            let day = 86_400_000;
-            let whole_log = events
-                .iter()
-                .filter(|e| match e {
-                    Event::Message(o) => {
-                        o.recipient == m.recipient
-                            && o.category == Category::Marketing
-                            && o.ts <= m.ts
-                            && o.ts + day > m.ts
-                    }
-                    _ => false,
-                })
-                .count() as u64;
-            let cap = policy.signals.recipient_fatigue_24h.cap;
-            assert!(last.ctx.recipient_marketing_24h >= 1);
-            assert!(
-                last.ctx.recipient_marketing_24h <= whole_log.min(cap + 1),
-                "message {}: fatigue {} > {whole_log} in the log",
-                m.id,
-                last.ctx.recipient_marketing_24h
-            );
-            fatigue_seen += usize::from(last.ctx.recipient_marketing_24h > 1);
-        }
-    }
-    assert_eq!(
-        verdicts.len(),
-        messages,
-        "no verdict for anything but the log's messages"
+    let found = spamward_kafka::audit::audit(events, &verdicts, &Policy::default(), Some(&content))
+        .unwrap();
+    assert!(
+        found.fatigue_above_one > 0,
+        "some recipients got repeated marketing"
     );
-    assert!(fatigue_seen > 0, "some recipients got repeated marketing");
-    twice
+    found.scored_twice
 }
 
 fn run(opts: Options) -> Stats {
@@ -251,7 +133,7 @@ fn one_member_scores_every_message_like_the_core() {
     assert_eq!(stats.verdicts, messages as u64);
     assert_eq!(stats.skipped, 0);
     assert_eq!(stats.restored, PARTITIONS as u64);
-    assert_eq!(check(&events, &verdicts(&c.brokers)), 0, "no duplicates");
+    assert_eq!(check(&c, &events), 0, "no duplicates");
     drop(c.mock);
 }
 
@@ -265,7 +147,7 @@ fn two_members_share_the_partitions() {
     let b = std::thread::spawn(move || run(ob));
     let (a, b) = (a.join().unwrap(), b.join().unwrap());
     assert!(a.verdicts + b.verdicts >= 1);
-    check(&events, &verdicts(&c.brokers));
+    check(&c, &events);
 }
 
 #[test]
@@ -287,7 +169,6 @@ fn a_member_that_dies_is_replaced_from_its_checkpoints() {
     assert!(first.join().is_err(), "the first member died");
     let second = run(options(&c, "crash"));
     assert!(second.restored >= 1);
-    let all = verdicts(&c.brokers);
-    let twice = check(&events, &all);
+    let twice = check(&c, &events);
     eprintln!("messages scored twice: {twice}");
 }
