@@ -12,6 +12,7 @@ mod fuzz;
 mod fuzz_entry;
 mod html;
 mod interrupt;
+mod kafka;
 mod load;
 mod parquet;
 mod properties;
