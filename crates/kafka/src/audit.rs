@@ -5,9 +5,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::Message as _;
 use rdkafka::error::KafkaError;
-use rdkafka::{Message as _, Offset, TopicPartitionList};
 use spamward_content::ContentEngine;
 use spamward_core::{
     BusinessState, Category, ContentFacts, Event, MessageContext, Policy, Timestamp, apply,
@@ -38,21 +37,7 @@ pub fn read_verdicts(
     let Some(count) = topics::partitions(&config, topic)? else {
         return Err(Error::new(format!("topic {topic:?} does not exist")));
     };
-    let reader: BaseConsumer = config
-        .clone()
-        .set("group.id", format!("{topic}.audit"))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .create()
-        .map_err(|e| Error::new(format!("cannot create a Kafka client: {e}")))?;
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..count {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .map_err(|e| Error::new(format!("{topic}/{p}: {e}")))?;
-    }
-    reader
-        .assign(&tpl)
-        .map_err(|e| Error::new(format!("{topic}: {e}")))?;
+    let reader = topics::reader(&config, &format!("{topic}.audit"), topic, 0..count)?;
     let mut ended = vec![false; count as usize];
     let mut out: HashMap<String, Vec<VerdictRecord>> = HashMap::new();
     let mut deadline = Instant::now() + TIMEOUT;

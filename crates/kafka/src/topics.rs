@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::Error;
 
@@ -36,6 +36,32 @@ pub fn overlay(c: &mut ClientConfig, extra: &[(String, String)]) -> ClientConfig
         c.set(k, v);
     }
     c.clone()
+}
+
+/// A consumer outside any group's assignment reading `partitions` of `topic` from their
+/// beginning, reporting each partition's end (`enable.partition.eof`) and committing nothing.
+pub fn reader(
+    config: &ClientConfig,
+    group: &str,
+    topic: &str,
+    partitions: impl IntoIterator<Item = i32>,
+) -> Result<BaseConsumer, Error> {
+    let reader: BaseConsumer = config
+        .clone()
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()
+        .map_err(|e| Error::new(format!("cannot create a Kafka client: {e}")))?;
+    let mut tpl = TopicPartitionList::new();
+    for p in partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .map_err(|e| Error::new(format!("{topic}/{p}: {e}")))?;
+    }
+    reader
+        .assign(&tpl)
+        .map_err(|e| Error::new(format!("{topic}: {e}")))?;
+    Ok(reader)
 }
 
 /// The partition count of `topic`, or `None` if the broker does not know it.

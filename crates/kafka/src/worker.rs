@@ -214,21 +214,9 @@ impl Shared {
     fn restore(&self, p: i32) -> Result<PartitionState, Error> {
         let input = &self.opts.input;
         let changelog = self.opts.checkpoints_topic();
-        let reader: BaseConsumer = self
-            .config
-            .clone()
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "true")
-            .set("group.id", format!("{}.restore", self.opts.group))
-            .create()
-            .map_err(|e| Error::new(format!("cannot create a Kafka client: {e}")))?;
+        let group = format!("{}.restore", self.opts.group);
+        let reader = topics::reader(&self.config, &group, &changelog, [p])?;
         let mut restore = Restore::default();
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&changelog, p, Offset::Beginning)
-            .map_err(|e| Error::new(format!("{changelog}/{p}: {e}")))?;
-        reader
-            .assign(&tpl)
-            .map_err(|e| Error::new(format!("{changelog}/{p}: {e}")))?;
         let deadline = Instant::now() + TIMEOUT;
         loop {
             match reader.poll(Duration::from_millis(200)) {
@@ -252,12 +240,16 @@ impl Shared {
                 None => {}
             }
         }
-        let (_, in_high) = reader
-            .fetch_watermarks(input, p, TIMEOUT)
-            .map_err(|e| Error::new(format!("{input}/{p}: end offsets: {e}")))?;
         // From the beginning: offset 0, which the consumer moves up to the earliest offset
         // still held.
-        let start = if self.opts.from_beginning { 0 } else { in_high };
+        let start = if self.opts.from_beginning {
+            0
+        } else {
+            reader
+                .fetch_watermarks(input, p, TIMEOUT)
+                .map_err(|e| Error::new(format!("{input}/{p}: end offsets: {e}")))?
+                .1
+        };
         let records = restore.records();
         let state = restore.finish(start);
         eprintln!(
@@ -372,21 +364,7 @@ struct Signals {
 
 impl Signals {
     fn open(config: &ClientConfig, topic: &str, partitions: i32) -> Result<Signals, Error> {
-        let consumer: BaseConsumer = config
-            .clone()
-            .set("enable.auto.commit", "false")
-            .set("group.id", format!("{topic}.reader"))
-            .set("enable.partition.eof", "true")
-            .create()
-            .map_err(|e| Error::new(format!("cannot create a Kafka client: {e}")))?;
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)
-                .map_err(|e| Error::new(format!("{topic}/{p}: {e}")))?;
-        }
-        consumer
-            .assign(&tpl)
-            .map_err(|e| Error::new(format!("{topic}: {e}")))?;
+        let consumer = topics::reader(config, &format!("{topic}.reader"), topic, 0..partitions)?;
         let next = (0..partitions).map(|p| (p, 0)).collect();
         Ok(Signals {
             consumer,
@@ -489,18 +467,20 @@ pub fn run(
         count,
         &[("retention.ms", day_and_a_half.as_str())],
     )?;
-    let producer: ThreadedProducer<Deliveries> = config
-        .clone()
-        .set("linger.ms", "5")
-        .set("enable.idempotence", "true")
-        .set("message.max.bytes", MAX_RECORD_BYTES)
-        .set("queue.buffering.max.messages", "1000000")
-        .pipe_extra(&opts.extra)
-        .create_with_context(Deliveries {
-            failed: AtomicU64::new(0),
-            first: Mutex::new(None),
-        })
-        .map_err(|e| Error::new(format!("cannot create a Kafka producer: {e}")))?;
+    let producer: ThreadedProducer<Deliveries> = topics::overlay(
+        config
+            .clone()
+            .set("linger.ms", "5")
+            .set("enable.idempotence", "true")
+            .set("message.max.bytes", MAX_RECORD_BYTES)
+            .set("queue.buffering.max.messages", "1000000"),
+        &opts.extra,
+    )
+    .create_with_context(Deliveries {
+        failed: AtomicU64::new(0),
+        first: Mutex::new(None),
+    })
+    .map_err(|e| Error::new(format!("cannot create a Kafka producer: {e}")))?;
     let mut signals = Signals::open(&config, &opts.signals_topic(), signals_count)?;
     static MEMBERS: AtomicU64 = AtomicU64::new(0);
     let shared = Arc::new(Shared {
@@ -517,8 +497,8 @@ pub fn run(
         opts,
     });
     let opts = &shared.opts;
-    let consumer: BaseConsumer<Group> = config
-        .clone()
+    let mut consumer_config = config.clone();
+    consumer_config
         .set("group.id", &opts.group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -542,8 +522,8 @@ pub fn run(
             } else {
                 "latest"
             },
-        )
-        .pipe_extra(&opts.extra)
+        );
+    let consumer: BaseConsumer<Group> = topics::overlay(&mut consumer_config, &opts.extra)
         .create_with_context(Group {
             shared: Arc::clone(&shared),
         })
@@ -749,17 +729,6 @@ fn decode(m: &BorrowedMessage<'_>) -> Result<Event, String> {
         ));
     }
     Ok(ev)
-}
-
-/// User properties last, over the worker's own settings.
-trait PipeExtra {
-    fn pipe_extra(&mut self, extra: &[(String, String)]) -> ClientConfig;
-}
-
-impl PipeExtra for ClientConfig {
-    fn pipe_extra(&mut self, extra: &[(String, String)]) -> ClientConfig {
-        topics::overlay(self, extra)
-    }
 }
 
 /// Reads a verdict record's header as a number.
