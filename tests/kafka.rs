@@ -214,10 +214,23 @@ fn takeover(signal: &str) -> Audit {
     let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
     let mut a = member(&broker, "pair", &log_a, &[]);
     let mut b = member(&broker, "pair", &log_b, &[]);
-    // Stop the first member once it has partitions and has scored for a moment.
+    // Stop the first member once both have had partitions and it has scored (so that the
+    // survivor has the first one's observations to read), after a moment more.
+    let scored = |log: &Path| {
+        lines(log).iter().any(|l| {
+            l.split(" verdicts (")
+                .next()
+                .filter(|before| before.len() < l.len())
+                .and_then(|before| before.rsplit(' ').next())
+                .is_some_and(|n| n != "0")
+        })
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !lines(&log_a).iter().any(|l| l.contains("assigned")) {
-        assert!(Instant::now() < deadline, "member a never got partitions");
+    while !(lines(&log_b).iter().any(|l| l.contains("assigned")) && scored(&log_a)) {
+        assert!(
+            Instant::now() < deadline,
+            "the members never both got partitions"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(1500));
