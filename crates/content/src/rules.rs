@@ -18,6 +18,13 @@
 //! by each however many rules there are; [`RuleSet::scan`] reports every rule that fired, in rule
 //! order.
 //!
+//! A bounded gap (`\b(parcel|package)\b.{0,60}\bfee\b`) makes the set's automaton count: after
+//! `parcel` it must remember how far back it was, for every gapped rule at once, and the lazy DFA
+//! kept building new states for new messages (a third of the rule scan's time on a replay). In the
+//! set such a regex is replaced by its gate, the same regex with each gap `.{m,n}` widened to `.*`:
+//! whatever the regex matches, the gate matches too, and the gate needs no counting. Only when
+//! a gate fires is the exact regex run, alone, on that message.
+//!
 //! Loading is all or nothing, and never touches a rule set in use: [`RuleSetBuilder::pack`] refuses
 //! a bad pack whole (a TOML error, an unknown key, a rule with both or neither of `regex` and
 //! `keywords`, a duplicate id, a weight outside 0..=1, a regex that does not compile or compiles
@@ -30,7 +37,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Deserialize;
 
 use crate::normalize::{Normalized, Normalizer};
@@ -73,9 +80,10 @@ pub const DEFAULT_REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// Default cap on the compiled set of all regexes, in bytes.
 pub const DEFAULT_SET_SIZE_LIMIT: usize = 64 << 20;
 /// Cap on the lazy DFA cache of the regex set, per thread, in bytes. The shipped packs' bounded
-/// gaps (`.{0,60}`) give the set's DFA many states; at 8 MiB real message streams kept clearing
+/// gaps (`.{0,60}`) gave the set's DFA many states; at 8 MiB real message streams kept clearing
 /// the cache and a third of replay went to rebuilding states. At 64 MiB replay of a generated
-/// world ran 1.5x faster on one thread (6.4 s to 4.3 s); 256 MiB gained nothing more.
+/// world ran 1.5x faster on one thread (6.4 s to 4.3 s); 256 MiB gained nothing more. (Gaps are
+/// now gated, see the module docs, which also keeps the set's DFA smaller.)
 const DFA_CACHE_LIMIT: usize = 64 << 20;
 /// Cap on the keywords of one rule.
 pub const MAX_KEYWORDS_PER_RULE: usize = 5_000;
@@ -508,6 +516,7 @@ impl RuleSetBuilder {
     pub fn build(&self) -> Result<RuleSet, RuleError> {
         let rules: Arc<[Rule]> = self.rules.iter().cloned().collect();
         let mut patterns = Vec::new();
+        let mut exact: Vec<Option<Regex>> = Vec::new();
         let mut regex_rules = Vec::new();
         let mut keyword_index: HashMap<&str, usize> = HashMap::new();
         let mut keywords: Vec<&str> = Vec::new();
@@ -515,7 +524,25 @@ impl RuleSetBuilder {
         for (i, rule) in rules.iter().enumerate() {
             match &rule.matcher {
                 Matcher::Regex(re) => {
-                    patterns.push(ascii_word_boundaries(re));
+                    let re = ascii_word_boundaries(re);
+                    let gate = widen_gaps(&re);
+                    if gate == re {
+                        exact.push(None);
+                    } else {
+                        let confirm = RegexBuilder::new(&re)
+                            .case_insensitive(true)
+                            .size_limit(self.regex_size_limit)
+                            .build()
+                            .map_err(|e| {
+                                RuleError::new(
+                                    &rule.pack,
+                                    Some(&*rule.id),
+                                    RuleErrorKind::BadRegex(e.to_string()),
+                                )
+                            })?;
+                        exact.push(Some(confirm));
+                    }
+                    patterns.push(gate);
                     regex_rules.push(i);
                 }
                 Matcher::Keywords(words) => {
@@ -568,6 +595,7 @@ impl RuleSetBuilder {
         Ok(RuleSet {
             rules,
             regexes,
+            exact: exact.into(),
             regex_rules: regex_rules.into(),
             keywords: automaton,
             keyword_rules: keyword_rules
@@ -591,6 +619,56 @@ fn compile_one(re: &str, size_limit: usize) -> Result<(), RuleErrorKind> {
         Err(regex::Error::CompiledTooBig(limit)) => Err(RuleErrorKind::RegexTooBig { limit }),
         Err(e) => Err(RuleErrorKind::BadRegex(e.to_string())),
     }
+}
+
+/// The gate of a regex: every `.` outside a character class that carries a counted repetition
+/// (`.{0,60}`, `.{3,}`, `.{5}`, lazy or not) becomes `.*`. The gate matches wherever the regex does
+/// and needs no counter in the automaton. A regex without such a gap is its own gate.
+fn widen_gaps(re: &str) -> String {
+    let b = re.as_bytes();
+    let mut out = String::with_capacity(re.len());
+    let mut class_depth = 0usize;
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'[' => {
+                class_depth += 1;
+                i += 1;
+                // A `]` or `^]` right after the opening bracket is a literal.
+                if b.get(i) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i) == Some(&b']') {
+                    i += 1;
+                }
+            }
+            b']' if class_depth > 0 => {
+                class_depth -= 1;
+                i += 1;
+            }
+            b'.' if class_depth == 0 && b.get(i + 1) == Some(&b'{') => {
+                let close = re[i + 1..].find('}').map(|k| i + 1 + k);
+                let counted = close.is_some_and(|c| {
+                    let inner = &re[i + 2..c];
+                    !inner.is_empty() && inner.bytes().all(|x| x.is_ascii_digit() || x == b',')
+                });
+                match close {
+                    Some(c) if counted => {
+                        out.push_str(&re[copied..i]);
+                        out.push_str(".*");
+                        i = c + 1;
+                        copied = i;
+                    }
+                    _ => i += 1,
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&re[copied..]);
+    out
 }
 
 /// Rewrites `\b` and `\B` outside character classes to their ASCII forms (`(?-u:\b)`).
@@ -646,6 +724,8 @@ fn ascii_word_boundaries(re: &str) -> String {
 pub struct RuleSet {
     rules: Arc<[Rule]>,
     regexes: RegexSet,
+    /// For a regex of the set that is a gate (see the module docs), the exact regex to confirm it.
+    exact: Arc<[Option<Regex>]>,
     /// Regex `i` of the set is rule `regex_rules[i]`.
     regex_rules: Arc<[usize]>,
     keywords: Option<AhoCorasick>,
@@ -711,6 +791,7 @@ impl RuleSet {
                 self.regexes
                     .matches(text)
                     .iter()
+                    .filter(|&i| self.exact[i].as_ref().is_none_or(|re| re.is_match(text)))
                     .map(|i| self.regex_rules[i]),
             );
         }
@@ -765,6 +846,85 @@ mod tests {
             .unwrap()
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn gaps_are_widened_outside_classes_and_escapes_only() {
+        assert_eq!(widen_gaps(r"a.{0,60}b"), "a.*b");
+        assert_eq!(widen_gaps(r"a.{3,}b.{5}?c"), "a.*b.*?c");
+        assert_eq!(widen_gaps(r"a\.{2,3}b"), r"a\.{2,3}b");
+        assert_eq!(widen_gaps(r"a[.]{0,9}b"), r"a[.]{0,9}b");
+        assert_eq!(widen_gaps(r"a[].]{0,9}b.{1,2}"), r"a[].]{0,9}b.*");
+        assert_eq!(widen_gaps(r"a.{x}b.+c"), r"a.{x}b.+c");
+        assert_eq!(widen_gaps(r"£.{0,4}€"), "£.*€");
+    }
+
+    #[test]
+    fn a_gated_rule_fires_exactly_when_its_regex_matches() {
+        let rs = set(r#"
+            [[rule]]
+            id = "d.fee"
+            description = "d"
+            category = "delivery_scam"
+            regex = '\b(parcel|package)\b.{0,20}\bfee\b'
+            weight = 0.5
+            "#);
+        let fires = |t: &str| rs.scan_text(t).len() == 1;
+        assert!(fires("your parcel has a fee"));
+        // The gate (`.*`) matches these; the rule must not.
+        assert!(!fires("your parcel is on its way. there is no extra fee"));
+        assert!(!fires("parcelfee"));
+    }
+
+    #[test]
+    fn the_shipped_set_agrees_with_each_regex_alone() {
+        let rs = RuleSet::default();
+        let alone: Vec<(usize, Regex)> = rs
+            .rules()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match &r.matcher {
+                Matcher::Regex(re) => Some((
+                    i,
+                    RegexBuilder::new(&ascii_word_boundaries(re))
+                        .case_insensitive(true)
+                        .build()
+                        .unwrap(),
+                )),
+                Matcher::Keywords(_) => None,
+            })
+            .collect();
+        assert!(
+            alone
+                .iter()
+                .any(|(_, re)| widen_gaps(re.as_str()) != re.as_str())
+        );
+        let filler = "x ".repeat(60);
+        let texts = [
+            "your parcel is held, pay the redelivery fee at royalmail-fee.com".to_owned(),
+            format!("your parcel {filler} unpaid fee"),
+            format!("redelivery {filler} fee"),
+            "double your bitcoin today, send 1 btc and receive 2 back".to_owned(),
+            format!("send 1 btc {filler} receive"),
+            "hot singles in your area want to chat tonight".to_owned(),
+            format!("hot singles {filler} chat"),
+            "your wallet is locked, verify now".to_owned(),
+            "flight ba117 is delayed to 14:35".to_owned(),
+        ];
+        for t in &texts {
+            let expected: Vec<usize> = alone
+                .iter()
+                .filter(|(_, re)| re.is_match(t))
+                .map(|(i, _)| *i)
+                .collect();
+            let got: Vec<usize> = rs
+                .scan_text(t)
+                .iter()
+                .map(|h| h.index)
+                .filter(|i| matches!(rs.rules()[*i].matcher, Matcher::Regex(_)))
+                .collect();
+            assert_eq!(got, expected, "{t}");
+        }
     }
 
     #[test]
