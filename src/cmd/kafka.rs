@@ -46,8 +46,9 @@ pub struct KafkaArgs {
     /// Seconds between checkpoints (offsets are committed with each).
     #[arg(long, default_value_t = 5.0)]
     pub commit_every: f64,
-    /// Most records scored per batch.
-    #[arg(long, default_value_t = 5000)]
+    /// Most records scored per batch. Each batch first reads the signals topic to its end, which
+    /// costs a fetch round trip; bigger batches spread it over more records.
+    #[arg(long, default_value_t = 20_000)]
     pub batch: usize,
     /// Milliseconds the group waits for a silent member before moving its partitions.
     #[arg(long, default_value_t = 10_000)]
