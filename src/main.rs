@@ -156,7 +156,7 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
         /// Format of the generated log.
-        #[arg(long, default_value = "bin", value_parser = ["bin", "jsonl"])]
+        #[arg(long, default_value = "bin", value_parser = ["bin", "jsonl", "parquet"])]
         format: String,
         /// Runs of each measurement (the median is reported).
         #[arg(long, default_value_t = 3)]

@@ -254,6 +254,37 @@ fn bench_measures_and_reports_json() {
     assert!(0.0 < p50 && p50 <= p99 && p99 <= p999, "{f}");
 }
 
+/// The log a bench generates can be Parquet, the data lakes' format; it is read like the others.
+#[test]
+fn bench_runs_on_a_generated_parquet_log() {
+    let out = ok(&[
+        "bench",
+        "--events",
+        "20000",
+        "--format",
+        "parquet",
+        "--runs",
+        "1",
+        "--http-seconds",
+        "0",
+        "--json",
+    ]);
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        f["input"].as_str().unwrap().ends_with("events.parquet"),
+        "{f}"
+    );
+    assert!(f["messages"].as_u64().unwrap() > 1000, "{f}");
+    assert!(
+        f["replay_messages_per_second"].as_f64().unwrap() > 0.0,
+        "{f}"
+    );
+    assert!(
+        f["filter_pipe_messages_per_second"].as_f64().unwrap() > 0.0,
+        "{f}"
+    );
+}
+
 /// `--rules DIR` puts an operator's rule packs in place of the shipped ones: their rules fire by
 /// id in the verdicts, and a pack with a mistake stops the start naming its file and rule.
 #[test]

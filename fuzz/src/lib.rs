@@ -105,7 +105,7 @@ fn read_log(bytes: Vec<u8>, max_line: Option<usize>) -> (Vec<Event>, bool) {
 /// The log reader, both formats: mode 0 reads the bytes as they are (JSON Lines, a binary log,
 /// zstd of either, anything); mode 1 frames them as binary records with correct checksums;
 /// mode 2 reads them as JSON Lines with a 64-byte line limit. Every event read must survive
-/// writing in either format and reading back.
+/// writing in each format (binary, JSON Lines, Parquet) and reading back.
 pub fn log_reader(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
@@ -124,6 +124,27 @@ pub fn log_reader(data: &[u8]) {
         assert!(!fatal, "a log spamward wrote does not read back ({format})");
         assert_eq!(back, events, "events changed through {format}");
     }
+    if !events.is_empty() {
+        assert_eq!(
+            parquet_round_trip(&events),
+            events,
+            "events changed through Parquet"
+        );
+    }
+}
+
+/// Writes `events` as a Parquet log and reads them back: a Parquet log is read from its file (its
+/// index is at its end), so the bytes go through a temporary one.
+fn parquet_round_trip(events: &[Event]) -> Vec<Event> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.parquet");
+    std::fs::write(&path, write_log(events, Format::Parquet)).unwrap();
+    let mut reader = LogReader::open(&path).expect("a Parquet log spamward wrote opens");
+    let back: Vec<Event> = (&mut reader)
+        .map(|r| r.expect("a Parquet log spamward wrote reads back").event)
+        .collect();
+    assert!(reader.next().is_none());
+    back
 }
 
 /// The policy loader: any text is either refused with a message naming what is wrong, or

@@ -35,7 +35,7 @@ pub struct BenchOptions {
     pub input: Option<PathBuf>,
     /// Threads for replay.
     pub threads: Option<usize>,
-    /// Format of the generated log: `bin` or `jsonl`.
+    /// Format of the generated log: `bin`, `jsonl` or `parquet`.
     pub format: String,
     /// Repetitions of each measurement.
     pub runs: usize,
