@@ -156,18 +156,16 @@ impl Normalizer {
         out.text.clear();
         out.obfuscation = Obfuscation::default();
         let ob = &mut out.obfuscation;
-        self.chars.clear();
         if text.is_ascii() {
             // ASCII is its own NFKC and has no invisibles or confusables but the controls. Steps
             // 4-7 run on bytes: the same code as for characters (see [`Unit`]), a quarter of the
             // memory to walk.
             lower_case_ascii(text.as_bytes(), &mut self.bytes);
-            join_spaced_letters(&self.bytes, &mut self.bytes_tmp, ob);
-            map_leet(&mut self.bytes_tmp, ob);
-            squeeze_and_collapse(&self.bytes_tmp, &mut out.text, ob);
+            steps_4b_to_7(&self.bytes, &mut self.bytes_tmp, &mut out.text, ob);
             out.obfuscation.finish();
             return;
         }
+        self.chars.clear();
         if text.chars().all(passes_through) {
             // Text whose non-ASCII characters all pass through steps 1-3 (`£`, `€`, emoji) is its
             // own result of them, as ASCII is.
@@ -178,11 +176,7 @@ impl Normalizer {
             self.map_confusables(ob);
         }
         lower_case(&self.chars, &mut self.tmp);
-        std::mem::swap(&mut self.chars, &mut self.tmp);
-        join_spaced_letters(&self.chars, &mut self.tmp, ob);
-        std::mem::swap(&mut self.chars, &mut self.tmp);
-        map_leet(&mut self.chars, ob);
-        squeeze_and_collapse(&self.chars, &mut out.text, ob);
+        steps_4b_to_7(&self.tmp, &mut self.chars, &mut out.text, ob);
         out.obfuscation.finish();
     }
 
@@ -481,11 +475,7 @@ fn lower_case(chars: &[char], out: &mut Vec<char>) {
     out.clear();
     for &c in chars {
         if c.is_ascii() {
-            if c.is_ascii_whitespace() {
-                out.push(' ');
-            } else if !c.is_ascii_control() {
-                out.push(c.to_ascii_lowercase());
-            }
+            out.extend(lower_ascii(c as u8).map(char::from));
         } else if c.is_whitespace() {
             out.push(' ');
         } else if let Some(plain) = plain_punctuation(c) {
@@ -496,16 +486,29 @@ fn lower_case(chars: &[char], out: &mut Vec<char>) {
     }
 }
 
-/// Step 4a for ASCII text, on bytes: exactly what [`lower_case`] does to ASCII characters.
+/// Step 4a for one ASCII character: white space becomes a space, other controls go, letters are
+/// lower-cased.
+fn lower_ascii(b: u8) -> Option<u8> {
+    if b.is_ascii_whitespace() {
+        Some(b' ')
+    } else if b.is_ascii_control() {
+        None
+    } else {
+        Some(b.to_ascii_lowercase())
+    }
+}
+
+/// Step 4a for ASCII text, on bytes.
 fn lower_case_ascii(text: &[u8], out: &mut Vec<u8>) {
     out.clear();
-    for &b in text {
-        if b.is_ascii_whitespace() {
-            out.push(b' ');
-        } else if !b.is_ascii_control() {
-            out.push(b.to_ascii_lowercase());
-        }
-    }
+    out.extend(text.iter().filter_map(|&b| lower_ascii(b)));
+}
+
+/// Steps 4b-7 on lower-cased `units`, into `out`; `tmp` is scratch.
+fn steps_4b_to_7<U: Unit>(units: &[U], tmp: &mut Vec<U>, out: &mut String, ob: &mut Obfuscation) {
+    join_spaced_letters(units, tmp, ob);
+    map_leet(tmp, ob);
+    squeeze_and_collapse(tmp, out, ob);
 }
 
 /// A unit of text for steps 4b-7: a character, or a byte of ASCII text. For ASCII the two agree on

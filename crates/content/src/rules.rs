@@ -524,24 +524,13 @@ impl RuleSetBuilder {
         for (i, rule) in rules.iter().enumerate() {
             match &rule.matcher {
                 Matcher::Regex(re) => {
-                    let re = ascii_word_boundaries(re);
-                    let gate = widen_gaps(&re);
-                    if gate == re {
-                        exact.push(None);
-                    } else {
-                        let confirm = RegexBuilder::new(&re)
-                            .case_insensitive(true)
-                            .size_limit(self.regex_size_limit)
-                            .build()
-                            .map_err(|e| {
-                                RuleError::new(
-                                    &rule.pack,
-                                    Some(&*rule.id),
-                                    RuleErrorKind::BadRegex(e.to_string()),
-                                )
-                            })?;
-                        exact.push(Some(confirm));
-                    }
+                    let ascii = ascii_word_boundaries(re);
+                    let gate = widen_gaps(&ascii);
+                    let confirm = (gate != ascii)
+                        .then(|| compile_one(re, self.regex_size_limit))
+                        .transpose()
+                        .map_err(|kind| RuleError::new(&rule.pack, Some(&*rule.id), kind))?;
+                    exact.push(confirm);
                     patterns.push(gate);
                     regex_rules.push(i);
                 }
@@ -608,66 +597,68 @@ impl RuleSetBuilder {
     }
 }
 
-/// Compiles one regex alone, for its error or its size.
-fn compile_one(re: &str, size_limit: usize) -> Result<(), RuleErrorKind> {
-    match RegexBuilder::new(&ascii_word_boundaries(re))
+/// Compiles one regex alone, as the set sees it (ASCII word boundaries): for its error or its
+/// size when its pack is added, and to confirm its gate (see [`widen_gaps`]).
+fn compile_one(re: &str, size_limit: usize) -> Result<Regex, RuleErrorKind> {
+    RegexBuilder::new(&ascii_word_boundaries(re))
         .case_insensitive(true)
         .size_limit(size_limit)
         .build()
-    {
-        Ok(_) => Ok(()),
-        Err(regex::Error::CompiledTooBig(limit)) => Err(RuleErrorKind::RegexTooBig { limit }),
-        Err(e) => Err(RuleErrorKind::BadRegex(e.to_string())),
-    }
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => RuleErrorKind::RegexTooBig { limit },
+            e => RuleErrorKind::BadRegex(e.to_string()),
+        })
 }
 
 /// The gate of a regex: every `.` outside a character class that carries a counted repetition
 /// (`.{0,60}`, `.{3,}`, `.{5}`, lazy or not) becomes `.*`. The gate matches wherever the regex does
 /// and needs no counter in the automaton. A regex without such a gap is its own gate.
 fn widen_gaps(re: &str) -> String {
-    let b = re.as_bytes();
-    let mut out = String::with_capacity(re.len());
+    rewrite_outside_classes(re, |rest| {
+        let inner = rest.strip_prefix(".{")?;
+        let close = inner.find('}')?;
+        let counted = close > 0
+            && inner[..close]
+                .bytes()
+                .all(|x| x.is_ascii_digit() || x == b',');
+        counted.then_some((close + 3, ".*"))
+    })
+}
+
+/// Copies a regex, replacing what `rewrite` recognises at the start of the rest of the pattern,
+/// outside character classes and escapes: `rewrite(rest)` gives the bytes it replaces and their
+/// replacement. Escapes (`\x`) are copied whole unless `rewrite` takes them; inside a class
+/// nothing is rewritten, and a `]` or `^]` right after the opening bracket is a literal.
+fn rewrite_outside_classes(
+    re: &str,
+    rewrite: impl Fn(&str) -> Option<(usize, &'static str)>,
+) -> String {
+    let mut out = String::with_capacity(re.len() + 16);
+    let mut rest = re;
     let mut class_depth = 0usize;
-    let mut i = 0;
-    let mut copied = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'[' => {
-                class_depth += 1;
-                i += 1;
-                // A `]` or `^]` right after the opening bracket is a literal.
-                if b.get(i) == Some(&b'^') {
-                    i += 1;
-                }
-                if b.get(i) == Some(&b']') {
-                    i += 1;
-                }
-            }
-            b']' if class_depth > 0 => {
-                class_depth -= 1;
-                i += 1;
-            }
-            b'.' if class_depth == 0 && b.get(i + 1) == Some(&b'{') => {
-                let close = re[i + 1..].find('}').map(|k| i + 1 + k);
-                let counted = close.is_some_and(|c| {
-                    let inner = &re[i + 2..c];
-                    !inner.is_empty() && inner.bytes().all(|x| x.is_ascii_digit() || x == b',')
-                });
-                match close {
-                    Some(c) if counted => {
-                        out.push_str(&re[copied..i]);
-                        out.push_str(".*");
-                        i = c + 1;
-                        copied = i;
-                    }
-                    _ => i += 1,
-                }
-            }
-            _ => i += 1,
+    while let Some(c) = rest.chars().next() {
+        if class_depth == 0
+            && let Some((len, with)) = rewrite(rest)
+        {
+            out.push_str(with);
+            rest = &rest[len..];
+            continue;
         }
+        let mut len = c.len_utf8();
+        match c {
+            '\\' => len += rest[1..].chars().next().map_or(0, char::len_utf8),
+            '[' => {
+                class_depth += 1;
+                if let Some(lit) = ["^]", "]"].iter().find(|l| rest[1..].starts_with(**l)) {
+                    len += lit.len();
+                }
+            }
+            ']' if class_depth > 0 => class_depth -= 1,
+            _ => {}
+        }
+        out.push_str(&rest[..len]);
+        rest = &rest[len..];
     }
-    out.push_str(&re[copied..]);
     out
 }
 
@@ -678,44 +669,11 @@ fn widen_gaps(re: &str) -> String {
 /// to a much slower one for the whole set. An ASCII boundary keeps every message on the fast path;
 /// since letters with accents are folded to ASCII by normalisation, the two agree on what matters.
 fn ascii_word_boundaries(re: &str) -> String {
-    let mut out = String::with_capacity(re.len() + 16);
-    let mut chars = re.chars();
-    let mut class_depth = 0usize;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some(b @ ('b' | 'B')) if class_depth == 0 => {
-                    out.push_str("(?-u:\\");
-                    out.push(b);
-                    out.push(')');
-                }
-                Some(n) => {
-                    out.push('\\');
-                    out.push(n);
-                }
-                None => out.push('\\'),
-            },
-            '[' => {
-                class_depth += 1;
-                out.push(c);
-                // A `]` or `^]` right after the opening bracket is a literal.
-                let rest = chars.as_str();
-                for lit in ["^]", "]"] {
-                    if let Some(after) = rest.strip_prefix(lit) {
-                        out.push_str(lit);
-                        chars = after.chars();
-                        break;
-                    }
-                }
-            }
-            ']' if class_depth > 0 => {
-                class_depth -= 1;
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
+    rewrite_outside_classes(re, |rest| match rest.get(..2) {
+        Some("\\b") => Some((2, "(?-u:\\b)")),
+        Some("\\B") => Some((2, "(?-u:\\B)")),
+        _ => None,
+    })
 }
 
 /// Compiled rules: one regex set and one keyword automaton. Cheap to clone (the compiled parts are

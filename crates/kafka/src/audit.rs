@@ -3,17 +3,15 @@
 //! cross-business inputs the verdict carries in its headers.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use rdkafka::Message as _;
-use rdkafka::error::KafkaError;
 use spamward_content::ContentEngine;
 use spamward_core::{
     BusinessState, Category, ContentFacts, Event, MessageContext, Policy, Timestamp, apply,
 };
 
 use crate::Error;
-use crate::topics::{self, TIMEOUT};
+use crate::topics;
 use crate::worker::{HEADER_CAMPAIGN, HEADER_FATIGUE, header_number};
 
 /// One verdict record as read back.
@@ -38,26 +36,8 @@ pub fn read_verdicts(
         return Err(Error::new(format!("topic {topic:?} does not exist")));
     };
     let reader = topics::reader(&config, &format!("{topic}.audit"), topic, 0..count)?;
-    let mut ended = vec![false; count as usize];
     let mut out: HashMap<String, Vec<VerdictRecord>> = HashMap::new();
-    let mut deadline = Instant::now() + TIMEOUT;
-    while ended.iter().any(|e| !e) {
-        let m = match reader.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => m,
-            Some(Err(KafkaError::PartitionEOF(p))) => {
-                ended[p as usize] = true;
-                continue;
-            }
-            Some(Err(e)) => return Err(Error::new(format!("reading {topic}: {e}"))),
-            None if Instant::now() > deadline => {
-                return Err(Error::new(format!(
-                    "reading {topic}: no end of partition reported in {TIMEOUT:?}"
-                )));
-            }
-            None => continue,
-        };
-        deadline = Instant::now() + TIMEOUT;
-        ended[m.partition() as usize] = false;
+    topics::read_to_end(&reader, topic, 0..count, |m| {
         let at = format!("{topic}/{} offset {}", m.partition(), m.offset());
         let json = std::str::from_utf8(m.payload().unwrap_or_default())
             .map_err(|_| Error::new(format!("{at}: value is not UTF-8")))?
@@ -78,7 +58,8 @@ pub fn read_verdicts(
             json,
             ctx,
         });
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 

@@ -1,12 +1,14 @@
 //! Client configuration and topics: what every Kafka client here is built from.
 
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::BorrowedMessage;
+use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
 
 use crate::Error;
 
@@ -62,6 +64,41 @@ pub fn reader(
         .assign(&tpl)
         .map_err(|e| Error::new(format!("{topic}: {e}")))?;
     Ok(reader)
+}
+
+/// Hands every record `reader` (see [`reader`]) reads from `partitions` of `topic` to `each`,
+/// until the consumer has reported each partition's end after its last record: from the fetch
+/// itself, not from a listed end offset, which some Kafka-protocol brokers report stale. Fails
+/// when a poll fails, when `each` does, or when [`TIMEOUT`] passes with no record and some
+/// partition's end still unreported.
+pub fn read_to_end(
+    reader: &BaseConsumer,
+    topic: &str,
+    partitions: impl IntoIterator<Item = i32>,
+    mut each: impl FnMut(&BorrowedMessage<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut pending: BTreeSet<i32> = partitions.into_iter().collect();
+    let mut deadline = Instant::now() + TIMEOUT;
+    while !pending.is_empty() {
+        match reader.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                deadline = Instant::now() + TIMEOUT;
+                pending.insert(m.partition());
+                each(&m)?;
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                pending.remove(&p);
+            }
+            Some(Err(e)) => return Err(Error::new(format!("reading {topic}: {e}"))),
+            None if Instant::now() > deadline => {
+                return Err(Error::new(format!(
+                    "reading {topic}: no end of partitions {pending:?} reported in {TIMEOUT:?}"
+                )));
+            }
+            None => {}
+        }
+    }
+    Ok(())
 }
 
 /// The partition count of `topic`, or `None` if the broker does not know it.

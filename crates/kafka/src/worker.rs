@@ -205,10 +205,9 @@ impl ConsumerContext for Group {
 impl Shared {
     /// Reads the checkpoints of the partitions `ps`, all through one reader; returns their states.
     ///
-    /// The changelog is read until the consumer reports each partition's end (from the fetch
-    /// itself), not up to the end offset a separate request reports: some Kafka-protocol brokers
-    /// answer that request with a stale offset. One reader for all of them, because each reader
-    /// costs a connection and a fetch wait: one per partition took 0.6 s each on assignment.
+    /// The changelog is read to each partition's end as the fetch reports it
+    /// ([`topics::read_to_end`]). One reader for all of them, because each reader costs a
+    /// connection and a fetch wait: one per partition took 0.6 s each on assignment.
     fn restore(&self, ps: &[i32]) -> Result<Vec<(i32, PartitionState)>, Error> {
         let input = &self.opts.input;
         let changelog = self.opts.checkpoints_topic();
@@ -219,36 +218,15 @@ impl Shared {
         let reader = topics::reader(&self.config, &group, &changelog, ps.iter().copied())?;
         let mut restores: BTreeMap<i32, Restore> =
             ps.iter().map(|&p| (p, Restore::default())).collect();
-        let mut pending: BTreeSet<i32> = ps.iter().copied().collect();
-        let deadline = Instant::now() + TIMEOUT;
-        while !pending.is_empty() {
-            match reader.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => {
-                    let p = m.partition();
-                    let Some(restore) = restores.get_mut(&p) else {
-                        continue;
-                    };
-                    pending.insert(p);
-                    restore
-                        .add(m.key().unwrap_or_default(), m.payload().unwrap_or_default())
-                        .map_err(|e| {
-                            Error::new(format!("{changelog}/{p} offset {}: {e}", m.offset()))
-                        })?;
-                }
-                Some(Err(KafkaError::PartitionEOF(p))) => {
-                    pending.remove(&p);
-                }
-                Some(Err(e)) => {
-                    return Err(Error::new(format!("{changelog}: {e}")));
-                }
-                None if Instant::now() > deadline => {
-                    return Err(Error::new(format!(
-                        "{changelog}: the end of partitions {pending:?} was not reached in {TIMEOUT:?}"
-                    )));
-                }
-                None => {}
-            }
-        }
+        topics::read_to_end(&reader, &changelog, ps.iter().copied(), |m| {
+            let p = m.partition();
+            let Some(restore) = restores.get_mut(&p) else {
+                return Ok(());
+            };
+            restore
+                .add(m.key().unwrap_or_default(), m.payload().unwrap_or_default())
+                .map_err(|e| Error::new(format!("{changelog}/{p} offset {}: {e}", m.offset())))
+        })?;
         let mut states = Vec::with_capacity(ps.len());
         for (p, restore) in restores {
             // From the beginning: offset 0, which the consumer moves up to the earliest offset
