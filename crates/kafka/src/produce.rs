@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
@@ -106,9 +106,7 @@ pub fn load(
         }
         loaded.events += 1;
     }
-    producer
-        .flush(TIMEOUT)
-        .map_err(|e| Error::new(format!("waiting for the broker's acknowledgements: {e}")))?;
+    flush(&producer)?;
     let acks = producer.context();
     let failed = acks.failed.load(Ordering::Relaxed);
     if failed > 0 {
@@ -126,4 +124,33 @@ pub fn load(
         )));
     }
     Ok(loaded)
+}
+
+/// Waits until every record sent is acknowledged, for as long as acknowledgements keep coming: a
+/// large load against a slow broker takes what it takes, and only [`TIMEOUT`] without one more
+/// acknowledgement fails it.
+fn flush(producer: &ThreadedProducer<Acks>) -> Result<(), Error> {
+    let mut waiting = producer.in_flight_count();
+    let mut progress = Instant::now();
+    loop {
+        match producer.flush(Duration::from_secs(1)) {
+            Ok(()) => return Ok(()),
+            Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {}
+            Err(e) => {
+                return Err(Error::new(format!(
+                    "waiting for the broker's acknowledgements: {e}"
+                )));
+            }
+        }
+        let left = producer.in_flight_count();
+        if left < waiting {
+            (waiting, progress) = (left, Instant::now());
+        } else if progress.elapsed() >= TIMEOUT {
+            return Err(Error::new(format!(
+                "waiting for the broker's acknowledgements: {left} records unacknowledged, none \
+                 acknowledged in {} s",
+                TIMEOUT.as_secs()
+            )));
+        }
+    }
 }
