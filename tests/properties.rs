@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use proptest::prelude::*;
 use spamward_core::window::{BUCKETS, Span};
 use spamward_core::{
-    BusinessInfo, Category, Delivery, DeliveryStatus, Engine, Event, Feedback, FeedbackKind,
-    Message, Policy, Tier, Verdict,
+    Analyzed, BusinessInfo, Category, Delivery, DeliveryStatus, Engine, Event, Feedback,
+    FeedbackKind, Message, Policy, Tier, Verdict,
 };
 use spamward_filter::Filter;
 use spamward_log::{Format, LogReader, LogWriter};
@@ -228,6 +228,23 @@ proptest! {
                 events.chunks(batch).flat_map(|c| e.process(c)).collect()
             });
             prop_assert_eq!(&got, &reference);
+            // Replay's pipeline: batch k + 1 analysed while batch k is applied.
+            let pipelined: Vec<Verdict> = pool.install(|| {
+                let mut e = Engine::new(policy.clone());
+                let analyzer = e.analyzer();
+                let mut out = Vec::new();
+                let mut applying: Option<(&[Event], Analyzed)> = None;
+                for chunk in events.chunks(batch).map(Some).chain([None]) {
+                    let (analyzed, verdicts) = rayon::join(
+                        || chunk.map(|c| (c, analyzer.analyze(c))),
+                        || applying.take().map(|(c, facts)| e.process_analyzed(c, &facts)),
+                    );
+                    out.extend(verdicts.into_iter().flatten());
+                    applying = analyzed;
+                }
+                out
+            });
+            prop_assert_eq!(&pipelined, &reference);
         }
         let filter = Filter::new(policy);
         let streamed: Vec<Verdict> = events.iter().filter_map(|ev| filter.observe(ev)).collect();

@@ -167,8 +167,14 @@ pub fn run(opts: DiffOptions) -> Result<bool> {
         other_sample: Vec::new(),
         truth: None,
     };
+    let analyzer = new.analyzer();
     for batch in rx {
-        let (va, vb) = rayon::join(|| old.process(&batch), || new.process(&batch));
+        // Both engines have the same content heuristics: each message is analysed once.
+        let facts = analyzer.analyze(&batch);
+        let (va, vb) = rayon::join(
+            || old.process_analyzed(&batch, &facts),
+            || new.process_analyzed(&batch, &facts),
+        );
         let messages = batch.iter().filter_map(|e| match e {
             Event::Message(m) => Some(m),
             _ => None,

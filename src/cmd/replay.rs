@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use spamward_core::engine::EngineCounts;
-use spamward_core::{Action, Engine, Event, Policy, Standing, Status};
+use spamward_core::{Action, Analyzed, Engine, Event, Policy, Standing, Status};
 use spamward_log::LogReader;
 
 use crate::progress::{Progress, total_size};
@@ -123,19 +123,44 @@ pub fn run(opts: ReplayOptions) -> Result<bool> {
     let mut engine = Engine::with_content(opts.policy.clone(), Some(opts.content.clone()));
     let mut actions = ActionCounts::default();
     let mut line = Vec::with_capacity(256);
-    for batch in rx {
-        let verdicts = engine.process(&batch);
-        for v in &verdicts {
-            actions.add(v.action);
+    // Two batches in flight: the next one's content is analysed while the engine applies this one
+    // and its verdicts are written, so the engine's sequential pass does not leave a core idle.
+    // The verdicts are those of `engine.process`, batch after batch.
+    let analyzer = engine.analyzer();
+    let mut applying: Option<(Vec<Event>, Analyzed)> = None;
+    loop {
+        let next = rx.recv().ok();
+        if next.is_none() && applying.is_none() {
+            break;
         }
-        if let Some(out) = verdict_out.as_mut() {
-            for v in &verdicts {
-                line.clear();
-                v.write_json(&mut line);
-                line.push(b'\n');
-                out.write_all(&line).context("cannot write verdicts")?;
-            }
-        }
+        let (analyzed, written) = rayon::join(
+            || {
+                next.map(|batch| {
+                    let facts = analyzer.analyze(&batch);
+                    (batch, facts)
+                })
+            },
+            || -> Result<()> {
+                let Some((batch, facts)) = applying.take() else {
+                    return Ok(());
+                };
+                let verdicts = engine.process_analyzed(&batch, &facts);
+                for v in &verdicts {
+                    actions.add(v.action);
+                }
+                if let Some(out) = verdict_out.as_mut() {
+                    for v in &verdicts {
+                        line.clear();
+                        v.write_json(&mut line);
+                        line.push(b'\n');
+                        out.write_all(&line).context("cannot write verdicts")?;
+                    }
+                }
+                Ok(())
+            },
+        );
+        written?;
+        applying = analyzed;
     }
     let outcome = reader
         .join()
@@ -205,9 +230,11 @@ pub fn run(opts: ReplayOptions) -> Result<bool> {
 }
 
 /// A buffered output file, or stdout for `-`.
-pub(crate) fn create(p: &Path) -> Result<BufWriter<Box<dyn Write>>> {
-    let w: Box<dyn Write> = if p.as_os_str() == "-" {
-        Box::new(std::io::stdout().lock())
+pub(crate) fn create(p: &Path) -> Result<BufWriter<Box<dyn Write + Send>>> {
+    // `Send`, so verdicts can be written from the pool; unlocked stdout is, and the buffer makes
+    // its per-write locking rare.
+    let w: Box<dyn Write + Send> = if p.as_os_str() == "-" {
+        Box::new(std::io::stdout())
     } else {
         Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
     };

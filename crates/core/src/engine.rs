@@ -214,21 +214,39 @@ impl Engine {
         }
     }
 
+    /// The engine's content analysis, detached from its state: it can analyse the next batch while
+    /// the engine applies this one (see [`Engine::process_analyzed`]).
+    pub fn analyzer(&self) -> Analyzer {
+        Analyzer {
+            content: self.content.clone(),
+        }
+    }
+
     /// Applies a batch of events in log order, businesses in parallel on the current rayon pool;
     /// returns the verdicts of its messages in log order.
     pub fn process(&mut self, events: &[Event]) -> Vec<Verdict> {
         // Pass 1, in parallel: every message's content.
-        let content: Vec<Option<ContentFacts>> = match &self.content {
-            Some(_) => events
-                .par_iter()
-                .with_min_len(256)
-                .map(|ev| match ev {
-                    Event::Message(m) => self.analyze(m),
-                    _ => None,
-                })
-                .collect(),
-            None => vec![None; events.len()],
-        };
+        let content = analyze_batch(self.content.as_ref(), events);
+        self.apply_batch(events, &content)
+    }
+
+    /// [`Engine::process`] with pass 1 done beforehand by an [`Analyzer`] of this engine (or of an
+    /// engine with the same content heuristics). The verdicts are the same as `process`'s.
+    ///
+    /// # Panics
+    ///
+    /// If `content` is not the analysis of `events` (it has another length): a caller's bug.
+    pub fn process_analyzed(&mut self, events: &[Event], content: &Analyzed) -> Vec<Verdict> {
+        assert_eq!(
+            content.facts.len(),
+            events.len(),
+            "the analysis is of another batch"
+        );
+        self.apply_batch(events, &content.facts)
+    }
+
+    /// Passes 2 and 3 of [`Engine::process`].
+    fn apply_batch(&mut self, events: &[Event], content: &[Option<ContentFacts>]) -> Vec<Verdict> {
         // Pass 2, in log order: cross-business context, and the grouping by business.
         let mut ctx = vec![MessageContext::default(); events.len()];
         let mut slot_of: FxHashMap<&str, usize> = FxHashMap::default();
@@ -309,6 +327,44 @@ impl Engine {
             .get(business)
             .map(|s| s.standing(&self.policy))
     }
+}
+
+/// Every message's content facts, in parallel; `None` for other events and without heuristics.
+fn analyze_batch(content: Option<&ContentEngine>, events: &[Event]) -> Vec<Option<ContentFacts>> {
+    match content {
+        Some(c) => events
+            .par_iter()
+            .with_min_len(256)
+            .map(|ev| match ev {
+                Event::Message(m) => Some(ContentFacts::analyze(c, &m.text)),
+                _ => None,
+            })
+            .collect(),
+        None => vec![None; events.len()],
+    }
+}
+
+/// An engine's content analysis without its state: pure, so it runs beside the engine. Replay
+/// analyses batch `k + 1` while the engine applies batch `k`, which keeps both cores busy through
+/// the engine's sequential pass; `diff` analyses each batch once for its two engines.
+#[derive(Clone, Debug)]
+pub struct Analyzer {
+    content: Option<ContentEngine>,
+}
+
+impl Analyzer {
+    /// Analyses every message of `events` in parallel on the current rayon pool.
+    pub fn analyze(&self, events: &[Event]) -> Analyzed {
+        Analyzed {
+            facts: analyze_batch(self.content.as_ref(), events),
+        }
+    }
+}
+
+/// The content facts of one batch, from [`Analyzer::analyze`], for [`Engine::process_analyzed`].
+#[derive(Clone, Debug)]
+pub struct Analyzed {
+    facts: Vec<Option<ContentFacts>>,
 }
 
 /// Applies one event to its business's state; a message gets its verdict. The single path every
