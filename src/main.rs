@@ -238,6 +238,10 @@ enum Command {
         /// are refused with an error record.
         #[arg(long, value_parser = clap::value_parser!(spamward_filter::Partition))]
         partition: Option<spamward_filter::Partition>,
+        /// Threads analysing message content (the verdicts are the same for any number; default:
+        /// all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Serve the filter over HTTP/JSON: check messages, observe events, read standings.
     Serve(cmd::serve::ServeArgs),
@@ -284,6 +288,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// Sizes the global rayon pool (`None`: one thread per core).
+fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    if let Some(n) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()?;
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
         Command::Replay {
@@ -299,11 +313,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             quiet,
         } => {
             let policy = util::load_policy(policy.as_deref())?;
-            if let Some(n) = threads {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n.max(1))
-                    .build_global()?;
-            }
+            set_threads(threads)?;
             cmd::replay::run(cmd::replay::ReplayOptions {
                 logs,
                 policy,
@@ -328,11 +338,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             quiet,
         } => {
             let (old, new) = cmd::diff::policies(&policies)?;
-            if let Some(n) = threads {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n.max(1))
-                    .build_global()?;
-            }
+            set_threads(threads)?;
             cmd::diff::run(cmd::diff::DiffOptions {
                 content: util::load_content(rules.as_deref())?,
                 logs,
@@ -374,7 +380,9 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             snapshot_every,
             resume_after,
             partition,
+            threads,
         } => {
+            set_threads(threads)?;
             let mut builder = spamward_filter::Filter::builder();
             builder.policy(util::load_policy(policy.as_deref())?);
             builder.content(Some(util::load_content(rules.as_deref())?));

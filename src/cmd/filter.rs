@@ -11,7 +11,10 @@
 //! a refill goes through a reused scratch buffer, and an over-long one is skipped as it streams
 //! past without being held. Output is written when the input has nothing more buffered: a
 //! delivery process that writes a message and waits gets its verdict at once, while a bulk input
-//! is answered a buffer at a time, not a line at a time.
+//! is answered a buffer at a time, not a line at a time. The events of one buffer (up to
+//! [`PENDING_EVENTS`]) are parsed first, their messages' content analysed in parallel on the rayon
+//! pool (it depends on the text alone), and then applied one by one in input order — so the
+//! verdicts are those of applying the lines one at a time, for any number of threads.
 //!
 //! # Durable state (`--state-dir DIR`)
 //!
@@ -37,10 +40,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 use serde::Serialize;
-use spamward_core::Event;
 #[cfg(test)]
 use spamward_core::Policy;
+use spamward_core::{ContentFacts, Event};
 use spamward_filter::durable::{Durable, DurableOptions, Restored};
 use spamward_filter::{Filter, FilterBuilder, FilterCounts, Partition};
 
@@ -50,8 +54,9 @@ use crate::util::thousands;
 pub const MAX_LINE_BYTES: usize = spamward_log::DEFAULT_MAX_LINE_BYTES;
 /// Input buffer of the command: large, so bulk input is answered in large writes.
 const INPUT_BYTES: usize = 1 << 20;
-/// Output held before it is written even though more input is buffered.
-const OUTPUT_BYTES: usize = 1 << 20;
+/// Events parsed and held before they are applied and answered even though more input is
+/// buffered: enough to analyse in parallel, few enough to keep verdicts flowing.
+const PENDING_EVENTS: usize = 4096;
 /// A UTF-8 byte order mark, accepted at the very start of the stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -150,6 +155,7 @@ fn run_pipe(
     let mut pipe = Pipe {
         filter,
         durable,
+        pending: Vec::new(),
         out: Vec::with_capacity(64 << 10),
         lines: 0,
         bad_lines: 0,
@@ -178,7 +184,7 @@ fn run_pipe(
                 pipe.too_long(end as u64);
             }
             rest = &rest[end + 1..];
-            if pipe.out.len() >= OUTPUT_BYTES {
+            if pipe.pending.len() >= PENDING_EVENTS {
                 pipe.write(&mut output, false)?;
             }
         }
@@ -256,14 +262,23 @@ struct Pipe {
     filter: Filter,
     /// The journal and snapshots, with `--state-dir`.
     durable: Option<Durable>,
+    /// Lines parsed but not yet applied, in input order.
+    pending: Vec<Pending>,
     /// Verdicts and error records not yet written.
     out: Vec<u8>,
     lines: u64,
     bad_lines: u64,
 }
 
+/// A parsed line waiting to be applied.
+enum Pending {
+    Event(Event),
+    /// A bad line: its number and what is wrong with it.
+    Bad(u64, String),
+}
+
 impl Pipe {
-    /// One whole line, without its newline.
+    /// One whole line, without its newline: parsed and held until [`Pipe::apply`].
     fn line(&mut self, mut line: &[u8]) -> Result<()> {
         self.lines += 1;
         if self.lines == 1
@@ -295,17 +310,53 @@ impl Pipe {
                     p.count()
                 ));
             }
-            Ok(ev) => {
-                // Journaled before it is applied; made durable before its verdict is written.
-                if let Some(durable) = &mut self.durable {
-                    durable.append(&ev).context("cannot journal an event")?;
+            Ok(ev) => self.pending.push(Pending::Event(ev)),
+            Err(e) => self.bad(&e.to_string()),
+        }
+        Ok(())
+    }
+
+    /// Applies the pending lines in input order, their messages' content analysed in parallel
+    /// first; verdicts and error records go to the output buffer.
+    fn apply(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let engine = self.filter.content();
+        let facts: Vec<Option<ContentFacts>> = self
+            .pending
+            .par_iter()
+            .with_min_len(32)
+            .map(|p| match (p, &engine) {
+                (Pending::Event(Event::Message(m)), Some(engine)) => {
+                    Some(ContentFacts::analyze(engine, &m.text))
                 }
-                if let Some(v) = self.filter.observe(&ev) {
-                    v.write_json(&mut self.out);
+                _ => None,
+            })
+            .collect();
+        for (p, content) in self.pending.drain(..).zip(facts) {
+            match p {
+                Pending::Event(ev) => {
+                    // Journaled before it is applied; made durable before its verdict is written.
+                    if let Some(durable) = &mut self.durable {
+                        durable.append(&ev).context("cannot journal an event")?;
+                    }
+                    if let Some(v) = self.filter.observe_analyzed(&ev, content) {
+                        v.write_json(&mut self.out);
+                        self.out.push(b'\n');
+                    }
+                }
+                Pending::Bad(line, error) => {
+                    let record = ErrorRecord {
+                        kind: "error",
+                        line,
+                        error: &error,
+                    };
+                    serde_json::to_writer(&mut self.out, &record)
+                        .expect("an error record serialises");
                     self.out.push(b'\n');
                 }
             }
-            Err(e) => self.bad(&e.to_string()),
         }
         Ok(())
     }
@@ -331,13 +382,8 @@ impl Pipe {
 
     fn bad(&mut self, error: &str) {
         self.bad_lines += 1;
-        let record = ErrorRecord {
-            kind: "error",
-            line: self.lines,
-            error,
-        };
-        serde_json::to_writer(&mut self.out, &record).expect("an error record serialises");
-        self.out.push(b'\n');
+        self.pending
+            .push(Pending::Bad(self.lines, error.to_owned()));
     }
 
     /// With a journal, writes a snapshot if one is due (or, at the end, always). Called after a
@@ -353,9 +399,10 @@ impl Pipe {
         Ok(())
     }
 
-    /// Writes what is pending, and flushes if asked. With a journal, commits it first: no
-    /// verdict leaves before its event is durable.
+    /// Applies and writes what is pending, and flushes if asked. With a journal, commits it
+    /// first: no verdict leaves before its event is durable.
     fn write(&mut self, output: &mut impl Write, flush: bool) -> Result<()> {
+        self.apply()?;
         if let Some(durable) = &mut self.durable {
             durable.commit().context("cannot commit the journal")?;
         }

@@ -317,7 +317,6 @@ impl Filter {
     /// Applies one event of any type: feedback, delivery receipts and business records update
     /// their business and return `None`; a message is checked and returns its verdict.
     pub fn observe(&self, ev: &Event) -> Option<Verdict> {
-        let policy = self.policy();
         // The content analysis needs nothing but the text: done before any shared state.
         let content = match ev {
             Event::Message(m) => self
@@ -325,6 +324,15 @@ impl Filter {
                 .map(|engine| ContentFacts::analyze(&engine, &m.text)),
             _ => None,
         };
+        self.observe_analyzed(ev, content)
+    }
+
+    /// [`Filter::observe`] with the message's content already analysed by the filter's content
+    /// heuristics ([`Filter::content`]; `None` for other events or without heuristics), so that a
+    /// caller holding many events can analyse them in parallel and then apply them in order. The
+    /// verdict is `observe`'s when `content` is what `observe` would have computed.
+    pub fn observe_analyzed(&self, ev: &Event, content: Option<ContentFacts>) -> Option<Verdict> {
+        let policy = self.policy();
         self.tick(ev);
         let ctx = match ev {
             Event::Message(m) => self.context(m, content.as_ref(), &policy),
