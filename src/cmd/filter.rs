@@ -11,9 +11,9 @@
 //! a refill goes through a reused scratch buffer, and an over-long one is skipped as it streams
 //! past without being held. Output is written when the input has nothing more buffered: a
 //! delivery process that writes a message and waits gets its verdict at once, while a bulk input
-//! is answered a buffer at a time, not a line at a time. The events of one buffer (up to
-//! [`PENDING_EVENTS`]) are parsed first, their messages' content analysed in parallel on the rayon
-//! pool (it depends on the text alone), and then applied one by one in input order — so the
+//! is answered a buffer at a time, not a line at a time. The lines of one buffer (up to
+//! [`PENDING_EVENTS`]) are parsed and their messages' content analysed in parallel on the rayon
+//! pool (both depend on the line alone), and then applied one by one in input order — so the
 //! verdicts are those of applying the lines one at a time, for any number of threads.
 //!
 //! # Durable state (`--state-dir DIR`)
@@ -36,6 +36,7 @@
 //! lines; bad and blank lines are not counted). Every message thus gets exactly one verdict.
 
 use std::io::{self, BufRead, BufReader, Write};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -54,8 +55,8 @@ use crate::util::thousands;
 pub const MAX_LINE_BYTES: usize = spamward_log::DEFAULT_MAX_LINE_BYTES;
 /// Input buffer of the command: large, so bulk input is answered in large writes.
 const INPUT_BYTES: usize = 1 << 20;
-/// Events parsed and held before they are applied and answered even though more input is
-/// buffered: enough to analyse in parallel, few enough to keep verdicts flowing.
+/// Lines held before they are applied and answered even though more input is buffered: enough
+/// to parse and analyse in parallel, few enough to keep verdicts flowing.
 const PENDING_EVENTS: usize = 4096;
 /// A UTF-8 byte order mark, accepted at the very start of the stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -156,6 +157,7 @@ fn run_pipe(
         filter,
         durable,
         pending: Vec::new(),
+        text: Vec::new(),
         out: Vec::with_capacity(64 << 10),
         lines: 0,
         bad_lines: 0,
@@ -262,23 +264,33 @@ struct Pipe {
     filter: Filter,
     /// The journal and snapshots, with `--state-dir`.
     durable: Option<Durable>,
-    /// Lines parsed but not yet applied, in input order.
+    /// Lines read but not yet applied, in input order, and the bytes of those to parse.
     pending: Vec<Pending>,
+    text: Vec<u8>,
     /// Verdicts and error records not yet written.
     out: Vec<u8>,
     lines: u64,
     bad_lines: u64,
 }
 
-/// A parsed line waiting to be applied.
+/// A line waiting to be applied.
 enum Pending {
-    Event(Event),
+    /// A line to parse: its number and where its bytes are in [`Pipe::text`].
+    Line(u64, Range<usize>),
     /// A bad line: its number and what is wrong with it.
     Bad(u64, String),
 }
 
+/// A pending line parsed, with its message's content analysed.
+// Nearly every line is an event: boxing the large variant would cost an allocation per line.
+#[allow(clippy::large_enum_variant)]
+enum Ready {
+    Event(Event, Option<ContentFacts>),
+    Bad(u64, String),
+}
+
 impl Pipe {
-    /// One whole line, without its newline: parsed and held until [`Pipe::apply`].
+    /// One whole line, without its newline: held until [`Pipe::apply`].
     fn line(&mut self, mut line: &[u8]) -> Result<()> {
         self.lines += 1;
         if self.lines == 1
@@ -292,51 +304,68 @@ impl Pipe {
         if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        if let Err(e) = std::str::from_utf8(line) {
-            let why = format!("invalid UTF-8 at byte {} of the line", e.valid_up_to());
-            self.bad(&why);
-            return Ok(());
-        }
-        match Event::from_json(line) {
-            Ok(ev) if !self.filter.owns(ev.business()) => {
-                let p = self
-                    .filter
-                    .partition()
-                    .expect("a filter that owns less has a partition");
-                self.bad(&format!(
-                    "business {:?} belongs to partition {}/{}, not to this instance ({p})",
-                    ev.business(),
-                    Partition::of(ev.business(), p.count()),
-                    p.count()
-                ));
-            }
-            Ok(ev) => self.pending.push(Pending::Event(ev)),
-            Err(e) => self.bad(&e.to_string()),
-        }
+        let start = self.text.len();
+        self.text.extend_from_slice(line);
+        self.pending
+            .push(Pending::Line(self.lines, start..self.text.len()));
         Ok(())
     }
 
-    /// Applies the pending lines in input order, their messages' content analysed in parallel
-    /// first; verdicts and error records go to the output buffer.
+    /// A line as an event this instance owns, or what is wrong with it.
+    fn parse(filter: &Filter, line: &[u8]) -> Result<Event, String> {
+        if let Err(e) = std::str::from_utf8(line) {
+            return Err(format!(
+                "invalid UTF-8 at byte {} of the line",
+                e.valid_up_to()
+            ));
+        }
+        let ev = Event::from_json(line).map_err(|e| e.to_string())?;
+        if !filter.owns(ev.business()) {
+            let p = filter
+                .partition()
+                .expect("a filter that owns less has a partition");
+            return Err(format!(
+                "business {:?} belongs to partition {}/{}, not to this instance ({p})",
+                ev.business(),
+                Partition::of(ev.business(), p.count()),
+                p.count()
+            ));
+        }
+        Ok(ev)
+    }
+
+    /// Applies the pending lines in input order. Parsing them and analysing their messages'
+    /// content need no state and run in parallel first; verdicts and error records go to the
+    /// output buffer.
     fn apply(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let engine = self.filter.content();
-        let facts: Vec<Option<ContentFacts>> = self
-            .pending
-            .par_iter()
+        let (filter, text) = (&self.filter, &self.text);
+        let ready: Vec<Ready> = std::mem::take(&mut self.pending)
+            .into_par_iter()
             .with_min_len(32)
-            .map(|p| match (p, &engine) {
-                (Pending::Event(Event::Message(m)), Some(engine)) => {
-                    Some(ContentFacts::analyze(engine, &m.text))
-                }
-                _ => None,
+            .map(|p| match p {
+                Pending::Line(number, at) => match Pipe::parse(filter, &text[at]) {
+                    Ok(ev) => {
+                        let content = match (&ev, &engine) {
+                            (Event::Message(m), Some(engine)) => {
+                                Some(ContentFacts::analyze(engine, &m.text))
+                            }
+                            _ => None,
+                        };
+                        Ready::Event(ev, content)
+                    }
+                    Err(why) => Ready::Bad(number, why),
+                },
+                Pending::Bad(number, why) => Ready::Bad(number, why),
             })
             .collect();
-        for (p, content) in self.pending.drain(..).zip(facts) {
-            match p {
-                Pending::Event(ev) => {
+        self.text.clear();
+        for r in ready {
+            match r {
+                Ready::Event(ev, content) => {
                     // Journaled before it is applied; made durable before its verdict is written.
                     if let Some(durable) = &mut self.durable {
                         durable.append(&ev).context("cannot journal an event")?;
@@ -346,7 +375,8 @@ impl Pipe {
                         self.out.push(b'\n');
                     }
                 }
-                Pending::Bad(line, error) => {
+                Ready::Bad(line, error) => {
+                    self.bad_lines += 1;
                     let record = ErrorRecord {
                         kind: "error",
                         line,
@@ -381,7 +411,6 @@ impl Pipe {
     }
 
     fn bad(&mut self, error: &str) {
-        self.bad_lines += 1;
         self.pending
             .push(Pending::Bad(self.lines, error.to_owned()));
     }
