@@ -11,6 +11,10 @@
 //! within the business. Verdicts are put back in log order. Since no business reads another's
 //! state, the result is the same for any thread count and any batch size, and equal to
 //! [`Engine::observe`] called event by event — the property the streaming filter relies on.
+//!
+//! The first pass needs no state, so an [`Analyzer`] can run it apart from the engine: replay
+//! analyses the next batch while [`Engine::process_analyzed`] applies this one, keeping both cores
+//! busy through the sequential second pass.
 
 use std::collections::VecDeque;
 
