@@ -11,10 +11,11 @@
 //! a refill goes through a reused scratch buffer, and an over-long one is skipped as it streams
 //! past without being held. Output is written when the input has nothing more buffered: a
 //! delivery process that writes a message and waits gets its verdict at once, while a bulk input
-//! is answered a buffer at a time, not a line at a time. The lines of one buffer (up to
-//! [`PENDING_EVENTS`]) are parsed and their messages' content analysed in parallel on the rayon
-//! pool (both depend on the line alone), and then applied one by one in input order — so the
-//! verdicts are those of applying the lines one at a time, for any number of threads.
+//! is answered a buffer at a time, not a line at a time. Lines go in chunks of [`PENDING_LINES`]:
+//! a chunk is parsed and its messages' content analysed in parallel on the rayon pool (both
+//! depend on the line alone) while the chunk before it is applied, one line after another in
+//! input order — so the verdicts are those of applying the lines one at a time, for any number
+//! of threads.
 //!
 //! # Durable state (`--state-dir DIR`)
 //!
@@ -55,9 +56,9 @@ use crate::util::thousands;
 pub const MAX_LINE_BYTES: usize = spamward_log::DEFAULT_MAX_LINE_BYTES;
 /// Input buffer of the command: large, so bulk input is answered in large writes.
 const INPUT_BYTES: usize = 1 << 20;
-/// Lines held before they are applied and answered even though more input is buffered: enough
-/// to parse and analyse in parallel, few enough to keep verdicts flowing.
-const PENDING_EVENTS: usize = 4096;
+/// Lines parsed and analysed together while the chunk before them is applied: enough to share
+/// among threads, and a few chunks to an input buffer so that most of the applying overlaps.
+const PENDING_LINES: usize = 1024;
 /// A UTF-8 byte order mark, accepted at the very start of the stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -155,12 +156,15 @@ fn run_pipe(
     let before = filter.counts();
     let mut pipe = Pipe {
         filter,
-        durable,
+        sink: Sink {
+            durable,
+            out: Vec::with_capacity(64 << 10),
+            bad_lines: 0,
+        },
         pending: Vec::new(),
         text: Vec::new(),
-        out: Vec::with_capacity(64 << 10),
+        held: Vec::new(),
         lines: 0,
-        bad_lines: 0,
     };
     let mut partial = Partial::default();
     loop {
@@ -186,8 +190,8 @@ fn run_pipe(
                 pipe.too_long(end as u64);
             }
             rest = &rest[end + 1..];
-            if pipe.pending.len() >= PENDING_EVENTS {
-                pipe.write(&mut output, false)?;
+            if pipe.pending.len() >= PENDING_LINES {
+                pipe.advance()?;
             }
         }
         partial.push(rest);
@@ -204,7 +208,7 @@ fn run_pipe(
     pipe.snapshot(true)?;
     Ok(PipeStats {
         lines: pipe.lines,
-        bad_lines: pipe.bad_lines,
+        bad_lines: pipe.sink.bad_lines,
         counts: since(before, pipe.filter.counts()),
     })
 }
@@ -262,18 +266,26 @@ fn summary(stats: &PipeStats, started: Instant) {
 /// The filter and what it has to say.
 struct Pipe {
     filter: Filter,
-    /// The journal and snapshots, with `--state-dir`.
-    durable: Option<Durable>,
-    /// Lines read but not yet applied, in input order, and the bytes of those to parse.
+    /// Where applied lines go.
+    sink: Sink,
+    /// Lines read but not yet parsed, in input order, and the bytes of those to parse.
     pending: Vec<Pending>,
     text: Vec<u8>,
+    /// Lines parsed and analysed but not yet applied: the chunk before `pending`.
+    held: Vec<Ready>,
+    lines: u64,
+}
+
+/// The state's journal and the output: what applying lines in order writes to.
+struct Sink {
+    /// The journal and snapshots, with `--state-dir`.
+    durable: Option<Durable>,
     /// Verdicts and error records not yet written.
     out: Vec<u8>,
-    lines: u64,
     bad_lines: u64,
 }
 
-/// A line waiting to be applied.
+/// A line waiting to be parsed.
 enum Pending {
     /// A line to parse: its number and where its bytes are in [`Pipe::text`].
     Line(u64, Range<usize>),
@@ -290,7 +302,7 @@ enum Ready {
 }
 
 impl Pipe {
-    /// One whole line, without its newline: held until [`Pipe::apply`].
+    /// One whole line, without its newline: held until [`Pipe::advance`].
     fn line(&mut self, mut line: &[u8]) -> Result<()> {
         self.lines += 1;
         if self.lines == 1
@@ -311,84 +323,19 @@ impl Pipe {
         Ok(())
     }
 
-    /// A line as an event this instance owns, or what is wrong with it.
-    fn parse(filter: &Filter, line: &[u8]) -> Result<Event, String> {
-        if let Err(e) = std::str::from_utf8(line) {
-            return Err(format!(
-                "invalid UTF-8 at byte {} of the line",
-                e.valid_up_to()
-            ));
-        }
-        let ev = Event::from_json(line).map_err(|e| e.to_string())?;
-        if !filter.owns(ev.business()) {
-            let p = filter
-                .partition()
-                .expect("a filter that owns less has a partition");
-            return Err(format!(
-                "business {:?} belongs to partition {}/{}, not to this instance ({p})",
-                ev.business(),
-                Partition::of(ev.business(), p.count()),
-                p.count()
-            ));
-        }
-        Ok(ev)
-    }
-
-    /// Applies the pending lines in input order. Parsing them and analysing their messages'
-    /// content need no state and run in parallel first; verdicts and error records go to the
-    /// output buffer.
-    fn apply(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let engine = self.filter.content();
-        let (filter, text) = (&self.filter, &self.text);
-        let ready: Vec<Ready> = std::mem::take(&mut self.pending)
-            .into_par_iter()
-            .with_min_len(32)
-            .map(|p| match p {
-                Pending::Line(number, at) => match Pipe::parse(filter, &text[at]) {
-                    Ok(ev) => {
-                        let content = match (&ev, &engine) {
-                            (Event::Message(m), Some(engine)) => {
-                                Some(ContentFacts::analyze(engine, &m.text))
-                            }
-                            _ => None,
-                        };
-                        Ready::Event(ev, content)
-                    }
-                    Err(why) => Ready::Bad(number, why),
-                },
-                Pending::Bad(number, why) => Ready::Bad(number, why),
-            })
-            .collect();
+    /// Parses and analyses the pending lines while the held ones are applied, in parallel; the
+    /// pending ones are held next. Order is kept: held lines are older than pending ones.
+    fn advance(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let held = std::mem::take(&mut self.held);
+        let (filter, text, sink) = (&self.filter, &self.text, &mut self.sink);
+        let (prepared, applied) = rayon::join(
+            || prepare(filter, pending, text),
+            || sink.apply(filter, held),
+        );
         self.text.clear();
-        for r in ready {
-            match r {
-                Ready::Event(ev, content) => {
-                    // Journaled before it is applied; made durable before its verdict is written.
-                    if let Some(durable) = &mut self.durable {
-                        durable.append(&ev).context("cannot journal an event")?;
-                    }
-                    if let Some(v) = self.filter.observe_analyzed(&ev, content) {
-                        v.write_json(&mut self.out);
-                        self.out.push(b'\n');
-                    }
-                }
-                Ready::Bad(line, error) => {
-                    self.bad_lines += 1;
-                    let record = ErrorRecord {
-                        kind: "error",
-                        line,
-                        error: &error,
-                    };
-                    serde_json::to_writer(&mut self.out, &record)
-                        .expect("an error record serialises");
-                    self.out.push(b'\n');
-                }
-            }
-        }
-        Ok(())
+        self.held = prepared;
+        applied
     }
 
     /// One line over the limit, skipped.
@@ -418,7 +365,7 @@ impl Pipe {
     /// With a journal, writes a snapshot if one is due (or, at the end, always). Called after a
     /// piece's verdicts are written, so a snapshot never delays them.
     fn snapshot(&mut self, end: bool) -> Result<()> {
-        if let Some(durable) = &mut self.durable
+        if let Some(durable) = &mut self.sink.durable
             && (end || durable.snapshot_due())
         {
             durable
@@ -428,21 +375,104 @@ impl Pipe {
         Ok(())
     }
 
-    /// Applies and writes what is pending, and flushes if asked. With a journal, commits it
-    /// first: no verdict leaves before its event is durable.
+    /// Applies every line read and writes what they say, and flushes if asked. With a journal,
+    /// commits it first: no verdict leaves before its event is durable.
     fn write(&mut self, output: &mut impl Write, flush: bool) -> Result<()> {
-        self.apply()?;
-        if let Some(durable) = &mut self.durable {
+        self.advance()?;
+        let held = std::mem::take(&mut self.held);
+        self.sink.apply(&self.filter, held)?;
+        let sink = &mut self.sink;
+        if let Some(durable) = &mut sink.durable {
             durable.commit().context("cannot commit the journal")?;
         }
-        if !self.out.is_empty() {
+        if !sink.out.is_empty() {
             output
-                .write_all(&self.out)
+                .write_all(&sink.out)
                 .context("cannot write verdicts")?;
-            self.out.clear();
+            sink.out.clear();
         }
         if flush {
             output.flush().context("cannot write verdicts")?;
+        }
+        Ok(())
+    }
+}
+
+/// A line as an event this instance owns, or what is wrong with it.
+fn parse(filter: &Filter, line: &[u8]) -> Result<Event, String> {
+    if let Err(e) = std::str::from_utf8(line) {
+        return Err(format!(
+            "invalid UTF-8 at byte {} of the line",
+            e.valid_up_to()
+        ));
+    }
+    let ev = Event::from_json(line).map_err(|e| e.to_string())?;
+    if !filter.owns(ev.business()) {
+        let p = filter
+            .partition()
+            .expect("a filter that owns less has a partition");
+        return Err(format!(
+            "business {:?} belongs to partition {}/{}, not to this instance ({p})",
+            ev.business(),
+            Partition::of(ev.business(), p.count()),
+            p.count()
+        ));
+    }
+    Ok(ev)
+}
+
+/// Parses lines and analyses their messages' content, in parallel on the pool: neither needs
+/// any state.
+fn prepare(filter: &Filter, pending: Vec<Pending>, text: &[u8]) -> Vec<Ready> {
+    let engine = filter.content();
+    pending
+        .into_par_iter()
+        .with_min_len(32)
+        .map(|p| match p {
+            Pending::Line(number, at) => match parse(filter, &text[at]) {
+                Ok(ev) => {
+                    let content = match (&ev, &engine) {
+                        (Event::Message(m), Some(engine)) => {
+                            Some(ContentFacts::analyze(engine, &m.text))
+                        }
+                        _ => None,
+                    };
+                    Ready::Event(ev, content)
+                }
+                Err(why) => Ready::Bad(number, why),
+            },
+            Pending::Bad(number, why) => Ready::Bad(number, why),
+        })
+        .collect()
+}
+
+impl Sink {
+    /// Applies parsed lines in input order: verdicts and error records go to the output buffer.
+    fn apply(&mut self, filter: &Filter, ready: Vec<Ready>) -> Result<()> {
+        for r in ready {
+            match r {
+                Ready::Event(ev, content) => {
+                    // Journaled before it is applied; made durable before its verdict is written.
+                    if let Some(durable) = &mut self.durable {
+                        durable.append(&ev).context("cannot journal an event")?;
+                    }
+                    if let Some(v) = filter.observe_analyzed(&ev, content) {
+                        v.write_json(&mut self.out);
+                        self.out.push(b'\n');
+                    }
+                }
+                Ready::Bad(line, error) => {
+                    self.bad_lines += 1;
+                    let record = ErrorRecord {
+                        kind: "error",
+                        line,
+                        error: &error,
+                    };
+                    serde_json::to_writer(&mut self.out, &record)
+                        .expect("an error record serialises");
+                    self.out.push(b'\n');
+                }
+            }
         }
         Ok(())
     }
