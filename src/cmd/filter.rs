@@ -183,9 +183,9 @@ fn run_pipe(
         while let Some(end) = memchr::memchr(b'\n', rest) {
             if partial.is_open() {
                 partial.push(&rest[..end]);
-                pipe.finish(&mut partial)?;
+                pipe.finish(&mut partial);
             } else if end <= MAX_LINE_BYTES {
-                pipe.line(&rest[..end])?;
+                pipe.line(&rest[..end]);
             } else {
                 pipe.too_long(end as u64);
             }
@@ -202,7 +202,7 @@ fn run_pipe(
         pipe.snapshot(false)?;
     }
     if partial.is_open() {
-        pipe.finish(&mut partial)?;
+        pipe.finish(&mut partial);
     }
     pipe.write(&mut output, true)?;
     pipe.snapshot(true)?;
@@ -303,7 +303,7 @@ enum Ready {
 
 impl Pipe {
     /// One whole line, without its newline: held until [`Pipe::advance`].
-    fn line(&mut self, mut line: &[u8]) -> Result<()> {
+    fn line(&mut self, mut line: &[u8]) {
         self.lines += 1;
         if self.lines == 1
             && let Some(rest) = line.strip_prefix(BOM)
@@ -314,13 +314,12 @@ impl Pipe {
             line = rest;
         }
         if line.iter().all(u8::is_ascii_whitespace) {
-            return Ok(());
+            return;
         }
         let start = self.text.len();
         self.text.extend_from_slice(line);
         self.pending
             .push(Pending::Line(self.lines, start..self.text.len()));
-        Ok(())
     }
 
     /// Parses and analyses the pending lines while the held ones are applied, in parallel; the
@@ -347,14 +346,13 @@ impl Pipe {
     }
 
     /// The line gathered across refills.
-    fn finish(&mut self, partial: &mut Partial) -> Result<()> {
+    fn finish(&mut self, partial: &mut Partial) {
         if partial.len > MAX_LINE_BYTES as u64 {
             self.too_long(partial.len);
         } else {
-            self.line(&partial.bytes)?;
+            self.line(&partial.bytes);
         }
         partial.clear();
-        Ok(())
     }
 
     fn bad(&mut self, error: &str) {

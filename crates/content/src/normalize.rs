@@ -538,6 +538,11 @@ impl Needs {
         leet: true,
         squeeze: true,
     };
+    const NONE: Needs = Needs {
+        spaced: false,
+        leet: false,
+        squeeze: false,
+    };
 }
 
 /// Classes of lower-cased ASCII bytes for the scan of [`lower_case_ascii`].
@@ -556,7 +561,7 @@ mod class {
         let mut b = 0;
         while b < 128 {
             let c = b as u8;
-            let leet = matches!(c, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'@' | b'$');
+            let leet = super::is_leet(c as char);
             t[b] = if c.is_ascii_lowercase() {
                 LETTER | ALNUM | WORD
             } else {
@@ -579,11 +584,7 @@ fn lower_case_ascii(text: &[u8], out: &mut Vec<u8>) -> Needs {
     use class::{ALNUM, LEET, LETTER, OTHER_DIGIT, WORD};
     out.clear();
     out.reserve(text.len());
-    let mut needs = Needs {
-        spaced: false,
-        leet: false,
-        squeeze: false,
-    };
+    let mut needs = Needs::NONE;
     // The two bytes written before this one (0: none) and the class of the first.
     let (mut p1, mut p2, mut pk) = (0u8, 0u8, 0u8);
     // The current word: its letters, whether a leet character touches a letter, whether it has
@@ -786,7 +787,7 @@ fn join_spaced_letters<U: Unit>(chars: &[U], out: &mut Vec<U>, ob: &mut Obfuscat
     }
 }
 
-fn is_leet(c: char) -> bool {
+const fn is_leet(c: char) -> bool {
     matches!(c, '0' | '1' | '3' | '4' | '5' | '7' | '@' | '$' | '€')
 }
 
