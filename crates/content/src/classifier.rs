@@ -250,13 +250,32 @@ impl Model {
     }
 
     pub(crate) fn probability_of_tokens(&self, tokens: &Tokens, analysis: &Analysis) -> f64 {
-        let mut sink = ScoreSink {
-            table: &self.table,
-            shift: 64 - u32::from(self.hash_bits),
-            sums: [0; 3],
-            counts: [0; 3],
-        };
-        visit(tokens, analysis, &mut sink);
+        self.probability_with(self.text_score(tokens), tokens, analysis)
+    }
+
+    /// The table's verdict on a message's masked text alone (character n-grams and words): the
+    /// part of the score that copies of one template share (see [`crate::memo`]).
+    pub(crate) fn text_score(&self, tokens: &Tokens) -> TextScore {
+        let mut sink = ScoreSink::new(self);
+        visit_text(tokens, &mut sink);
+        TextScore {
+            sums: [sink.sums[CHARS], sink.sums[WORDS]],
+            counts: [sink.counts[CHARS], sink.counts[WORDS]],
+        }
+    }
+
+    /// The probability from the masked text's score (computed now or remembered) and the rest of
+    /// the message's features; equal to [`Model::probability_of_tokens`].
+    pub(crate) fn probability_with(
+        &self,
+        text: TextScore,
+        tokens: &Tokens,
+        analysis: &Analysis,
+    ) -> f64 {
+        let mut sink = ScoreSink::new(self);
+        (sink.sums[CHARS], sink.sums[WORDS]) = (text.sums[0], text.sums[1]);
+        (sink.counts[CHARS], sink.counts[WORDS]) = (text.counts[0], text.counts[1]);
+        visit_rules(analysis, &mut sink);
         let mut z = self.bias;
         for g in 0..3 {
             if sink.counts[g] > 0 {
@@ -449,6 +468,24 @@ struct ScoreSink<'a> {
     counts: [u32; 3],
 }
 
+impl ScoreSink<'_> {
+    fn new(model: &Model) -> ScoreSink<'_> {
+        ScoreSink {
+            table: &model.table,
+            shift: 64 - u32::from(model.hash_bits),
+            sums: [0; 3],
+            counts: [0; 3],
+        }
+    }
+}
+
+/// The sums and counts of a message's character n-gram and word features in a model's table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TextScore {
+    sums: [i64; 2],
+    counts: [u32; 2],
+}
+
 impl Sink for ScoreSink<'_> {
     #[inline(always)]
     fn feature(&mut self, group: usize, hash: u64) {
@@ -495,6 +532,13 @@ fn char_ngrams(window: &mut u64, len: usize, b: u8, sink: &mut impl Sink) {
 /// Emits every hashed feature of a message.
 #[inline(always)]
 fn visit(tokens: &Tokens, analysis: &Analysis, sink: &mut impl Sink) {
+    visit_text(tokens, sink);
+    visit_rules(analysis, sink);
+}
+
+/// Emits the features of the masked text: character n-grams and words.
+#[inline(always)]
+fn visit_text(tokens: &Tokens, sink: &mut impl Sink) {
     // Character 3-5-grams over " masked ".
     let text = tokens.masked.as_bytes();
     let mut window = u64::from(b' ');
@@ -511,7 +555,11 @@ fn visit(tokens: &Tokens, analysis: &Analysis, sink: &mut impl Sink) {
         }
         prev = w;
     }
-    // The rules that fired.
+}
+
+/// Emits the features of the rules that fired.
+#[inline(always)]
+fn visit_rules(analysis: &Analysis, sink: &mut impl Sink) {
     for hit in &analysis.rule_hits {
         sink.feature(RULES, hash_bytes(hit.id.as_bytes()) ^ RULE_ID);
         sink.feature(

@@ -64,6 +64,7 @@ pub mod classifier;
 pub mod fingerprint;
 pub mod links;
 pub mod lists;
+mod memo;
 pub mod normalize;
 pub mod rules;
 mod tokens;
@@ -112,12 +113,14 @@ impl Analysis {
     }
 }
 
-/// Per-thread working memory for [`ContentEngine::analyze_with`]: the normalizer's buffers and
-/// the token buffers the classifier and the fingerprint share.
+/// Per-thread working memory for [`ContentEngine::analyze_with`]: the normalizer's buffers, the
+/// token buffers the classifier and the fingerprint share, and a bounded memo of what depends only
+/// on a message's masked text (a few MiB once used; it never changes a result).
 #[derive(Clone, Debug, Default)]
 pub struct Scratch {
     normalizer: Normalizer,
     tokens: tokens::Tokens,
+    memo: memo::Memo,
 }
 
 impl Scratch {
@@ -217,20 +220,22 @@ impl ContentEngine {
         let normalized = scratch.normalizer.normalize(text);
         let rule_hits = self.rules.scan(&normalized);
         let (links, phones) = self.links.scan(text);
-        // One tokenisation for both the fingerprint and the classifier.
+        // One tokenisation for both the fingerprint and the classifier; what depends on the
+        // masked text alone may be remembered from an earlier copy of the same template.
         scratch.tokens.tokenize(&normalized.text);
         scratch.tokens.shape(text);
+        let memo = scratch.memo.get(self.model.as_ref(), &scratch.tokens);
         let mut analysis = Analysis {
             normalized,
             links,
             phones,
             rule_hits,
             spam_probability: None,
-            fingerprint: Fingerprint::of_tokens(&scratch.tokens),
+            fingerprint: memo.fingerprint,
         };
-        if let Some(model) = &self.model {
+        if let (Some(model), Some(score)) = (&self.model, memo.text) {
             analysis.spam_probability =
-                Some(model.probability_of_tokens(&scratch.tokens, &analysis));
+                Some(model.probability_with(score, &scratch.tokens, &analysis));
         }
         analysis
     }

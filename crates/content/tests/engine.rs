@@ -1,6 +1,9 @@
 //! The assembled engine: obfuscated spam scores like the original, custom lists, threads.
 
-use spamward_content::{Brands, ContentEngine, DomainList, LookalikeKind, RuleSet, Scratch};
+use spamward_content::{
+    Brands, ContentEngine, DomainList, LookalikeKind, RuleSet, Scratch, TrainOptions, Trainer,
+    TrainingExample,
+};
 
 use crate::disguise::{Obfuscator, homoglyphs, zero_width};
 use crate::util;
@@ -110,6 +113,74 @@ fn analyze_with_scratch_matches_analyze() {
     for m in util::spam().iter().chain(util::legit().iter()) {
         assert_eq!(engine.analyze_with(m, &mut scratch), engine.analyze(m));
     }
+}
+
+/// Copies of a few templates with other codes, amounts and links (which the memo of masked texts
+/// serves from its first copy), other texts, and one too long to remember.
+fn template_copies() -> Vec<String> {
+    let templates = [
+        "Your Vale Bank code is {n}. Do not share it with anyone.",
+        "Flight BA{n} to JFK moved to gate B{n}. Details: https://air.example/t/{n}",
+        "Congratulations! You have won £{n}. Claim now at bit.ly/{n}x or call 0906170{n}",
+        "Pay the unpaid fee of €{n}.50 at http://royalmail-redelivery.com/{n} today",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut texts = Vec::new();
+    for i in 0..400 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let t = templates[i % templates.len()];
+        texts.push(t.replace("{n}", &(state % 100_000).to_string()));
+        if i % 7 == 0 {
+            texts.push(format!("Hi {i}, a different text number {}", i * 31));
+        }
+    }
+    texts.push("A very long message, over and over. ".repeat(40));
+    texts.push("A very long message, over and over. ".repeat(40));
+    texts
+}
+
+/// The memo of masked texts in a long-lived scratch never changes an analysis: the same as with
+/// fresh working memory, for engines with different models, and without a model, alternating on
+/// one scratch (so the memo must not serve one model's score to another).
+#[test]
+fn a_long_lived_scratch_analyses_like_a_fresh_one() {
+    let shipped = util::engine();
+    let legit = util::legit();
+    let spam = util::spam();
+    let examples: Vec<TrainingExample> = legit
+        .iter()
+        .map(|t| TrainingExample::new(t, false))
+        .chain(spam.iter().map(|t| TrainingExample::new(t, true)))
+        .collect();
+    let options = TrainOptions {
+        hash_bits: 12,
+        folds: 3,
+        ..TrainOptions::default()
+    };
+    let (small, _) = Trainer::new(options)
+        .train(shipped, &examples)
+        .expect("trains");
+    let other = ContentEngine::builder().model(small).build();
+    let none = ContentEngine::builder().without_model().build();
+    let engines = [shipped, &other, &none];
+    let texts = template_copies();
+    let mut scratch = Scratch::new();
+    for (i, text) in texts.iter().enumerate() {
+        // Runs of one engine, then a switch: both hits and switches happen.
+        let engine = engines[(i / 5 + i / 11) % engines.len()];
+        let remembered = engine.analyze_with(text, &mut scratch);
+        let fresh = engine.analyze_with(text, &mut Scratch::new());
+        assert_eq!(remembered, fresh, "text {i}: {text}");
+        assert_eq!(engine.analyze(text), fresh, "text {i}: {text}");
+    }
+    // The two models disagree on these texts, so serving one's score for the other would show.
+    let differ = texts
+        .iter()
+        .filter(|t| shipped.analyze(t).spam_probability != other.analyze(t).spam_probability)
+        .count();
+    assert!(differ > texts.len() / 2, "{differ} of {}", texts.len());
 }
 
 #[test]
