@@ -24,7 +24,9 @@
 //!
 //! The classifier and the fingerprint share one tokenisation, in which links, e-mail addresses,
 //! phone numbers and digit runs are placeholders: the model learns "has a link", not a link, and
-//! copies of one text with another code or link fingerprint alike.
+//! copies of one text with another code or link fingerprint alike. The same masking makes copies
+//! of one template share everything those two read, so [`Scratch`] remembers the fingerprint and
+//! the classifier's text score of recently seen masked texts (never changing a result).
 //!
 //! The crate is pure: no file or network I/O and no clock. The shipped data (rule packs, brands,
 //! shorteners, blocklist, the model and the fingerprint's common words) is embedded; other packs,
