@@ -1,8 +1,7 @@
 //! The assembled engine: obfuscated spam scores like the original, custom lists, threads.
 
 use spamward_content::{
-    Brands, ContentEngine, DomainList, LookalikeKind, RuleSet, Scratch, TrainOptions, Trainer,
-    TrainingExample,
+    Brands, ContentEngine, DomainList, LookalikeKind, RuleSet, Scratch, Trainer,
 };
 
 use crate::disguise::{Obfuscator, homoglyphs, zero_width};
@@ -147,18 +146,8 @@ fn template_copies() -> Vec<String> {
 #[test]
 fn a_long_lived_scratch_analyses_like_a_fresh_one() {
     let shipped = util::engine();
-    let legit = util::legit();
-    let spam = util::spam();
-    let examples: Vec<TrainingExample> = legit
-        .iter()
-        .map(|t| TrainingExample::new(t, false))
-        .chain(spam.iter().map(|t| TrainingExample::new(t, true)))
-        .collect();
-    let options = TrainOptions {
-        hash_bits: 12,
-        folds: 3,
-        ..TrainOptions::default()
-    };
+    let examples = util::training_examples();
+    let options = util::small_training_options();
     let (small, _) = Trainer::new(options)
         .train(shipped, &examples)
         .expect("trains");

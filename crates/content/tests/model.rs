@@ -1,9 +1,7 @@
 //! The classifier's model file: it round-trips, and every kind of bad file is refused with its
 //! own error, never a panic. Training is deterministic.
 
-use spamward_content::{
-    ContentEngine, Model, ModelErrorKind, TrainOptions, Trainer, TrainingExample,
-};
+use spamward_content::{ContentEngine, Model, ModelErrorKind, Trainer, TrainingExample};
 
 use crate::util;
 
@@ -97,18 +95,8 @@ fn the_engine_uses_the_model_it_is_given() {
 #[test]
 fn training_is_deterministic_and_needs_both_classes() {
     let engine = ContentEngine::builder().without_model().build();
-    let legit = util::legit();
-    let spam = util::spam();
-    let examples: Vec<TrainingExample> = legit
-        .iter()
-        .map(|t| TrainingExample::new(t, false))
-        .chain(spam.iter().map(|t| TrainingExample::new(t, true)))
-        .collect();
-    let options = TrainOptions {
-        hash_bits: 12,
-        folds: 3,
-        ..TrainOptions::default()
-    };
+    let examples = util::training_examples();
+    let options = util::small_training_options();
     let trainer = Trainer::new(options);
     let (a, report) = trainer.train(&engine, &examples).unwrap();
     let (b, _) = trainer.train(&engine, &examples).unwrap();

@@ -27,3 +27,26 @@ pub fn engine() -> &'static spamward_content::ContentEngine {
         std::sync::OnceLock::new();
     ENGINE.get_or_init(spamward_content::ContentEngine::default)
 }
+
+/// The legitimate and spam messages above as training examples, labelled.
+pub fn training_examples() -> Vec<spamward_content::TrainingExample<'static>> {
+    static MESSAGES: std::sync::OnceLock<(Vec<String>, Vec<String>)> = std::sync::OnceLock::new();
+    let (legit, spam) = MESSAGES.get_or_init(|| (legit(), spam()));
+    legit
+        .iter()
+        .map(|t| spamward_content::TrainingExample::new(t, false))
+        .chain(
+            spam.iter()
+                .map(|t| spamward_content::TrainingExample::new(t, true)),
+        )
+        .collect()
+}
+
+/// Training options for a small, quick model: a 2^12 table, 3 folds.
+pub fn small_training_options() -> spamward_content::TrainOptions {
+    spamward_content::TrainOptions {
+        hash_bits: 12,
+        folds: 3,
+        ..spamward_content::TrainOptions::default()
+    }
+}
