@@ -26,7 +26,8 @@
 //! phone numbers and digit runs are placeholders: the model learns "has a link", not a link, and
 //! copies of one text with another code or link fingerprint alike. The same masking makes copies
 //! of one template share everything those two read, so [`Scratch`] remembers the fingerprint and
-//! the classifier's text score of recently seen masked texts (never changing a result).
+//! the classifier's text score of recently seen masked texts, and the whole analysis of texts sent
+//! byte for byte again and again (a blast); neither memo ever changes a result.
 //!
 //! The crate is pure: no file or network I/O and no clock. The shipped data (rule packs, brands,
 //! shorteners, blocklist, the model and the fingerprint's common words) is embedded; other packs,
@@ -72,6 +73,7 @@ pub mod rules;
 mod tokens;
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 pub use classifier::{
@@ -79,6 +81,7 @@ pub use classifier::{
     TrainingExample,
 };
 pub use fingerprint::Fingerprint;
+use memo::Seen;
 
 pub use links::{Link, LinkScanner, Phone, PhoneKind};
 pub use lists::{Brands, DomainList, ListError, ListErrorKind, Lookalike, LookalikeKind};
@@ -116,8 +119,9 @@ impl Analysis {
 }
 
 /// Per-thread working memory for [`ContentEngine::analyze_with`]: the normalizer's buffers, the
-/// token buffers the classifier and the fingerprint share, and a bounded memo of what depends only
-/// on a message's masked text (a few MiB once used; it never changes a result).
+/// token buffers the classifier and the fingerprint share, and bounded memos of the analyses of
+/// texts seen repeatedly and of what depends only on a message's masked text (a few MiB once
+/// used; they never change a result).
 #[derive(Clone, Debug, Default)]
 pub struct Scratch {
     normalizer: Normalizer,
@@ -147,9 +151,18 @@ thread_local! {
 /// never disturbs the engine in use.
 #[derive(Clone, Debug)]
 pub struct ContentEngine {
+    /// Names what the engine computes, for the memos in [`Scratch`]: a new one for every engine
+    /// built and every change of rules; clones compute the same and share it.
+    id: u64,
     rules: RuleSet,
     links: LinkScanner,
     model: Option<Arc<Model>>,
+}
+
+/// A new [`ContentEngine`] id; never 0 (the memos' "no engine yet").
+fn next_engine_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Default for ContentEngine {
@@ -159,6 +172,7 @@ impl Default for ContentEngine {
         static SHIPPED: OnceLock<ContentEngine> = OnceLock::new();
         SHIPPED
             .get_or_init(|| ContentEngine {
+                id: next_engine_id(),
                 rules: RuleSet::default(),
                 links: LinkScanner::default(),
                 model: shipped_model(),
@@ -205,6 +219,7 @@ impl ContentEngine {
 
     /// Replaces the rules, returning the old ones.
     pub fn set_rules(&mut self, rules: RuleSet) -> RuleSet {
+        self.id = next_engine_id();
         std::mem::replace(&mut self.rules, rules)
     }
 
@@ -219,6 +234,20 @@ impl ContentEngine {
 
     /// Analyses one message with the caller's scratch memory.
     pub fn analyze_with(&self, text: &str, scratch: &mut Scratch) -> Analysis {
+        scratch.memo.serve(self.id);
+        match scratch.memo.text(text) {
+            Seen::Known(analysis) => analysis,
+            Seen::Again(hash) => {
+                let analysis = self.compute(text, scratch);
+                scratch.memo.remember(text, hash, &analysis);
+                analysis
+            }
+            Seen::New => self.compute(text, scratch),
+        }
+    }
+
+    /// [`ContentEngine::analyze_with`], computed.
+    fn compute(&self, text: &str, scratch: &mut Scratch) -> Analysis {
         let normalized = scratch.normalizer.normalize(text);
         let rule_hits = self.rules.scan(&normalized);
         let (links, phones) = self.links.scan(text);
@@ -226,7 +255,7 @@ impl ContentEngine {
         // masked text alone may be remembered from an earlier copy of the same template.
         scratch.tokens.tokenize(&normalized.text);
         scratch.tokens.shape(text);
-        let memo = scratch.memo.get(self.model.as_ref(), &scratch.tokens);
+        let memo = scratch.memo.masked(self.model.as_deref(), &scratch.tokens);
         let mut analysis = Analysis {
             normalized,
             links,
@@ -304,6 +333,7 @@ impl ContentEngineBuilder {
         );
         let model = self.model.clone().unwrap_or_else(shipped_model);
         ContentEngine {
+            id: next_engine_id(),
             rules,
             links,
             model,

@@ -115,7 +115,8 @@ fn analyze_with_scratch_matches_analyze() {
 }
 
 /// Copies of a few templates with other codes, amounts and links (which the memo of masked texts
-/// serves from its first copy), other texts, and one too long to remember.
+/// serves from its first copy), runs of one text byte for byte (which the memo of texts serves
+/// from its third copy), other texts, and one too long to remember.
 fn template_copies() -> Vec<String> {
     let templates = [
         "Your Vale Bank code is {n}. Do not share it with anyone.",
@@ -130,7 +131,10 @@ fn template_copies() -> Vec<String> {
         state ^= state >> 7;
         state ^= state << 17;
         let t = templates[i % templates.len()];
-        texts.push(t.replace("{n}", &(state % 100_000).to_string()));
+        let text = t.replace("{n}", &(state % 100_000).to_string());
+        for _ in 0..1 + (i % 5 == 0) as usize * (i % 4) {
+            texts.push(text.clone());
+        }
         if i % 7 == 0 {
             texts.push(format!("Hi {i}, a different text number {}", i * 31));
         }
@@ -140,9 +144,9 @@ fn template_copies() -> Vec<String> {
     texts
 }
 
-/// The memo of masked texts in a long-lived scratch never changes an analysis: the same as with
-/// fresh working memory, for engines with different models, and without a model, alternating on
-/// one scratch (so the memo must not serve one model's score to another).
+/// The memos in a long-lived scratch never change an analysis: the same as with fresh working
+/// memory, for engines with different models, without a model, and with other rules, alternating
+/// on one scratch (so a memo must not serve one engine's results to another).
 #[test]
 fn a_long_lived_scratch_analyses_like_a_fresh_one() {
     let shipped = util::engine();
@@ -153,7 +157,15 @@ fn a_long_lived_scratch_analyses_like_a_fresh_one() {
         .expect("trains");
     let other = ContentEngine::builder().model(small).build();
     let none = ContentEngine::builder().without_model().build();
-    let engines = [shipped, &other, &none];
+    // A clone of the shipped engine whose rules were changed afterwards.
+    let mut reruled = shipped.clone();
+    let rules = RuleSet::builder()
+        .pack("mine.toml", "[[rule]]\nid = 'mine.code'\ndescription = 'd'\ncategory = 'phishing'\nkeywords = ['code', 'claim']\nweight = 0.9\n")
+        .expect("parses")
+        .build()
+        .expect("builds");
+    reruled.set_rules(rules);
+    let engines = [shipped, &other, &none, &reruled];
     let texts = template_copies();
     let mut scratch = Scratch::new();
     for (i, text) in texts.iter().enumerate() {
@@ -164,12 +176,18 @@ fn a_long_lived_scratch_analyses_like_a_fresh_one() {
         assert_eq!(remembered, fresh, "text {i}: {text}");
         assert_eq!(engine.analyze(text), fresh, "text {i}: {text}");
     }
-    // The two models disagree on these texts, so serving one's score for the other would show.
+    // The two models disagree on these texts, and the two rule sets, so serving one's results
+    // for the other would show.
     let differ = texts
         .iter()
         .filter(|t| shipped.analyze(t).spam_probability != other.analyze(t).spam_probability)
         .count();
     assert!(differ > texts.len() / 2, "{differ} of {}", texts.len());
+    let differ = texts
+        .iter()
+        .filter(|t| shipped.analyze(t).rule_hits != reruled.analyze(t).rule_hits)
+        .count();
+    assert!(differ > texts.len() / 4, "{differ} of {}", texts.len());
 }
 
 #[test]
