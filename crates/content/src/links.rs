@@ -102,6 +102,15 @@ const URL_PATTERN: &str = r#"(?ix)
     (?P<path> [/?\#] [^\s<>"'`]* )?
 "#;
 
+/// The `host` group of [`URL_PATTERN`] at the start of a text: whether what follows an `@` is a
+/// host, which decides whether the `@` ends user information (see [`UrlParts`]). The tests of
+/// `UrlParts` against the regex's own groups hold it to the group in [`URL_PATTERN`].
+const HOST_AT_START: &str = r#"(?ix) \A (?:
+        (?: [\p{L}\p{N}\p{M}] [\p{L}\p{N}\p{M}_-]* \. )+ (?: xn--[a-z0-9-]+ | [\p{L}\p{M}]{2,} )
+      | \d{1,3} (?: \. \d{1,3} ){3}
+    )
+"#;
+
 /// A run that may be a phone number: digits with single separators, maybe a `+` and parentheses.
 const PHONE_PATTERN: &str = r"\+?\(?[0-9][0-9 .\-()]{5,24}[0-9]";
 
@@ -137,6 +146,7 @@ pub struct LinkScanner {
     /// Identifies the lists for the per-thread host cache; clones share it (and the lists).
     id: u64,
     url: Regex,
+    host_at_start: Regex,
     phone: Regex,
     short_code: Regex,
     call: Regex,
@@ -164,6 +174,7 @@ impl LinkScanner {
         LinkScanner {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             url: compile(URL_PATTERN),
+            host_at_start: compile(HOST_AT_START),
             phone: compile(PHONE_PATTERN),
             short_code: compile(SHORT_CODE_PATTERN),
             call: compile(CALL_PATTERN),
@@ -213,7 +224,7 @@ impl LinkScanner {
             if links.len() == MAX_PER_MESSAGE {
                 break;
             }
-            let parts = UrlParts::of(s, whole.range());
+            let parts = UrlParts::of(s, whole.range(), &self.host_at_start);
             let scheme = parts
                 .scheme
                 .map(|r| s[r].to_ascii_lowercase().replace("xx", "tt"));
@@ -487,9 +498,10 @@ thread_local! {
 /// Read off the match instead of asking the regex for its groups, which would run a backtracking
 /// engine over every link (7% of all content analysis). The match decides them: a scheme
 /// word followed by `://` can only be the scheme; user information (no white space, `/`, `@`, `<`
-/// or `>`) ends at the first `@` after it, and the pattern prefers taking it; a host has no `:`,
-/// `/`, `?` or `#`, a port starts with `:`, a path with one of `/?#`. A test compares this with
-/// the regex's own groups.
+/// or `>`) ends at the first `@` after it, and the pattern takes it when a host follows that `@`
+/// (`http://a.com?@` is the host `a.com` and the path `?@`); a host has no `:`, `/`, `?` or `#`, a
+/// port starts with `:`, a path with one of `/?#`. A test compares this with the regex's own
+/// groups.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct UrlParts {
     scheme: Option<Range<usize>>,
@@ -499,8 +511,8 @@ struct UrlParts {
 }
 
 impl UrlParts {
-    /// The parts of the match at `whole` in `text`.
-    fn of(text: &str, whole: Range<usize>) -> UrlParts {
+    /// The parts of the match at `whole` in `text`; `host_at_start` is [`HOST_AT_START`].
+    fn of(text: &str, whole: Range<usize>, host_at_start: &Regex) -> UrlParts {
         let m = &text[whole.clone()];
         let b = m.as_bytes();
         let mut scheme = None;
@@ -517,6 +529,7 @@ impl UrlParts {
                 if let Some(k) = rest.find(|c: char| c.is_whitespace() || "/@<>".contains(c))
                     && k > 0
                     && rest.as_bytes()[k] == b'@'
+                    && host_at_start.is_match(&rest[k + 1..])
                 {
                     host_start += k + 1;
                 }
@@ -862,7 +875,10 @@ mod tests {
                     port: group("port"),
                     path: group("path"),
                 };
-                (UrlParts::of(s, whole.range()), regex)
+                (
+                    UrlParts::of(s, whole.range(), &scanners().0.host_at_start),
+                    regex,
+                )
             })
             .collect()
     }
@@ -875,6 +891,7 @@ mod tests {
             "http://a.b@c.example.com/x http://user@!! www.example.com:99999/x",
             "example.com/path?u=http://x.io 10.0.0.1:80/admin mail me@example.com",
             "http://xn--pypal-4ve.com/ ｂｉｔ．ｌｙ/x",
+            "http://0.com?@ http://a.com?@b http://a.com?@b.cd/e https://x:y@10.0.0.1:8/z",
         ] {
             let both = parts_both_ways(s);
             assert!(!both.is_empty());
