@@ -252,6 +252,15 @@ fn bench_measures_and_reports_json() {
         f["check_p999_us"].as_f64().unwrap(),
     );
     assert!(0.0 < p50 && p50 <= p99 && p99 <= p999, "{f}");
+    // The two parts of check: each ordered, each no slower at its median than the whole.
+    for part in ["check_content", "check_engine"] {
+        let q = |k: &str| f[part][k].as_f64().unwrap();
+        let (p50_part, p99_part, p999_part) = (q("p50_us"), q("p99_us"), q("p999_us"));
+        assert!(
+            0.0 < p50_part && p50_part <= p99_part && p99_part <= p999_part && p50_part <= p50,
+            "{part}: {f}"
+        );
+    }
 }
 
 /// The log a bench generates can be Parquet, the data lakes' format; it is read like the others.

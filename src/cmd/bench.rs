@@ -3,7 +3,8 @@
 //! It makes (or takes) a log, then measures, several times each and reporting medians: replay as a
 //! separate `spamward replay` process (messages/s, MB/s and its peak resident memory), the pipe
 //! filter as a separate `spamward filter` process fed the log on stdin, and in-process
-//! `Filter::check` latency per message (an HDR histogram: p50, p99, p99.9), and the HTTP service
+//! `Filter::check` latency per message (an HDR histogram: p50, p99, p99.9; also of its two parts,
+//! the message's content analysis and the engine applying it), and the HTTP service
 //! as a separate `spamward serve` process on 127.0.0.1, loaded by concurrent connections posting
 //! the log's messages to `/v1/check` in batches of 100 (messages/s and per-request latency).
 //! Separate processes measure what an operator gets, start-up and I/O included.
@@ -17,7 +18,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use spamward_core::{Event, Policy};
+use spamward_core::{ContentFacts, Event, Policy};
 use spamward_filter::Filter;
 use spamward_log::LogReader;
 use spamward_sim::{World, WorldConfig};
@@ -66,7 +67,29 @@ struct Figures {
     check_p99_us: f64,
     check_p999_us: f64,
     check_max_us: f64,
+    /// The two parts of each `check`: content analysis, then the engine.
+    check_content: Percentiles,
+    check_engine: Percentiles,
     http: Option<Http>,
+}
+
+/// Percentiles of one part of `check`, in µs.
+#[derive(Clone, Copy, Serialize)]
+struct Percentiles {
+    p50_us: f64,
+    p99_us: f64,
+    p999_us: f64,
+}
+
+impl Percentiles {
+    fn of(hist: &Histogram<u64>) -> Percentiles {
+        let us = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+        Percentiles {
+            p50_us: us(0.5),
+            p99_us: us(0.99),
+            p999_us: us(0.999),
+        }
+    }
 }
 
 /// The HTTP service's figures: the run with the median messages/s.
@@ -202,16 +225,27 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         }
     }
 
-    // In-process check latency, every event in order, messages timed.
+    // In-process check latency, every event in order, messages timed: `Filter::observe` is the
+    // content analysis and then `observe_analyzed`, timed each.
     let filter = Filter::new(Policy::default());
+    let engine = filter.content();
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
+    let (mut content_hist, mut engine_hist) = (hist.clone(), hist.clone());
     let mut reader = LogReader::open(&input)?;
     for rec in &mut reader {
         let ev = rec.map_err(|e| anyhow::anyhow!("{e}"))?.event;
-        if let Event::Message(_) = &ev {
-            let t = Instant::now();
-            std::hint::black_box(filter.observe(&ev));
-            hist.record(t.elapsed().as_nanos().max(1) as u64)?;
+        if let Event::Message(m) = &ev {
+            let started = Instant::now();
+            let content = engine
+                .as_ref()
+                .map(|engine| ContentFacts::analyze(engine, &m.text));
+            let analysed = Instant::now();
+            std::hint::black_box(filter.observe_analyzed(&ev, content));
+            let applied = Instant::now();
+            let nanos = |d: std::time::Duration| d.as_nanos().max(1) as u64;
+            hist.record(nanos(applied - started))?;
+            content_hist.record(nanos(analysed - started))?;
+            engine_hist.record(nanos(applied - analysed))?;
         } else {
             filter.observe(&ev);
         }
@@ -248,6 +282,8 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         check_p99_us: us(0.99),
         check_p999_us: us(0.999),
         check_max_us: hist.max() as f64 / 1000.0,
+        check_content: Percentiles::of(&content_hist),
+        check_engine: Percentiles::of(&engine_hist),
         http,
     };
     let mut o = std::io::stdout().lock();
@@ -282,6 +318,16 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         "check       p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {:.0} µs (in-process, one thread)",
         f.check_p50_us, f.check_p99_us, f.check_p999_us, f.check_max_us
     )?;
+    for (part, p) in [
+        ("content analysis", f.check_content),
+        ("engine", f.check_engine),
+    ] {
+        writeln!(
+            o,
+            "  {part:<18}p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs",
+            p.p50_us, p.p99_us, p.p999_us
+        )?;
+    }
     if let Some(h) = &f.http {
         writeln!(
             o,
