@@ -548,7 +548,7 @@ fn visit_text(tokens: &Tokens, sink: &mut impl Sink) {
     char_ngrams(&mut window, text.len() + 2, b' ', sink);
     // Word unigrams and bigrams.
     let mut prev = 0u64;
-    for (i, &w) in tokens.words.iter().enumerate() {
+    for (i, &w) in tokens.words().iter().enumerate() {
         sink.feature(WORDS, w);
         if i > 0 {
             sink.feature(WORDS, mix(prev.rotate_left(17) ^ w ^ BIGRAM));

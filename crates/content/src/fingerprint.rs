@@ -52,14 +52,15 @@ impl Fingerprint {
 
     /// The fingerprint of tokenised text.
     pub(crate) fn of_tokens(tokens: &Tokens) -> Fingerprint {
-        let words = common_words();
-        let n = tokens.words.len();
+        let common = common_words();
+        let words = tokens.words();
+        let n = words.len();
         if n == 0 {
             return Fingerprint::default();
         }
         let word = |i: usize| -> u64 {
-            let h = tokens.words[i];
-            if words.contains(h) { h } else { RARE }
+            let h = words[i];
+            if common.contains(h) { h } else { RARE }
         };
         // Shingle i covers padded positions i-1, i, i+1 over [START, w0, .., wn-1, END]. Each bit
         // of the SimHash is set when more than half the shingle hashes have it set.

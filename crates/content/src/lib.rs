@@ -252,10 +252,13 @@ impl ContentEngine {
         let rule_hits = self.rules.scan(&normalized);
         let (links, phones) = self.links.scan(text);
         // One tokenisation for both the fingerprint and the classifier; what depends on the
-        // masked text alone may be remembered from an earlier copy of the same template.
-        scratch.tokens.tokenize(&normalized.text);
+        // masked text alone may be remembered from an earlier copy of the same template (whose
+        // words then need no hashing: the memo hashes them when it computes).
+        scratch.tokens.mask(&normalized.text);
         scratch.tokens.shape(text);
-        let memo = scratch.memo.masked(self.model.as_deref(), &scratch.tokens);
+        let memo = scratch
+            .memo
+            .masked(self.model.as_deref(), &mut scratch.tokens);
         let mut analysis = Analysis {
             normalized,
             links,

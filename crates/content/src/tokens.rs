@@ -15,10 +15,11 @@
 //! | 5–6 digits (codes, short codes)  | `NNN`    |
 //! | 7 or more digits (phone numbers) | `NNNN`   |
 //!
-//! Then it hashes the words of the masked text: maximal runs of ASCII letters and digits and of
-//! non-ASCII characters (so `£NN` is one word, and so is a word in any script). Links are detected
-//! here on the normal form with a cheap test rather than taken from [`crate::Link::span`], because
-//! spans point into the original text and normalising moves everything.
+//! Then [`Tokens::hash_words`] hashes the words of the masked text: maximal runs of ASCII
+//! letters and digits and of non-ASCII characters (so `£NN` is one word, and so is a word in any
+//! script). Links are detected here on the normal form with a cheap test rather than taken from
+//! [`crate::Link::span`], because spans point into the original text and normalising moves
+//! everything.
 
 use crate::links::COMMON_TLDS;
 
@@ -28,8 +29,10 @@ use crate::links::COMMON_TLDS;
 pub(crate) struct Tokens {
     /// The masked text: single spaces between chunks, no leading or trailing space.
     pub masked: String,
-    /// A hash of each word of `masked`, in order.
+    /// A hash of each word of `masked`, in order (once [`Tokens::hash_words`] ran: see there).
     pub words: Vec<u64>,
+    /// Whether `words` are those of `masked`.
+    words_hashed: bool,
     /// Digits in the normal form.
     pub digits: u32,
     /// Characters in the normal form.
@@ -66,10 +69,20 @@ impl Tokens {
         }
     }
 
-    /// Tokenises a normal form (lower case, whitespace collapsed).
+    /// Tokenises a normal form (lower case, whitespace collapsed): [`Tokens::mask`], then
+    /// [`Tokens::hash_words`].
     pub fn tokenize(&mut self, normal: &str) {
+        self.mask(normal);
+        self.hash_words();
+    }
+
+    /// The masked text and the counts of a normal form, without the word hashes: only what reads
+    /// the words (the fingerprint, the classifier's text score) needs them, and for most messages
+    /// those come from the memo of masked texts ([`crate::memo`]).
+    pub fn mask(&mut self, normal: &str) {
         self.masked.clear();
         self.words.clear();
+        self.words_hashed = false;
         self.digits = 0;
         self.chars = 0;
         for chunk in normal.split(' ').filter(|c| !c.is_empty()) {
@@ -115,7 +128,20 @@ impl Tokens {
             }
         }
         self.chars = self.chars.saturating_sub(1);
-        hash_words(self.masked.as_bytes(), &mut self.words);
+    }
+
+    /// Hashes the words of the masked text into `words`, once per [`Tokens::mask`].
+    pub fn hash_words(&mut self) {
+        if !self.words_hashed {
+            hash_words(self.masked.as_bytes(), &mut self.words);
+            self.words_hashed = true;
+        }
+    }
+
+    /// The word hashes; [`Tokens::hash_words`] must have run since the last [`Tokens::mask`].
+    pub fn words(&self) -> &[u64] {
+        debug_assert!(self.words_hashed, "the words were not hashed");
+        &self.words
     }
 
     /// Copies `chunk`, replacing each digit run by its length class.
