@@ -159,8 +159,9 @@ pub struct ContentEngine {
     model: Option<Arc<Model>>,
 }
 
-/// A new [`ContentEngine`] id; never 0 (the memos' "no engine yet").
-fn next_engine_id() -> u64 {
+/// A new id for what a [`ContentEngine`] or a [`LinkScanner`] computes, which the per-thread
+/// caches compare; never 0 (a cache's "nothing yet").
+pub(crate) fn next_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
@@ -172,7 +173,7 @@ impl Default for ContentEngine {
         static SHIPPED: OnceLock<ContentEngine> = OnceLock::new();
         SHIPPED
             .get_or_init(|| ContentEngine {
-                id: next_engine_id(),
+                id: next_id(),
                 rules: RuleSet::default(),
                 links: LinkScanner::default(),
                 model: shipped_model(),
@@ -219,7 +220,7 @@ impl ContentEngine {
 
     /// Replaces the rules, returning the old ones.
     pub fn set_rules(&mut self, rules: RuleSet) -> RuleSet {
-        self.id = next_engine_id();
+        self.id = next_id();
         std::mem::replace(&mut self.rules, rules)
     }
 
@@ -336,7 +337,7 @@ impl ContentEngineBuilder {
         );
         let model = self.model.clone().unwrap_or_else(shipped_model);
         ContentEngine {
-            id: next_engine_id(),
+            id: next_id(),
             rules,
             links,
             model,

@@ -25,7 +25,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::Regex;
 
@@ -89,27 +88,35 @@ pub struct Phone {
     pub premium_rate: bool,
 }
 
+/// The host of a URL: dot-separated labels ending in a top-level domain (punycode or letters), or
+/// an IPv4 address. A macro, so that [`URL_PATTERN`] and [`HOST_AT_START`] are built from the one
+/// text at compile time.
+macro_rules! host_pattern {
+    () => {
+        r#"
+        (?: [\p{L}\p{N}\p{M}] [\p{L}\p{N}\p{M}_-]* \. )+ (?: xn--[a-z0-9-]+ | [\p{L}\p{M}]{2,} )
+      | \d{1,3} (?: \. \d{1,3} ){3}
+    "#
+    };
+}
+
 /// A URL with or without a scheme. Label lengths are left to IDNA: bounded repetitions of Unicode
 /// classes (`{0,62}`) would make the automaton hundreds of times larger and push every search onto
 /// the slowest engine.
-const URL_PATTERN: &str = r#"(?ix)
+const URL_PATTERN: &str = concat!(
+    r#"(?ix)
     (?: (?P<scheme> (?-u:\b) (?: https? | hxxps? | ftp ) ) :// (?: [^\s/@<>]+ @ )? )?
-    (?P<host>
-        (?: [\p{L}\p{N}\p{M}] [\p{L}\p{N}\p{M}_-]* \. )+ (?: xn--[a-z0-9-]+ | [\p{L}\p{M}]{2,} )
-      | \d{1,3} (?: \. \d{1,3} ){3}
-    )
+    (?P<host>"#,
+    host_pattern!(),
+    r#")
     (?P<port> : \d{1,5} )?
     (?P<path> [/?\#] [^\s<>"'`]* )?
-"#;
+"#
+);
 
-/// The `host` group of [`URL_PATTERN`] at the start of a text: whether what follows an `@` is a
-/// host, which decides whether the `@` ends user information (see [`UrlParts`]). The tests of
-/// `UrlParts` against the regex's own groups hold it to the group in [`URL_PATTERN`].
-const HOST_AT_START: &str = r#"(?ix) \A (?:
-        (?: [\p{L}\p{N}\p{M}] [\p{L}\p{N}\p{M}_-]* \. )+ (?: xn--[a-z0-9-]+ | [\p{L}\p{M}]{2,} )
-      | \d{1,3} (?: \. \d{1,3} ){3}
-    )
-"#;
+/// The host of [`URL_PATTERN`] at the start of a text: whether what follows an `@` is a host,
+/// which decides whether the `@` ends user information (see [`UrlParts`]).
+const HOST_AT_START: &str = concat!(r"(?ix) \A (?:", host_pattern!(), ")");
 
 /// A run that may be a phone number: digits with single separators, maybe a `+` and parentheses.
 const PHONE_PATTERN: &str = r"\+?\(?[0-9][0-9 .\-()]{5,24}[0-9]";
@@ -170,9 +177,8 @@ impl LinkScanner {
     /// A scanner judging links against these lists.
     pub fn new(brands: Brands, blocklist: DomainList, shorteners: DomainList) -> LinkScanner {
         let compile = |p: &str| Regex::new(p).expect("the built-in link patterns compile");
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         LinkScanner {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: crate::next_id(),
             url: compile(URL_PATTERN),
             host_at_start: compile(HOST_AT_START),
             phone: compile(PHONE_PATTERN),

@@ -59,6 +59,22 @@ struct Slot<V> {
     value: Option<V>,
 }
 
+impl<V> Slot<V> {
+    /// Whether the slot holds `key` (with this hash) for this generation.
+    fn holds(&self, generation: u64, hash: u64, key: &str) -> bool {
+        self.generation == generation && self.hash == hash && self.key == key
+    }
+
+    /// Makes the slot hold `value` for `key`.
+    fn store(&mut self, generation: u64, hash: u64, key: &str, value: Option<V>) {
+        self.generation = generation;
+        self.hash = hash;
+        self.key.clear();
+        self.key.push_str(key);
+        self.value = value;
+    }
+}
+
 impl<V> Default for Slot<V> {
     fn default() -> Slot<V> {
         Slot {
@@ -163,21 +179,16 @@ impl Memo {
                 Some(_) => {}
             }
         }
-        slot.generation = generation;
-        slot.hash = hash;
-        slot.value = None;
+        slot.store(generation, hash, "", None);
         Seen::New
     }
 
     /// Remembers the analysis of `text`, which [`Memo::text`] answered with [`Seen::Again`].
     pub(crate) fn remember(&mut self, text: &str, hash: u64, analysis: &Analysis) {
         let generation = self.generation;
-        let slot = self.texts.slot(hash);
-        slot.generation = generation;
-        slot.hash = hash;
-        slot.key.clear();
-        slot.key.push_str(text);
-        slot.value = Some(Box::new(analysis.clone()));
+        self.texts
+            .slot(hash)
+            .store(generation, hash, text, Some(Box::new(analysis.clone())));
     }
 
     /// The fingerprint and text score of `tokens` (just masked, words hashed or not) under
@@ -197,19 +208,13 @@ impl Memo {
         let hash = hash_bytes(tokens.masked.as_bytes());
         let generation = self.generation;
         let slot = self.masked.slot(hash);
-        if slot.generation == generation
-            && slot.hash == hash
-            && slot.key == tokens.masked
+        if slot.holds(generation, hash, &tokens.masked)
             && let Some(value) = slot.value
         {
             return value;
         }
         let value = compute(tokens);
-        slot.generation = generation;
-        slot.hash = hash;
-        slot.key.clear();
-        slot.key.push_str(&tokens.masked);
-        slot.value = Some(value);
+        slot.store(generation, hash, &tokens.masked, Some(value));
         value
     }
 }

@@ -949,6 +949,14 @@ mod tests {
             .unwrap()
     }
 
+    /// A set of one delivery-scam rule, `d.fee`, with this regex.
+    fn fee_rule(regex: &str) -> RuleSet {
+        set(&format!(
+            "[[rule]]\nid = 'd.fee'\ndescription = 'd'\ncategory = 'delivery_scam'\n\
+             regex = '''{regex}'''\nweight = 0.5\n"
+        ))
+    }
+
     #[test]
     fn gaps_are_widened_outside_classes_and_escapes_only() {
         assert_eq!(widen_gaps(r"a.{0,60}b"), "a.*b");
@@ -962,14 +970,7 @@ mod tests {
 
     #[test]
     fn a_gated_rule_fires_exactly_when_its_regex_matches() {
-        let rs = set(r#"
-            [[rule]]
-            id = "d.fee"
-            description = "d"
-            category = "delivery_scam"
-            regex = '\b(parcel|package)\b.{0,20}\bfee\b'
-            weight = 0.5
-            "#);
+        let rs = fee_rule(r"\b(parcel|package)\b.{0,20}\bfee\b");
         let fires = |t: &str| rs.scan_text(t).len() == 1;
         assert!(fires("your parcel has a fee"));
         // The gate (`.*`) matches these; the rule must not.
@@ -979,7 +980,7 @@ mod tests {
 
     #[test]
     fn regexes_split_at_top_level_gaps_only() {
-        let split = |re: &str| split_at_gaps(re);
+        let split = split_at_gaps;
         let v = |b: &[&[&str]]| -> Option<Vec<Vec<String>>> {
             Some(
                 b.iter()
@@ -1014,14 +1015,7 @@ mod tests {
 
     #[test]
     fn a_split_rule_needs_every_piece_of_one_branch_and_the_exact_regex() {
-        let rs = set(r#"
-            [[rule]]
-            id = "d.fee"
-            description = "d"
-            category = "delivery_scam"
-            regex = '\b(parcel|package)\b.{0,20}\bfee\b|\bcustoms\b.{0,10}\bcharge\b'
-            weight = 0.5
-            "#);
+        let rs = fee_rule(r"\b(parcel|package)\b.{0,20}\bfee\b|\bcustoms\b.{0,10}\bcharge\b");
         assert!(matches!(&rs.gates[0], Gate::Pieces(b) if b.len() == 2));
         let fires = |t: &str| rs.scan_text(t).len() == 1;
         assert!(fires("your parcel has a fee"));

@@ -29,8 +29,9 @@ use crate::links::COMMON_TLDS;
 pub(crate) struct Tokens {
     /// The masked text: single spaces between chunks, no leading or trailing space.
     pub masked: String,
-    /// A hash of each word of `masked`, in order (once [`Tokens::hash_words`] ran: see there).
-    pub words: Vec<u64>,
+    /// A hash of each word of `masked`, in order, once [`Tokens::hash_words`] ran: read it
+    /// through [`Tokens::words`].
+    words: Vec<u64>,
     /// Whether `words` are those of `masked`.
     words_hashed: bool,
     /// Digits in the normal form.
