@@ -11,11 +11,14 @@
 //! a refill goes through a reused scratch buffer, and an over-long one is skipped as it streams
 //! past without being held. Output is written when the input has nothing more buffered: a
 //! delivery process that writes a message and waits gets its verdict at once, while a bulk input
-//! is answered a buffer at a time, not a line at a time. Lines go in chunks of [`PENDING_LINES`]:
-//! a chunk is parsed and its messages' content analysed in parallel on the rayon pool (both
-//! depend on the line alone) while the chunk before it is applied, one line after another in
-//! input order — so the verdicts are those of applying the lines one at a time, for any number
-//! of threads.
+//! is answered a buffer at a time, not a line at a time.
+//!
+//! Two ends run at once. A reader thread cuts the input into lines and, in chunks of
+//! [`PENDING_LINES`], parses them and analyses their messages' content in parallel on the rayon
+//! pool (both depend on the line alone); the calling thread applies the chunks one line after
+//! another in input order and writes the answers. The verdicts are those of applying the lines
+//! one at a time, for any number of threads, and the sequential applying never waits for a
+//! chunk to be read or analysed unless the reader is behind.
 //!
 //! # Durable state (`--state-dir DIR`)
 //!
@@ -39,6 +42,7 @@
 use std::io::{self, BufRead, BufReader, Write};
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -59,6 +63,8 @@ const INPUT_BYTES: usize = 1 << 20;
 /// Lines parsed and analysed together while the chunk before them is applied: enough to share
 /// among threads, and a few chunks to an input buffer so that most of the applying overlaps.
 const PENDING_LINES: usize = 1024;
+/// Chunks parsed and analysed ahead of the one being applied.
+const CHUNKS_IN_FLIGHT: usize = 2;
 /// A UTF-8 byte order mark, accepted at the very start of the stream.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -97,14 +103,14 @@ struct ErrorRecord<'a> {
 /// Fails only when reading the input or writing the output fails, after writing everything
 /// answered so far.
 #[cfg(test)]
-pub fn run(policy: Policy, input: impl BufRead, output: impl Write) -> Result<PipeStats> {
+pub fn run(policy: Policy, input: impl BufRead + Send, output: impl Write) -> Result<PipeStats> {
     run_with(Filter::builder().policy(policy), input, output)
 }
 
 /// [`run`] with a filter built by `builder` (a policy, a partition).
 pub fn run_with(
     builder: &FilterBuilder,
-    input: impl BufRead,
+    input: impl BufRead + Send,
     output: impl Write,
 ) -> Result<PipeStats> {
     run_pipe(builder.build(), None, input, output)
@@ -117,7 +123,7 @@ pub fn run_with(
 pub fn run_durable(
     builder: &FilterBuilder,
     state: &StateOptions,
-    input: impl BufRead,
+    input: impl BufRead + Send,
     mut output: impl Write,
     report: &mut dyn FnMut(&str),
 ) -> Result<PipeStats> {
@@ -145,71 +151,49 @@ pub fn run_durable(
     run_pipe(filter, Some(durable), input, output)
 }
 
-/// The pipe loop, with or without a journal.
+/// The pipe loop, with or without a journal: a reader thread reads, parses and analyses (see
+/// [`Reader`]), and this thread applies and answers (see [`Sink::run`]).
 fn run_pipe(
     filter: Filter,
     durable: Option<Durable>,
-    mut input: impl BufRead,
+    input: impl BufRead + Send,
     mut output: impl Write,
 ) -> Result<PipeStats> {
     // A restored filter has counted the events before this run; the stats are this run's.
     let before = filter.counts();
-    let mut pipe = Pipe {
-        filter,
-        sink: Sink {
-            durable,
-            out: Vec::with_capacity(64 << 10),
-            bad_lines: 0,
-        },
-        pending: Vec::new(),
-        text: Vec::new(),
-        held: Vec::new(),
-        lines: 0,
+    let mut sink = Sink {
+        durable,
+        out: Vec::with_capacity(64 << 10),
+        bad_lines: 0,
     };
-    let mut partial = Partial::default();
-    loop {
-        let buf = match input.fill_buf() {
-            Ok(buf) => buf,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                pipe.write(&mut output, true)?;
-                return Err(e).context("cannot read the input");
-            }
+    let (tx, rx) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
+    let (read, applied) = std::thread::scope(|scope| {
+        let reader = Reader {
+            filter: &filter,
+            chunks: tx,
+            pending: Vec::new(),
+            text: Vec::new(),
+            lines: 0,
         };
-        if buf.is_empty() {
-            break;
-        }
-        let mut rest = buf;
-        while let Some(end) = memchr::memchr(b'\n', rest) {
-            if partial.is_open() {
-                partial.push(&rest[..end]);
-                pipe.finish(&mut partial);
-            } else if end <= MAX_LINE_BYTES {
-                pipe.line(&rest[..end]);
-            } else {
-                pipe.too_long(end as u64);
-            }
-            rest = &rest[end + 1..];
-            if pipe.pending.len() >= PENDING_LINES {
-                pipe.advance()?;
-            }
-        }
-        partial.push(rest);
-        let n = buf.len();
-        input.consume(n);
-        // Everything buffered is answered: whoever waits for these verdicts gets them now.
-        pipe.write(&mut output, true)?;
-        pipe.snapshot(false)?;
-    }
-    if partial.is_open() {
-        pipe.finish(&mut partial);
-    }
-    pipe.write(&mut output, true)?;
-    pipe.snapshot(true)?;
+        let reading = scope.spawn(move || reader.run(input));
+        // Returning early drops the receiver, which stops the reader at its next chunk.
+        let applied = sink.run(&filter, rx, &mut output);
+        let read = reading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (read, applied)
+    });
+    applied?;
+    let lines = match read {
+        Ok(lines) => lines,
+        Err(ReadEnd::Input(e)) => return Err(e).context("cannot read the input"),
+        Err(ReadEnd::Stopped) => unreachable!("the reader stops only when applying failed"),
+    };
+    sink.snapshot(&filter, true)?;
     Ok(PipeStats {
-        lines: pipe.lines,
-        bad_lines: pipe.sink.bad_lines,
-        counts: since(before, pipe.filter.counts()),
+        lines,
+        bad_lines: sink.bad_lines,
+        counts: since(before, filter.counts()),
     })
 }
 
@@ -231,7 +215,9 @@ fn since(before: FilterCounts, after: FilterCounts) -> FilterCounts {
 /// `spamward filter`: standard input to standard output, a summary on standard error at the end.
 pub fn run_stdio(builder: &FilterBuilder) -> Result<()> {
     let started = Instant::now();
-    let input = BufReader::with_capacity(INPUT_BYTES, io::stdin().lock());
+    // Unlocked: the reader thread reads it (a lock cannot move between threads); reads of up to
+    // a megabyte make its per-read locking rare.
+    let input = BufReader::with_capacity(INPUT_BYTES, io::stdin());
     let stats = run_with(builder, input, io::stdout().lock())?;
     summary(&stats, started);
     Ok(())
@@ -240,7 +226,7 @@ pub fn run_stdio(builder: &FilterBuilder) -> Result<()> {
 /// `spamward filter --state-dir`: [`run_durable`] on standard input and output.
 pub fn run_stdio_durable(builder: &FilterBuilder, state: &StateOptions) -> Result<()> {
     let started = Instant::now();
-    let input = BufReader::with_capacity(INPUT_BYTES, io::stdin().lock());
+    let input = BufReader::with_capacity(INPUT_BYTES, io::stdin());
     let stats = run_durable(builder, state, input, io::stdout().lock(), &mut |line| {
         eprintln!("{line}")
     })?;
@@ -263,31 +249,36 @@ fn summary(stats: &PipeStats, started: Instant) {
     );
 }
 
-/// The filter and what it has to say.
-struct Pipe {
-    filter: Filter,
-    /// Where applied lines go.
-    sink: Sink,
+/// The reading end of the pipe: cuts the input into lines, and chunks of lines into parsed,
+/// analysed [`Chunk`]s for the applying end.
+struct Reader<'f> {
+    filter: &'f Filter,
+    chunks: SyncSender<Chunk>,
     /// Lines read but not yet parsed, in input order, and the bytes of those to parse.
     pending: Vec<Pending>,
     text: Vec<u8>,
-    /// Lines parsed and analysed but not yet applied: the chunk before `pending`.
-    held: Vec<Ready>,
+    /// Physical lines read so far.
     lines: u64,
 }
 
-/// The state's journal and the output: what applying lines in order writes to.
-struct Sink {
-    /// The journal and snapshots, with `--state-dir`.
-    durable: Option<Durable>,
-    /// Verdicts and error records not yet written.
-    out: Vec<u8>,
-    bad_lines: u64,
+/// Why the reader stopped before the end of its input.
+enum ReadEnd {
+    /// Reading failed; everything read before was sent to be answered.
+    Input(io::Error),
+    /// The applying end is gone (it failed).
+    Stopped,
+}
+
+/// Lines parsed and analysed, in input order, on their way to be applied.
+struct Chunk {
+    ready: Vec<Ready>,
+    /// The input had nothing more buffered after these lines: answer everything now.
+    answer: bool,
 }
 
 /// A line waiting to be parsed.
 enum Pending {
-    /// A line to parse: its number and where its bytes are in [`Pipe::text`].
+    /// A line to parse: its number and where its bytes are in [`Reader::text`].
     Line(u64, Range<usize>),
     /// A bad line: its number and what is wrong with it.
     Bad(u64, String),
@@ -301,8 +292,61 @@ enum Ready {
     Bad(u64, String),
 }
 
-impl Pipe {
-    /// One whole line, without its newline: held until [`Pipe::advance`].
+impl Reader<'_> {
+    /// Reads `input` to its end; returns the number of physical lines.
+    fn run(mut self, mut input: impl BufRead) -> Result<u64, ReadEnd> {
+        let mut partial = Partial::default();
+        loop {
+            let buf = match input.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.send(true)?;
+                    return Err(ReadEnd::Input(e));
+                }
+            };
+            if buf.is_empty() {
+                break;
+            }
+            let mut rest = buf;
+            while let Some(end) = memchr::memchr(b'\n', rest) {
+                if partial.is_open() {
+                    partial.push(&rest[..end]);
+                    self.finish(&mut partial);
+                } else if end <= MAX_LINE_BYTES {
+                    self.line(&rest[..end]);
+                } else {
+                    self.too_long(end as u64);
+                }
+                rest = &rest[end + 1..];
+                if self.pending.len() >= PENDING_LINES {
+                    self.send(false)?;
+                }
+            }
+            partial.push(rest);
+            let n = buf.len();
+            input.consume(n);
+            // Everything buffered is to be answered: whoever waits for these verdicts gets them.
+            self.send(true)?;
+        }
+        if partial.is_open() {
+            self.finish(&mut partial);
+        }
+        self.send(true)?;
+        Ok(self.lines)
+    }
+
+    /// Parses and analyses the pending lines (in parallel on the pool) and sends them on.
+    fn send(&mut self, answer: bool) -> Result<(), ReadEnd> {
+        let pending = std::mem::take(&mut self.pending);
+        let ready = prepare(self.filter, pending, &self.text);
+        self.text.clear();
+        self.chunks
+            .send(Chunk { ready, answer })
+            .map_err(|_| ReadEnd::Stopped)
+    }
+
+    /// One whole line, without its newline: pending until the next [`Reader::send`].
     fn line(&mut self, mut line: &[u8]) {
         self.lines += 1;
         if self.lines == 1
@@ -322,26 +366,15 @@ impl Pipe {
             .push(Pending::Line(self.lines, start..self.text.len()));
     }
 
-    /// Parses and analyses the pending lines while the held ones are applied, in parallel; the
-    /// pending ones are held next. Order is kept: held lines are older than pending ones.
-    fn advance(&mut self) -> Result<()> {
-        let pending = std::mem::take(&mut self.pending);
-        let held = std::mem::take(&mut self.held);
-        let (filter, text, sink) = (&self.filter, &self.text, &mut self.sink);
-        let (prepared, applied) = rayon::join(
-            || prepare(filter, pending, text),
-            || sink.apply(filter, held),
-        );
-        self.text.clear();
-        self.held = prepared;
-        applied
-    }
-
     /// One line over the limit, skipped.
     fn too_long(&mut self, length: u64) {
         self.lines += 1;
-        self.bad(&format!(
-            "line of {length} bytes is longer than the limit of {MAX_LINE_BYTES} bytes; skipped"
+        self.pending.push(Pending::Bad(
+            self.lines,
+            format!(
+                "line of {length} bytes is longer than the limit of {MAX_LINE_BYTES} bytes; \
+                 skipped"
+            ),
         ));
     }
 
@@ -354,46 +387,15 @@ impl Pipe {
         }
         partial.clear();
     }
+}
 
-    fn bad(&mut self, error: &str) {
-        self.pending
-            .push(Pending::Bad(self.lines, error.to_owned()));
-    }
-
-    /// With a journal, writes a snapshot if one is due (or, at the end, always). Called after a
-    /// piece's verdicts are written, so a snapshot never delays them.
-    fn snapshot(&mut self, end: bool) -> Result<()> {
-        if let Some(durable) = &mut self.sink.durable
-            && (end || durable.snapshot_due())
-        {
-            durable
-                .snapshot(&self.filter)
-                .context("cannot write a snapshot")?;
-        }
-        Ok(())
-    }
-
-    /// Applies every line read and writes what they say, and flushes if asked. With a journal,
-    /// commits it first: no verdict leaves before its event is durable.
-    fn write(&mut self, output: &mut impl Write, flush: bool) -> Result<()> {
-        self.advance()?;
-        let held = std::mem::take(&mut self.held);
-        self.sink.apply(&self.filter, held)?;
-        let sink = &mut self.sink;
-        if let Some(durable) = &mut sink.durable {
-            durable.commit().context("cannot commit the journal")?;
-        }
-        if !sink.out.is_empty() {
-            output
-                .write_all(&sink.out)
-                .context("cannot write verdicts")?;
-            sink.out.clear();
-        }
-        if flush {
-            output.flush().context("cannot write verdicts")?;
-        }
-        Ok(())
-    }
+/// The applying end of the pipe: the state's journal and the output.
+struct Sink {
+    /// The journal and snapshots, with `--state-dir`.
+    durable: Option<Durable>,
+    /// Verdicts and error records not yet written.
+    out: Vec<u8>,
+    bad_lines: u64,
 }
 
 /// A line as an event this instance owns, or what is wrong with it.
@@ -445,6 +447,52 @@ fn prepare(filter: &Filter, pending: Vec<Pending>, text: &[u8]) -> Vec<Ready> {
 }
 
 impl Sink {
+    /// Applies the chunks in the order they come, answering when a chunk says so, until the
+    /// reader is done. Stops at the first failure to journal or to write.
+    fn run(
+        &mut self,
+        filter: &Filter,
+        chunks: Receiver<Chunk>,
+        output: &mut impl Write,
+    ) -> Result<()> {
+        for chunk in chunks {
+            self.apply(filter, chunk.ready)?;
+            if chunk.answer {
+                self.write(output)?;
+                self.snapshot(filter, false)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what the applied lines say, and flushes. With a journal, commits it first: no
+    /// verdict leaves before its event is durable.
+    fn write(&mut self, output: &mut impl Write) -> Result<()> {
+        if let Some(durable) = &mut self.durable {
+            durable.commit().context("cannot commit the journal")?;
+        }
+        if !self.out.is_empty() {
+            output
+                .write_all(&self.out)
+                .context("cannot write verdicts")?;
+            self.out.clear();
+        }
+        output.flush().context("cannot write verdicts")
+    }
+
+    /// With a journal, writes a snapshot if one is due (or, at the end, always). Called after
+    /// verdicts are written, so a snapshot never delays them.
+    fn snapshot(&mut self, filter: &Filter, end: bool) -> Result<()> {
+        if let Some(durable) = &mut self.durable
+            && (end || durable.snapshot_due())
+        {
+            durable
+                .snapshot(filter)
+                .context("cannot write a snapshot")?;
+        }
+        Ok(())
+    }
+
     /// Applies parsed lines in input order: verdicts and error records go to the output buffer.
     fn apply(&mut self, filter: &Filter, ready: Vec<Ready>) -> Result<()> {
         for r in ready {
