@@ -539,6 +539,8 @@ fn batches_keep_their_order_and_bad_requests_name_field_and_index() {
     let a = service.post("/v1/check", &big);
     assert_eq!(a.status, 413, "{}", a.body);
     assert!(a.json()["error"].as_str().unwrap().contains("2000 bytes"));
+    // Its body was left unread: the connection closes, and the answer says so.
+    assert_eq!(a.headers["connection"], "close");
     let four = format!("[{}]", vec![message("i", "b-1", 9); 4].join(","));
     let a = service.post("/v1/check", &four);
     assert_eq!(
@@ -570,6 +572,10 @@ fn past_max_in_flight_a_request_gets_503_with_retry_after_at_once() {
     let a = service.post("/v1/check", &message("m-2", "b-1", 2));
     assert_eq!(a.status, 503);
     assert_eq!(a.headers["retry-after"], "1");
+    // Answered without reading the body, so the connection cannot serve another request: the
+    // answer says it closes, and the client's next request goes on a new connection (it failed
+    // now and then with "peer disconnected" when the client reused this one).
+    assert_eq!(a.headers["connection"], "close");
     assert_eq!(
         a.json()["error"],
         "1 requests are already in flight; retry shortly"

@@ -31,7 +31,8 @@
 //!
 //! Work is bounded: at most [`ServerConfig::max_in_flight`] `/v1` requests are handled at once
 //! (counted from before their body is read); one more is answered 503 with `Retry-After: 1` at
-//! once, never queued. `/healthz`, `/metrics` and `/openapi.json` are not counted, so an
+//! once, never queued, and with `Connection: close`, as is a body refused unread (413, or cut
+//! off): the connection cannot carry another request after a body left unread. `/healthz`, `/metrics` and `/openapi.json` are not counted, so an
 //! overloaded service can still be watched. Bodies over [`ServerConfig::max_body_bytes`] and
 //! batches over [`ServerConfig::max_batch`] are refused with 413. A panic in a handler is caught
 //! and answered 500; the filter keeps going (see [`Filter`] on poisoned state).
@@ -620,6 +621,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// An answer given without reading the request's body: the server closes the connection after
+/// it (the unread body would be taken for the next request), so the answer says so, and a client
+/// opens a new connection instead of sending its next request down one about to be closed.
+fn closing(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
 /// A JSON answer.
 fn json(status: StatusCode, body: impl Into<Body>) -> Response {
     let mut resp = Response::new(body.into());
@@ -634,7 +644,7 @@ fn json(status: StatusCode, body: impl Into<Body>) -> Response {
 async fn check(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(body) => body,
-        Err(e) => return ApiError::body(e, s.config.max_body_bytes).into_response(),
+        Err(e) => return closing(ApiError::body(e, s.config.max_body_bytes).into_response()),
     };
     let started = Instant::now();
     let answer = s.run(body, Kind::Check).await;
@@ -648,7 +658,7 @@ async fn check(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>
 async fn events(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(body) => body,
-        Err(e) => return ApiError::body(e, s.config.max_body_bytes).into_response(),
+        Err(e) => return closing(ApiError::body(e, s.config.max_body_bytes).into_response()),
     };
     match s.run(body, Kind::Events).await {
         Ok(accepted) => json(StatusCode::OK, accepted),
@@ -768,7 +778,7 @@ async fn limit_in_flight(State(s): State<Arc<Shared>>, req: Request, next: Next)
         .into_response();
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return resp;
+        return closing(resp);
     };
     let resp = next.run(req).await;
     drop(permit);
