@@ -53,6 +53,7 @@ use spamward_core::Policy;
 use spamward_core::{ContentFacts, Event};
 use spamward_filter::durable::{Durable, DurableOptions, Restored};
 use spamward_filter::{Filter, FilterBuilder, FilterCounts, Partition};
+use spamward_log::{Decoded, ReadErrorKind, decode_line};
 
 use crate::util::thousands;
 
@@ -65,8 +66,6 @@ const INPUT_BYTES: usize = 1 << 20;
 const PENDING_LINES: usize = 1024;
 /// Chunks parsed and analysed ahead of the one being applied.
 const CHUNKS_IN_FLIGHT: usize = 2;
-/// A UTF-8 byte order mark, accepted at the very start of the stream.
-const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// What a pipe run saw.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -184,11 +183,7 @@ fn run_pipe(
         (read, applied)
     });
     applied?;
-    let lines = match read {
-        Ok(lines) => lines,
-        Err(ReadEnd::Input(e)) => return Err(e).context("cannot read the input"),
-        Err(ReadEnd::Stopped) => unreachable!("the reader stops only when applying failed"),
-    };
+    let lines = read.context("cannot read the input")?;
     sink.snapshot(&filter, true)?;
     Ok(PipeStats {
         lines,
@@ -261,7 +256,7 @@ struct Reader<'f> {
     lines: u64,
 }
 
-/// Why the reader stopped before the end of its input.
+/// Why [`Reader::read`] stopped before the end of its input.
 enum ReadEnd {
     /// Reading failed; everything read before was sent to be answered.
     Input(io::Error),
@@ -293,8 +288,16 @@ enum Ready {
 }
 
 impl Reader<'_> {
-    /// Reads `input` to its end; returns the number of physical lines.
-    fn run(mut self, mut input: impl BufRead) -> Result<u64, ReadEnd> {
+    /// Reads `input` to its end; returns the number of physical lines. Stops early when the
+    /// applying end is gone: its failure is the one to report.
+    fn run(mut self, input: impl BufRead) -> io::Result<u64> {
+        match self.read(input) {
+            Ok(()) | Err(ReadEnd::Stopped) => Ok(self.lines),
+            Err(ReadEnd::Input(e)) => Err(e),
+        }
+    }
+
+    fn read(&mut self, mut input: impl BufRead) -> Result<(), ReadEnd> {
         let mut partial = Partial::default();
         loop {
             let buf = match input.fill_buf() {
@@ -332,14 +335,18 @@ impl Reader<'_> {
         if partial.is_open() {
             self.finish(&mut partial);
         }
-        self.send(true)?;
-        Ok(self.lines)
+        self.send(true)
     }
 
-    /// Parses and analyses the pending lines (in parallel on the pool) and sends them on.
+    /// Parses and analyses the pending lines (in parallel on the pool) and sends them on; with
+    /// none, sends only the word to answer.
     fn send(&mut self, answer: bool) -> Result<(), ReadEnd> {
         let pending = std::mem::take(&mut self.pending);
-        let ready = prepare(self.filter, pending, &self.text);
+        let ready = if pending.is_empty() {
+            Vec::new()
+        } else {
+            prepare(self.filter, pending, &self.text)
+        };
         self.text.clear();
         self.chunks
             .send(Chunk { ready, answer })
@@ -347,19 +354,8 @@ impl Reader<'_> {
     }
 
     /// One whole line, without its newline: pending until the next [`Reader::send`].
-    fn line(&mut self, mut line: &[u8]) {
+    fn line(&mut self, line: &[u8]) {
         self.lines += 1;
-        if self.lines == 1
-            && let Some(rest) = line.strip_prefix(BOM)
-        {
-            line = rest;
-        }
-        if let Some(rest) = line.strip_suffix(b"\r") {
-            line = rest;
-        }
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return;
-        }
         let start = self.text.len();
         self.text.extend_from_slice(line);
         self.pending
@@ -369,13 +365,11 @@ impl Reader<'_> {
     /// One line over the limit, skipped.
     fn too_long(&mut self, length: u64) {
         self.lines += 1;
-        self.pending.push(Pending::Bad(
-            self.lines,
-            format!(
-                "line of {length} bytes is longer than the limit of {MAX_LINE_BYTES} bytes; \
-                 skipped"
-            ),
-        ));
+        let why = ReadErrorKind::LineTooLong {
+            limit: MAX_LINE_BYTES,
+            length,
+        };
+        self.pending.push(Pending::Bad(self.lines, why.to_string()));
     }
 
     /// The line gathered across refills.
@@ -398,38 +392,37 @@ struct Sink {
     bad_lines: u64,
 }
 
-/// A line as an event this instance owns, or what is wrong with it.
-fn parse(filter: &Filter, line: &[u8]) -> Result<Event, String> {
-    if let Err(e) = std::str::from_utf8(line) {
-        return Err(format!(
-            "invalid UTF-8 at byte {} of the line",
-            e.valid_up_to()
-        ));
-    }
-    let ev = Event::from_json(line).map_err(|e| e.to_string())?;
+/// Line `number` as an event this instance owns, or what is wrong with it; `None` for a blank
+/// line. Decoded as the log reader decodes a line, so both read a log alike.
+fn parse(filter: &Filter, number: u64, line: &[u8]) -> Option<Result<Event, String>> {
+    let ev = match decode_line(line, number == 1) {
+        Decoded::Blank => return None,
+        Decoded::Event(ev) => ev,
+        Decoded::Bad(why) => return Some(Err(why.to_string())),
+    };
     if !filter.owns(ev.business()) {
         let p = filter
             .partition()
             .expect("a filter that owns less has a partition");
-        return Err(format!(
+        return Some(Err(format!(
             "business {:?} belongs to partition {}/{}, not to this instance ({p})",
             ev.business(),
             Partition::of(ev.business(), p.count()),
             p.count()
-        ));
+        )));
     }
-    Ok(ev)
+    Some(Ok(ev))
 }
 
 /// Parses lines and analyses their messages' content, in parallel on the pool: neither needs
-/// any state.
+/// any state. Blank lines are dropped.
 fn prepare(filter: &Filter, pending: Vec<Pending>, text: &[u8]) -> Vec<Ready> {
     let engine = filter.content();
     pending
         .into_par_iter()
         .with_min_len(32)
-        .map(|p| match p {
-            Pending::Line(number, at) => match parse(filter, &text[at]) {
+        .filter_map(|p| match p {
+            Pending::Line(number, at) => Some(match parse(filter, number, &text[at])? {
                 Ok(ev) => {
                     let content = match (&ev, &engine) {
                         (Event::Message(m), Some(engine)) => {
@@ -440,8 +433,8 @@ fn prepare(filter: &Filter, pending: Vec<Pending>, text: &[u8]) -> Vec<Ready> {
                     Ready::Event(ev, content)
                 }
                 Err(why) => Ready::Bad(number, why),
-            },
-            Pending::Bad(number, why) => Ready::Bad(number, why),
+            }),
+            Pending::Bad(number, why) => Some(Ready::Bad(number, why)),
         })
         .collect()
 }

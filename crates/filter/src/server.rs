@@ -32,8 +32,8 @@
 //! Work is bounded: at most [`ServerConfig::max_in_flight`] `/v1` requests are handled at once
 //! (counted from before their body is read); one more is answered 503 with `Retry-After: 1` at
 //! once, never queued, and with `Connection: close`, as is a body refused unread (413, or cut
-//! off): the connection cannot carry another request after a body left unread. `/healthz`, `/metrics` and `/openapi.json` are not counted, so an
-//! overloaded service can still be watched. Bodies over [`ServerConfig::max_body_bytes`] and
+//! off): the connection cannot carry another request after a body left unread. `/healthz`,
+//! `/metrics` and `/openapi.json` are not counted, so an overloaded service can still be watched. Bodies over [`ServerConfig::max_body_bytes`] and
 //! batches over [`ServerConfig::max_batch`] are refused with 413. A panic in a handler is caught
 //! and answered 500; the filter keeps going (see [`Filter`] on poisoned state).
 //!
@@ -599,9 +599,10 @@ impl ApiError {
         self
     }
 
-    /// A body that could not be read: too large (413) or cut off (400).
-    fn body(e: BytesRejection, limit: usize) -> ApiError {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    /// The answer to a body that could not be read: too large (413) or cut off (400). The body
+    /// is left unread, so the answer closes the connection.
+    fn body(e: BytesRejection, limit: usize) -> Response {
+        let error = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(format!(
                 "the request body is larger than the limit of {limit} bytes"
             ))
@@ -610,7 +611,8 @@ impl ApiError {
                 e.status(),
                 format!("cannot read the request body: {}", e.body_text()),
             )
-        }
+        };
+        closing(error.into_response())
     }
 }
 
@@ -644,7 +646,7 @@ fn json(status: StatusCode, body: impl Into<Body>) -> Response {
 async fn check(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(body) => body,
-        Err(e) => return closing(ApiError::body(e, s.config.max_body_bytes).into_response()),
+        Err(e) => return ApiError::body(e, s.config.max_body_bytes),
     };
     let started = Instant::now();
     let answer = s.run(body, Kind::Check).await;
@@ -658,7 +660,7 @@ async fn check(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>
 async fn events(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(body) => body,
-        Err(e) => return closing(ApiError::body(e, s.config.max_body_bytes).into_response()),
+        Err(e) => return ApiError::body(e, s.config.max_body_bytes),
     };
     match s.run(body, Kind::Events).await {
         Ok(accepted) => json(StatusCode::OK, accepted),

@@ -281,7 +281,15 @@ impl fmt::Display for ReadError {
             (_, Location::Record(_)) => write!(f, "{file}: record {n}: ")?,
             (_, Location::Row(_)) => write!(f, "{file}: row {n}: ")?,
         }
-        match &self.kind {
+        write!(f, "{}", self.kind)
+    }
+}
+
+/// What went wrong, without where: the text after a [`ReadError`]'s location (the pipe filter's
+/// error records carry it as it is).
+impl fmt::Display for ReadErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             ReadErrorKind::Decode(e) => write!(f, "{e}"),
             ReadErrorKind::LineTooLong { limit, length } => write!(
                 f,

@@ -65,7 +65,7 @@ pub use convert::{
     convert_stream, convert_watched, convert_with,
 };
 pub use error::{Error, ErrorKind, Location, ReadError, ReadErrorKind};
-pub use read::{DEFAULT_MAX_LINE_BYTES, LogReader, Record};
+pub use read::{DEFAULT_MAX_LINE_BYTES, Decoded, LogReader, Record, decode_line};
 pub use spamward_core::Event;
 pub use write::LogWriter;
 

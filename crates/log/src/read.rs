@@ -474,13 +474,22 @@ fn detect(head: &[u8], hint: Option<Format>, compressed: bool) -> Result<Format,
 }
 
 /// What one JSON line holds.
-enum Decoded {
+#[derive(Debug)]
+pub enum Decoded {
+    /// Nothing but white space: skipped, not an error.
     Blank,
+    /// An event.
     Event(Event),
+    /// Not an event, and why: invalid UTF-8 or a [`ReadErrorKind::Decode`] error (and, from the
+    /// reader, a line over its limit).
     Bad(ReadErrorKind),
 }
 
-fn decode_line(mut line: &[u8], first: bool) -> Decoded {
+/// Decodes one line of a JSON Lines log, without its newline, as [`LogReader`] does: a UTF-8
+/// byte order mark is dropped from the `first` line of a stream and a `\r` before the newline
+/// from any, then the line is blank, an event, or bad. The pipe filter decodes its input with it,
+/// so that both read a log alike.
+pub fn decode_line(mut line: &[u8], first: bool) -> Decoded {
     if first && let Some(rest) = line.strip_prefix(BOM) {
         line = rest;
     }
