@@ -19,8 +19,10 @@ use spamward_content::{Analysis, ContentEngine, Fingerprint};
 
 use crate::event::Timestamp;
 
-/// What the core keeps of one message's content analysis.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// What the core keeps of one message's content analysis. It encodes (`bincode`), so that a replay
+/// can keep the facts of a log for the next replay of it (the analysis depends only on the text
+/// and the content heuristics, never on the policy or the state).
+#[derive(Clone, Debug, Default, PartialEq, Encode, Decode)]
 pub struct ContentFacts {
     /// The classifier's spam probability, if the engine has a model.
     pub spam_probability: Option<f64>,

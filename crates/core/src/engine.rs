@@ -371,6 +371,20 @@ pub struct Analyzed {
     facts: Vec<Option<ContentFacts>>,
 }
 
+impl Analyzed {
+    /// Facts computed before, one per event of a batch in order (`None` for an event that is not
+    /// a message): a replay reading the analyses it kept of the same log. They must be what
+    /// [`Analyzer::analyze`] gives for that batch, or the verdicts are not the engine's.
+    pub fn from_facts(facts: Vec<Option<ContentFacts>>) -> Analyzed {
+        Analyzed { facts }
+    }
+
+    /// The facts, one per event of the batch.
+    pub fn facts(&self) -> &[Option<ContentFacts>] {
+        &self.facts
+    }
+}
+
 /// Applies one event to its business's state; a message gets its verdict. The single path every
 /// driver (the engine here, the streaming filter) goes through, so they cannot disagree.
 pub fn apply(
