@@ -1,5 +1,6 @@
 //! The `spamward` command line: argument parsing and I/O around the library crates.
 
+mod analyses;
 mod cmd;
 mod html;
 mod progress;
@@ -80,6 +81,10 @@ enum Command {
         /// Write a self-contained HTML report (summary, flagged businesses, charts).
         #[arg(long)]
         html: Option<PathBuf>,
+        /// Keep the messages' content analyses in this file: read when it was written for the same
+        /// logs and heuristics (any policy), else computed and written for the next replay.
+        #[arg(long)]
+        analyses: Option<PathBuf>,
         /// Bad lines to count and skip before giving up.
         #[arg(long, default_value_t = 1000)]
         max_errors: u64,
@@ -312,19 +317,29 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             verdicts,
             report,
             html,
+            analyses,
             max_errors,
             top,
             quiet,
         } => {
             let policy = util::load_policy(policy.as_deref())?;
             set_threads(threads)?;
+            let content = util::load_content(rules.as_deref())?;
+            let analyses = match analyses {
+                Some(path) => Some(analyses::Analyses::open(
+                    &path,
+                    analyses::content_digest(rules.as_deref())?,
+                )?),
+                None => None,
+            };
             cmd::replay::run(cmd::replay::ReplayOptions {
                 logs,
                 policy,
-                content: util::load_content(rules.as_deref())?,
+                content,
                 verdicts,
                 report,
                 html,
+                analyses,
                 max_errors,
                 top,
                 quiet,

@@ -51,17 +51,8 @@ pub fn load_content(rules: Option<&Path>) -> Result<spamward_content::ContentEng
     let Some(dir) = rules else {
         return Ok(spamward_content::ContentEngine::default());
     };
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read rule packs in {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        anyhow::bail!("{}: no rule pack (*.toml) in it", dir.display());
-    }
     let mut builder = spamward_content::RuleSet::builder();
-    for f in &files {
+    for f in &rule_pack_files(dir)? {
         let text = std::fs::read_to_string(f)
             .with_context(|| format!("cannot read rule pack {}", f.display()))?;
         builder
@@ -72,6 +63,20 @@ pub fn load_content(rules: Option<&Path>) -> Result<spamward_content::ContentEng
     Ok(spamward_content::ContentEngine::builder()
         .rules(rules)
         .build())
+}
+
+/// The rule packs of a directory: every `*.toml` in it, in name order; an error when there is none.
+pub fn rule_pack_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read rule packs in {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        anyhow::bail!("{}: no rule pack (*.toml) in it", dir.display());
+    }
+    Ok(files)
 }
 
 /// The default policy, or the file laid over it.

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `spamward` command line and of the crates working together.
 
+mod analyses;
 mod cli;
 mod content;
 mod diff;

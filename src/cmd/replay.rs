@@ -43,6 +43,8 @@ pub struct ReplayOptions {
     pub report: Option<PathBuf>,
     /// Where the HTML report goes.
     pub html: Option<PathBuf>,
+    /// Where the content analyses are kept between replays of the same logs.
+    pub analyses: Option<crate::analyses::Analyses>,
     /// Bad lines tolerated before the replay stops.
     pub max_errors: u64,
     /// Flagged businesses listed in the summary.
@@ -111,7 +113,7 @@ struct BusinessRecord<'a> {
 }
 
 /// Runs a replay; returns whether everything was read (false: the exit code must say so).
-pub fn run(opts: ReplayOptions) -> Result<bool> {
+pub fn run(mut opts: ReplayOptions) -> Result<bool> {
     let started = Instant::now();
     let mut verdict_out = match &opts.verdicts {
         Some(p) => Some(create(p)?),
@@ -131,6 +133,7 @@ pub fn run(opts: ReplayOptions) -> Result<bool> {
     // and its verdicts are written, so the engine's sequential pass does not leave a core idle.
     // The verdicts are those of `engine.process`, batch after batch.
     let analyzer = engine.analyzer();
+    let mut analyses = opts.analyses.take();
     let mut applying: Option<(Vec<Event>, Analyzed)> = None;
     loop {
         let next = rx.recv().ok();
@@ -138,11 +141,15 @@ pub fn run(opts: ReplayOptions) -> Result<bool> {
             break;
         }
         let (analyzed, written) = rayon::join(
-            || {
-                next.map(|batch| {
-                    let facts = analyzer.analyze(&batch);
-                    (batch, facts)
-                })
+            || -> Result<Option<(Vec<Event>, Analyzed)>> {
+                let Some(batch) = next else {
+                    return Ok(None);
+                };
+                let facts = match analyses.as_mut() {
+                    Some(kept) => kept.analyze(&analyzer, &batch)?,
+                    None => analyzer.analyze(&batch),
+                };
+                Ok(Some((batch, facts)))
             },
             || -> Result<()> {
                 let Some((batch, facts)) = applying.take() else {
@@ -164,12 +171,16 @@ pub fn run(opts: ReplayOptions) -> Result<bool> {
             },
         );
         written?;
-        applying = analyzed;
+        applying = analyzed?;
     }
     let outcome = reader
         .join()
         .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))?;
     progress.finish();
+    let kept = match analyses {
+        Some(kept) => Some(kept.finish(outcome.failure.is_none())?),
+        None => None,
+    };
     if let Some(mut out) = verdict_out {
         out.flush().context("cannot write verdicts")?;
     }
@@ -225,6 +236,9 @@ pub fn run(opts: ReplayOptions) -> Result<bool> {
         counts.events as f64 / secs.max(1e-9),
         counts.messages as f64 / secs.max(1e-9),
     );
+    if let Some(line) = kept {
+        eprintln!("{line}");
+    }
     if let Some(failure) = outcome.failure {
         eprintln!("error: {failure}");
         eprintln!("the report and verdicts above cover everything read before the error");

@@ -1,0 +1,361 @@
+//! `replay --analyses FILE`: the content analyses of a replay, kept for the next replay of the same
+//! logs.
+//!
+//! A message's content facts depend on its text and the content heuristics (rule packs, lists,
+//! model, and the code that applies them), never on the policy or on what came before. Content
+//! analysis is about three quarters of a replay's CPU, and a trust-and-safety engineer replays the
+//! same weeks of logs again and again while a policy change is reviewed. So the first replay with
+//! `--analyses FILE` writes every message's facts to `FILE`, and later replays of the same logs
+//! read them instead of analysing again — with any policy.
+//!
+//! A file is only used when it is certain to hold what analysis would give:
+//! - its header names the heuristics: a digest of the running program (which embeds the shipped
+//!   packs, lists and model, and the code) and of the `--rules` packs, names and bytes. Another
+//!   build or other packs → the file is written afresh;
+//! - each record holds the 64-bit hash of its message's text, checked against the message read. A
+//!   record of another text (the file is of other logs), or one that cannot be decoded, stops the
+//!   reading: from that batch on the facts are computed, and the file is left as it was;
+//! - it is written to `FILE.partial` and renamed to `FILE` only when the logs were read to the
+//!   end, with a trailer giving the number of records; a file without it is not used.
+//!
+//! Layout: `SPWANL01`, the digest (u64, little-endian), then per message in log order the bincode
+//! (standard configuration) of `(text hash, ContentFacts)`, then `SPWEND01` and the record count
+//! (u64, little-endian). A file that exists and does not start with `SPWANL01` is never
+//! overwritten.
+
+use std::fs::File;
+use std::hash::Hasher;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+use spamward_core::corpus::fnv1a64;
+use spamward_core::{Analyzed, Analyzer, ContentFacts, Event};
+
+use crate::util::thousands;
+
+const MAGIC: &[u8; 8] = b"SPWANL01";
+const END: &[u8; 8] = b"SPWEND01";
+/// Header: magic and digest.
+const HEADER: u64 = 16;
+/// Trailer: end mark and record count.
+const TRAILER: u64 = 16;
+
+/// The identity of the content heuristics a replay uses: the running program's bytes (the
+/// shipped packs, lists and model are compiled into it, and so is the code that analyses) and,
+/// with `--rules`, each pack's file name and bytes.
+pub fn content_digest(rules: Option<&Path>) -> Result<u64> {
+    // SipHash with fixed keys: the same in every run of one program, which is all it must be.
+    let mut h = std::hash::DefaultHasher::new();
+    let exe = std::env::current_exe().context("cannot find the running program to identify it")?;
+    let mut f = File::open(&exe)
+        .with_context(|| format!("cannot read {} to identify it", exe.display()))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {} to identify it", exe.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.write(&buf[..n]);
+    }
+    if let Some(dir) = rules {
+        for pack in crate::util::rule_pack_files(dir)? {
+            let bytes = std::fs::read(&pack)
+                .with_context(|| format!("cannot read rule pack {}", pack.display()))?;
+            let name = pack
+                .file_name()
+                .map(|n| n.as_encoded_bytes())
+                .unwrap_or(b"");
+            h.write_u64(name.len() as u64);
+            h.write(name);
+            h.write_u64(bytes.len() as u64);
+            h.write(&bytes);
+        }
+    }
+    Ok(h.finish())
+}
+
+/// A replay's analyses file: read when it fits, else written.
+pub struct Analyses {
+    path: PathBuf,
+    state: State,
+}
+
+enum State {
+    /// The file fits: its records are read in log order.
+    Reading {
+        input: BufReader<File>,
+        /// Records in the file.
+        records: u64,
+        /// Records read so far.
+        read: u64,
+    },
+    /// The facts are computed and written to `partial`.
+    Writing {
+        out: BufWriter<File>,
+        partial: PathBuf,
+        /// Why the file is written (it was missing, or why it did not fit).
+        why: String,
+        written: u64,
+    },
+    /// The file stopped fitting partway: computed from then on, the file left as it was.
+    Computing {
+        why: String,
+        /// Records read before.
+        read: u64,
+    },
+    /// Finished.
+    Done,
+}
+
+impl Drop for Analyses {
+    /// A replay that ends by an error leaves no partial file behind.
+    fn drop(&mut self) {
+        if let State::Writing { partial, .. } = &self.state {
+            let _ = std::fs::remove_file(partial);
+        }
+    }
+}
+
+impl Analyses {
+    /// Opens `path` for a replay whose heuristics have this digest: for reading when it was
+    /// written whole for them, else for writing (to `path.partial`, renamed at the end).
+    pub fn open(path: &Path, digest: u64) -> Result<Analyses> {
+        let why = match Self::fitting(path, digest)? {
+            Ok((input, records)) => {
+                return Ok(Analyses {
+                    path: path.to_owned(),
+                    state: State::Reading {
+                        input,
+                        records,
+                        read: 0,
+                    },
+                });
+            }
+            Err(why) => why,
+        };
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let file = File::create(&partial)
+            .with_context(|| format!("cannot create analyses {}", partial.display()))?;
+        let mut out = BufWriter::with_capacity(1 << 16, file);
+        out.write_all(MAGIC)
+            .and_then(|()| out.write_all(&digest.to_le_bytes()))
+            .with_context(|| format!("cannot write analyses {}", partial.display()))?;
+        Ok(Analyses {
+            path: path.to_owned(),
+            state: State::Writing {
+                out,
+                partial,
+                why,
+                written: 0,
+            },
+        })
+    }
+
+    /// The file, positioned at its first record, and its record count; or why it does not fit.
+    /// An error only when it exists and is not an analyses file, or cannot be read.
+    fn fitting(
+        path: &Path,
+        digest: u64,
+    ) -> Result<std::result::Result<(BufReader<File>, u64), String>> {
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Err("there was none".into()));
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot open analyses {}", path.display()));
+            }
+        };
+        let read_err = || format!("cannot read analyses {}", path.display());
+        let len = file.metadata().with_context(read_err)?.len();
+        let mut head = [0u8; HEADER as usize];
+        let got = read_up_to(&mut file, &mut head).with_context(read_err)?;
+        if got < MAGIC.len() || &head[..8] != MAGIC {
+            anyhow::bail!(
+                "{}: exists and is not a spamward analyses file; not overwriting it",
+                path.display()
+            );
+        }
+        if len < HEADER + TRAILER || got < head.len() {
+            return Ok(Err("it was cut short".into()));
+        }
+        if u64::from_le_bytes(head[8..16].try_into().expect("8 bytes")) != digest {
+            return Ok(Err(
+                "it was written by another build of spamward or with other rule packs".into(),
+            ));
+        }
+        let mut tail = [0u8; TRAILER as usize];
+        file.seek(SeekFrom::Start(len - TRAILER))
+            .and_then(|_| file.read_exact(&mut tail))
+            .with_context(read_err)?;
+        if &tail[..8] != END {
+            return Ok(Err("it was not written to the end".into()));
+        }
+        let records = u64::from_le_bytes(tail[8..16].try_into().expect("8 bytes"));
+        file.seek(SeekFrom::Start(HEADER)).with_context(read_err)?;
+        // Records are read up to the trailer only.
+        let input = BufReader::with_capacity(1 << 16, file);
+        Ok(Ok((input, records)))
+    }
+
+    /// The content facts of one batch: read from the file while it fits, else computed (and
+    /// written when writing).
+    pub fn analyze(&mut self, analyzer: &Analyzer, batch: &[Event]) -> Result<Analyzed> {
+        let hashes = text_hashes(batch);
+        match &mut self.state {
+            State::Reading {
+                input,
+                records,
+                read,
+            } => match read_batch(input, *records, read, batch, &hashes) {
+                Ok(facts) => Ok(Analyzed::from_facts(facts)),
+                Err(why) => {
+                    let read = *read;
+                    self.state = State::Computing { why, read };
+                    Ok(analyzer.analyze(batch))
+                }
+            },
+            State::Writing {
+                out,
+                partial,
+                written,
+                ..
+            } => {
+                let analyzed = analyzer.analyze(batch);
+                let config = bincode::config::standard();
+                for ((ev, facts), hash) in batch.iter().zip(analyzed.facts()).zip(&hashes) {
+                    let (Event::Message(_), Some(facts)) = (ev, facts) else {
+                        continue;
+                    };
+                    bincode::encode_into_std_write((hash, facts), out, config)
+                        .with_context(|| format!("cannot write analyses {}", partial.display()))?;
+                    *written += 1;
+                }
+                Ok(analyzed)
+            }
+            State::Computing { .. } | State::Done => Ok(analyzer.analyze(batch)),
+        }
+    }
+
+    /// Ends the replay's use of the file: a written file is completed and put in place when the
+    /// logs were read to the end (`complete`), else removed. Returns a line saying what happened.
+    pub fn finish(mut self, complete: bool) -> Result<String> {
+        let state = std::mem::replace(&mut self.state, State::Done);
+        let path = self.path.display();
+        match state {
+            State::Reading { records, read, .. } => {
+                let mut line = format!("analyses: {} read from {path}", thousands(read));
+                if read < records {
+                    line.push_str(&format!(
+                        " ({} more there, of longer logs)",
+                        thousands(records - read)
+                    ));
+                }
+                Ok(line)
+            }
+            State::Computing { why, read } => Ok(format!(
+                "analyses: {} read from {path}, then {why}: the rest computed; {path} was left \
+                 as it was (remove it to write it afresh)",
+                thousands(read)
+            )),
+            State::Writing {
+                mut out,
+                partial,
+                why,
+                written,
+            } => {
+                if !complete {
+                    drop(out);
+                    let _ = std::fs::remove_file(&partial);
+                    return Ok(format!(
+                        "analyses: not written to {path}, the logs were not read to the end"
+                    ));
+                }
+                let write_err = || format!("cannot write analyses {}", partial.display());
+                out.write_all(END)
+                    .and_then(|()| out.write_all(&written.to_le_bytes()))
+                    .and_then(|()| out.flush())
+                    .with_context(write_err)?;
+                out.get_ref().sync_all().with_context(write_err)?;
+                drop(out);
+                std::fs::rename(&partial, &self.path)
+                    .with_context(|| format!("cannot move {} to {path}", partial.display()))?;
+                Ok(format!(
+                    "analyses: {} computed and written to {path} ({why})",
+                    thousands(written)
+                ))
+            }
+            State::Done => Ok(String::new()),
+        }
+    }
+}
+
+/// The hash of each message's text (0 for other events), in parallel.
+fn text_hashes(batch: &[Event]) -> Vec<u64> {
+    batch
+        .par_iter()
+        .with_min_len(1024)
+        .map(|ev| match ev {
+            Event::Message(m) => fnv1a64(m.text.as_bytes()),
+            _ => 0,
+        })
+        .collect()
+}
+
+/// One batch's facts from the file, or why the file does not fit from here on.
+fn read_batch(
+    input: &mut BufReader<File>,
+    records: u64,
+    read: &mut u64,
+    batch: &[Event],
+    hashes: &[u64],
+) -> std::result::Result<Vec<Option<ContentFacts>>, String> {
+    // A damaged length cannot claim more memory than one message's facts could take.
+    let config = bincode::config::standard().with_limit::<{ 1 << 20 }>();
+    let mut facts = Vec::with_capacity(batch.len());
+    let mut at = *read;
+    for (ev, &hash) in batch.iter().zip(hashes) {
+        if !matches!(ev, Event::Message(_)) {
+            facts.push(None);
+            continue;
+        }
+        if at == records {
+            return Err(format!(
+                "it ended after {} messages (it is of shorter logs)",
+                thousands(records)
+            ));
+        }
+        let (kept, f): (u64, ContentFacts) = bincode::decode_from_std_read(input, config)
+            .map_err(|e| format!("record {} could not be read ({e})", thousands(at + 1)))?;
+        if kept != hash {
+            return Err(format!(
+                "record {} is of another text (it is of other logs)",
+                thousands(at + 1)
+            ));
+        }
+        facts.push(Some(f));
+        at += 1;
+    }
+    *read = at;
+    Ok(facts)
+}
+
+/// Reads until `buf` is full or the file ends; how many bytes were read.
+fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}

@@ -1,0 +1,226 @@
+//! `replay --analyses FILE`: kept content analyses give exactly the verdicts of analysing again,
+//! under any policy; a file of other logs, other rule packs, a damaged or unfinished file is never
+//! trusted, and a file that is not an analyses file is never overwritten.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::util::{ok, p, small_world, spamward, stderr};
+
+/// What a replay wrote: verdicts, report, stdout (the summary); and its stderr.
+struct Replayed {
+    outputs: (Vec<u8>, Vec<u8>, Vec<u8>),
+    stderr: String,
+}
+
+fn replay(dir: &Path, events: &Path, extra: &[&str]) -> Replayed {
+    let v = dir.join("v.jsonl");
+    let r = dir.join("r.json");
+    let mut args = vec![
+        "replay",
+        p(events),
+        "--verdicts",
+        p(&v),
+        "--report",
+        p(&r),
+        "-q",
+    ];
+    args.extend(extra);
+    let out = ok(&args);
+    Replayed {
+        outputs: (
+            fs::read(&v).unwrap(),
+            fs::read(&r).unwrap(),
+            out.stdout.clone(),
+        ),
+        stderr: stderr(&out),
+    }
+}
+
+fn partial(file: &Path) -> PathBuf {
+    let mut s = file.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+/// Rewards content evidence more than the default policy: the content signals act alone.
+const CONTENT_STRICT: &str = "[signals.content_rules]\nthreshold = 0.3\naction = \"hold\"\n\
+                              [signals.content_classifier]\nmin_probability = 0.6\n";
+
+#[test]
+fn kept_analyses_give_the_verdicts_of_analysing_again_under_any_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let events = small_world(d, 41);
+    let kept = d.join("world.analyses");
+    let strict = d.join("strict.toml");
+    fs::write(&strict, CONTENT_STRICT).unwrap();
+
+    let plain = replay(d, &events, &[]);
+    let first = replay(d, &events, &["--analyses", p(&kept)]);
+    assert!(
+        first.stderr.contains("computed and written to"),
+        "{}",
+        first.stderr
+    );
+    assert!(kept.exists() && !partial(&kept).exists());
+    assert!(plain.outputs == first.outputs, "writing changed the output");
+
+    let second = replay(d, &events, &["--analyses", p(&kept)]);
+    assert!(second.stderr.contains("read from"), "{}", second.stderr);
+    assert!(!second.stderr.contains("computed"), "{}", second.stderr);
+    assert!(
+        plain.outputs == second.outputs,
+        "kept analyses changed the output"
+    );
+
+    // Another policy, same analyses: the verdicts of that policy analysing afresh.
+    let strict_plain = replay(d, &events, &["--policy", p(&strict)]);
+    assert!(
+        strict_plain.outputs.0 != plain.outputs.0,
+        "the content-strict policy changes verdicts, so the facts matter"
+    );
+    let strict_kept = replay(
+        d,
+        &events,
+        &[
+            "--policy",
+            p(&strict),
+            "--analyses",
+            p(&kept),
+            "--threads",
+            "1",
+        ],
+    );
+    assert!(
+        strict_kept.stderr.contains("read from"),
+        "{}",
+        strict_kept.stderr
+    );
+    assert!(strict_plain.outputs == strict_kept.outputs);
+}
+
+#[test]
+fn analyses_of_other_rule_packs_or_other_logs_are_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let events = small_world(d, 42);
+    let kept = d.join("world.analyses");
+    replay(d, &events, &["--analyses", p(&kept)]);
+    let written = fs::read(&kept).unwrap();
+
+    // Other rule packs: one shipped pack only. The file is written afresh for them.
+    let rules = d.join("rules");
+    fs::create_dir(&rules).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    fs::copy(
+        repo.join("data/rules/delivery.toml"),
+        rules.join("delivery.toml"),
+    )
+    .unwrap();
+    let own = replay(d, &events, &["--rules", p(&rules)]);
+    let other = replay(d, &events, &["--rules", p(&rules), "--analyses", p(&kept)]);
+    assert!(
+        other.stderr.contains("other rule packs"),
+        "{}",
+        other.stderr
+    );
+    assert!(own.outputs == other.outputs);
+    assert_ne!(
+        fs::read(&kept).unwrap(),
+        written,
+        "rewritten for the new packs"
+    );
+    // And back to the shipped packs: written again, then read.
+    replay(d, &events, &["--analyses", p(&kept)]);
+    assert_eq!(
+        fs::read(&kept).unwrap(),
+        written,
+        "same heuristics, same bytes"
+    );
+
+    // Other logs: every record is checked against its message's text.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let others = small_world(elsewhere.path(), 43);
+    let own = replay(d, &others, &[]);
+    let mixed = replay(d, &others, &["--analyses", p(&kept)]);
+    assert!(
+        mixed.stderr.contains("of another text") && mixed.stderr.contains("left as it was"),
+        "{}",
+        mixed.stderr
+    );
+    assert!(
+        own.outputs == mixed.outputs,
+        "another log's analyses were used"
+    );
+    assert_eq!(fs::read(&kept).unwrap(), written, "left as it was");
+}
+
+#[test]
+fn damaged_unfinished_and_foreign_files_are_never_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let events = small_world(d, 44);
+    let kept = d.join("world.analyses");
+    let plain = replay(d, &events, &[]);
+    replay(d, &events, &["--analyses", p(&kept)]);
+    let whole = fs::read(&kept).unwrap();
+
+    // Cut short: no trailer, so it is written again.
+    fs::write(&kept, &whole[..whole.len() / 2]).unwrap();
+    let cut = replay(d, &events, &["--analyses", p(&kept)]);
+    assert!(
+        cut.stderr.contains("not written to the end"),
+        "{}",
+        cut.stderr
+    );
+    assert!(plain.outputs == cut.outputs);
+    assert_eq!(fs::read(&kept).unwrap(), whole);
+
+    // Damaged records (trailer intact): the rest is computed, the verdicts are unchanged.
+    let mut damaged = whole.clone();
+    let mid = damaged.len() / 2;
+    for b in &mut damaged[mid..mid + 64] {
+        *b = !*b;
+    }
+    fs::write(&kept, &damaged).unwrap();
+    let hurt = replay(d, &events, &["--analyses", p(&kept)]);
+    assert!(
+        hurt.stderr.contains("could not be read") || hurt.stderr.contains("of another text"),
+        "{}",
+        hurt.stderr
+    );
+    assert!(plain.outputs == hurt.outputs);
+
+    // A file that is not an analyses file (here the log itself) is refused and left alone.
+    let log = fs::read(&events).unwrap();
+    let out = spamward(&["replay", p(&events), "--analyses", p(&events), "-q"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(p(&events)) && err.contains("not a spamward analyses file"),
+        "{err}"
+    );
+    assert_eq!(fs::read(&events).unwrap(), log);
+
+    // A replay stopped by a damaged log writes nothing.
+    fs::remove_file(&kept).unwrap();
+    let truncated = d.join("truncated.jsonl");
+    let text = String::from_utf8(log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut body = lines[..lines.len() / 2].join("\n");
+    body.push_str("\n{\"type\":\"message\",\"id\":");
+    fs::write(&truncated, body).unwrap();
+    let out = spamward(&[
+        "replay",
+        p(&truncated),
+        "--analyses",
+        p(&kept),
+        "--max-errors",
+        "0",
+        "-q",
+    ]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not written"), "{}", stderr(&out));
+    assert!(!kept.exists() && !partial(&kept).exists());
+}
