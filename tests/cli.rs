@@ -242,6 +242,7 @@ fn bench_measures_and_reports_json() {
         "replay_messages_per_second",
         "replay_mb_per_second",
         "replay_peak_rss_mb",
+        "replay_kept_messages_per_second",
         "filter_pipe_messages_per_second",
     ] {
         assert!(f[key].as_f64().unwrap() > 0.0, "{key}: {f}");

@@ -62,6 +62,8 @@ struct Figures {
     replay_events_per_second: f64,
     replay_mb_per_second: f64,
     replay_peak_rss_mb: f64,
+    /// Replay reading the content analyses a first replay kept (`--analyses`).
+    replay_kept_messages_per_second: f64,
     filter_pipe_messages_per_second: Option<f64>,
     check_p50_us: f64,
     check_p99_us: f64,
@@ -165,29 +167,41 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
 
     // Replay, as its own process.
     let report = dir.path().join("report.json");
-    let mut seconds = Vec::new();
-    for _ in 0..opts.runs.max(1) {
-        let mut cmd = Command::new(&exe);
-        cmd.args(["replay", "-q", "--verdicts", "/dev/null", "--report"])
-            .arg(&report)
-            .arg(&input)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if let Some(t) = opts.threads {
-            cmd.args(["--threads", &t.to_string()]);
+    let replays = |extra: &[&std::ffi::OsStr], runs: usize| -> Result<Vec<f64>> {
+        let mut seconds = Vec::new();
+        for _ in 0..runs {
+            let mut cmd = Command::new(&exe);
+            cmd.args(["replay", "-q", "--verdicts", "/dev/null", "--report"])
+                .arg(&report)
+                .arg(&input)
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            if let Some(t) = opts.threads {
+                cmd.args(["--threads", &t.to_string()]);
+            }
+            let started = Instant::now();
+            let out = cmd.output()?;
+            seconds.push(started.elapsed().as_secs_f64());
+            if !out.status.success() {
+                bail!("replay failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
         }
-        let started = Instant::now();
-        let out = cmd.output()?;
-        seconds.push(started.elapsed().as_secs_f64());
-        if !out.status.success() {
-            bail!("replay failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
-    }
+        Ok(seconds)
+    };
+    let mut seconds = replays(&[], opts.runs.max(1))?;
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&report)?)?;
     let events = summary["summary"]["events"].as_u64().unwrap_or(0);
     let messages = summary["summary"]["messages"].as_u64().unwrap_or(0);
     let peak = children_peak_rss();
     let replay = median(&mut seconds);
+    // Again with the content analyses kept by a first replay (`--analyses`), as when a policy
+    // change is replayed over logs replayed before.
+    let kept = dir.path().join("kept.analyses");
+    let kept_args = [std::ffi::OsStr::new("--analyses"), kept.as_os_str()];
+    replays(&kept_args, 1)?; // writes the file
+    let mut kept_seconds = replays(&kept_args, opts.runs.max(1))?;
+    let replay_kept = median(&mut kept_seconds);
 
     // The pipe filter, as its own process, fed JSON Lines.
     let jsonl = if input.to_string_lossy().ends_with(".jsonl") {
@@ -276,6 +290,7 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         replay_events_per_second: events as f64 / replay,
         replay_mb_per_second: input_bytes as f64 / 1e6 / replay,
         replay_peak_rss_mb: peak as f64 / 1e6,
+        replay_kept_messages_per_second: messages as f64 / replay_kept,
         filter_pipe_messages_per_second: (!pipe.is_empty())
             .then(|| messages as f64 / median(&mut pipe)),
         check_p50_us: total.p50_us,
@@ -309,6 +324,11 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         f.runs,
         f.threads,
         f.replay_peak_rss_mb
+    )?;
+    writeln!(
+        o,
+        "  analyses kept {:.0} messages/s (median of {}; `--analyses`, written by a first replay)",
+        f.replay_kept_messages_per_second, f.runs
     )?;
     if let Some(m) = f.filter_pipe_messages_per_second {
         writeln!(o, "filter pipe {m:.0} messages/s (median of {})", f.runs)?;
