@@ -78,6 +78,32 @@ pub fn content_digest(rules: Option<&Path>) -> Result<u64> {
     Ok(h.finish())
 }
 
+/// The analyses file of a command's `--analyses`, if given, for the heuristics of its `--rules`.
+pub fn open(path: Option<&Path>, rules: Option<&Path>) -> Result<Option<Analyses>> {
+    match path {
+        Some(path) => Ok(Some(Analyses::open(path, content_digest(rules)?)?)),
+        None => Ok(None),
+    }
+}
+
+/// One batch's content facts: from the kept analyses when there are some, else computed.
+pub fn analyze(
+    kept: Option<&mut Analyses>,
+    analyzer: &Analyzer,
+    batch: &[Event],
+) -> Result<Analyzed> {
+    match kept {
+        Some(kept) => kept.analyze(analyzer, batch),
+        None => Ok(analyzer.analyze(batch)),
+    }
+}
+
+/// The line to print at the end of a command that kept analyses; `complete` says whether the
+/// logs were read to the end.
+pub fn finish(kept: Option<Analyses>, complete: bool) -> Result<Option<String>> {
+    kept.map(|k| k.finish(complete)).transpose()
+}
+
 /// A replay's analyses file: read when it fits, else written.
 pub struct Analyses {
     path: PathBuf,

@@ -115,6 +115,10 @@ enum Command {
         /// Changed messages listed per direction.
         #[arg(long, default_value_t = 20)]
         sample: usize,
+        /// Keep the messages' content analyses in this file, as `replay --analyses` does (the
+        /// same file serves both).
+        #[arg(long)]
+        analyses: Option<PathBuf>,
         /// Worker threads (the output is the same for any number).
         #[arg(long)]
         threads: Option<usize>,
@@ -325,13 +329,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             let policy = util::load_policy(policy.as_deref())?;
             set_threads(threads)?;
             let content = util::load_content(rules.as_deref())?;
-            let analyses = match analyses {
-                Some(path) => Some(analyses::Analyses::open(
-                    &path,
-                    analyses::content_digest(rules.as_deref())?,
-                )?),
-                None => None,
-            };
+            let analyses = analyses::open(analyses.as_deref(), rules.as_deref())?;
             cmd::replay::run(cmd::replay::ReplayOptions {
                 logs,
                 policy,
@@ -352,14 +350,17 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             truth,
             out,
             sample,
+            analyses,
             threads,
             max_errors,
             quiet,
         } => {
             let (old, new) = cmd::diff::policies(&policies)?;
             set_threads(threads)?;
+            let content = util::load_content(rules.as_deref())?;
             cmd::diff::run(cmd::diff::DiffOptions {
-                content: util::load_content(rules.as_deref())?,
+                analyses: analyses::open(analyses.as_deref(), rules.as_deref())?,
+                content,
                 logs,
                 old,
                 new,

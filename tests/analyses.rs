@@ -224,3 +224,56 @@ fn damaged_unfinished_and_foreign_files_are_never_trusted() {
     assert!(stderr(&out).contains("not written"), "{}", stderr(&out));
     assert!(!kept.exists() && !partial(&kept).exists());
 }
+
+/// `diff` reads the file `replay` wrote (and writes one the same way): its diff is the one of
+/// analysing afresh.
+#[test]
+fn diff_shares_the_analyses_with_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let events = small_world(d, 45);
+    let kept = d.join("world.analyses");
+    let strict = d.join("strict.toml");
+    fs::write(&strict, CONTENT_STRICT).unwrap();
+    let empty = d.join("empty.toml");
+    fs::write(&empty, "").unwrap();
+    let diff = |extra: &[&str]| {
+        let out_file = d.join("diff.json");
+        let mut args = vec![
+            "diff",
+            p(&events),
+            "--policy",
+            p(&empty),
+            "--policy",
+            p(&strict),
+            "--out",
+            p(&out_file),
+            "-q",
+        ];
+        args.extend(extra);
+        let out = ok(&args);
+        (
+            fs::read(&out_file).unwrap(),
+            out.stdout.clone(),
+            stderr(&out),
+        )
+    };
+    let (plain, plain_stdout, _) = diff(&[]);
+    replay(d, &events, &["--analyses", p(&kept)]);
+    let (read, read_stdout, err) = diff(&["--analyses", p(&kept)]);
+    assert!(err.contains("read from"), "{err}");
+    assert_eq!(plain, read);
+    assert_eq!(plain_stdout, read_stdout);
+    let changed: serde_json::Value = serde_json::from_slice(&read).unwrap();
+    assert!(changed["changed"].as_u64().unwrap() > 0, "{changed}");
+
+    fs::remove_file(&kept).unwrap();
+    let (written, _, err) = diff(&["--analyses", p(&kept)]);
+    assert!(err.contains("computed and written"), "{err}");
+    assert_eq!(plain, written);
+    assert!(
+        replay(d, &events, &["--analyses", p(&kept)])
+            .stderr
+            .contains("read from")
+    );
+}

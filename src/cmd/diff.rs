@@ -38,6 +38,8 @@ pub struct DiffOptions {
     pub max_errors: u64,
     /// No progress display.
     pub quiet: bool,
+    /// Where the content analyses are kept between runs over the same logs.
+    pub analyses: Option<crate::analyses::Analyses>,
 }
 
 /// One side of a changed verdict.
@@ -137,7 +139,7 @@ struct Diff {
 }
 
 /// Runs a diff; returns whether the whole log was read.
-pub fn run(opts: DiffOptions) -> Result<bool> {
+pub fn run(mut opts: DiffOptions) -> Result<bool> {
     let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(2);
     let logs = opts.logs.clone();
     let max_errors = opts.max_errors;
@@ -168,9 +170,10 @@ pub fn run(opts: DiffOptions) -> Result<bool> {
         truth: None,
     };
     let analyzer = new.analyzer();
+    let mut analyses = opts.analyses.take();
     for batch in rx {
         // Both engines have the same content heuristics: each message is analysed once.
-        let facts = analyzer.analyze(&batch);
+        let facts = crate::analyses::analyze(analyses.as_mut(), &analyzer, &batch)?;
         let (va, vb) = rayon::join(
             || old.process_analyzed(&batch, &facts),
             || new.process_analyzed(&batch, &facts),
@@ -219,6 +222,7 @@ pub fn run(opts: DiffOptions) -> Result<bool> {
         .join()
         .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))?;
     progress.finish();
+    let kept = crate::analyses::finish(analyses, outcome.failure.is_none())?;
 
     let (sa, sb) = rayon::join(|| old.finish(), || new.finish());
     let sb: BTreeMap<String, Standing> = sb.into_iter().collect();
@@ -260,6 +264,9 @@ pub fn run(opts: DiffOptions) -> Result<bool> {
         w.flush()?;
     }
     print(&d)?;
+    if let Some(line) = kept {
+        eprintln!("{line}");
+    }
     if let Some(failure) = outcome.failure {
         eprintln!("error: {failure}");
         eprintln!("the diff covers everything read before the error");

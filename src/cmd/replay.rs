@@ -145,10 +145,7 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
                 let Some(batch) = next else {
                     return Ok(None);
                 };
-                let facts = match analyses.as_mut() {
-                    Some(kept) => kept.analyze(&analyzer, &batch)?,
-                    None => analyzer.analyze(&batch),
-                };
+                let facts = crate::analyses::analyze(analyses.as_mut(), &analyzer, &batch)?;
                 Ok(Some((batch, facts)))
             },
             || -> Result<()> {
@@ -177,10 +174,7 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
         .join()
         .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))?;
     progress.finish();
-    let kept = match analyses {
-        Some(kept) => Some(kept.finish(outcome.failure.is_none())?),
-        None => None,
-    };
+    let kept = crate::analyses::finish(analyses, outcome.failure.is_none())?;
     if let Some(mut out) = verdict_out {
         out.flush().context("cannot write verdicts")?;
     }
