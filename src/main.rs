@@ -150,6 +150,10 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Keep the messages' content analyses in this file, as `replay --analyses` does (the
+        /// same file serves both).
+        #[arg(long)]
+        analyses: Option<PathBuf>,
         /// Bad lines to count and skip before giving up.
         #[arg(long, default_value_t = 1000)]
         max_errors: u64,
@@ -378,11 +382,13 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             policy,
             rules,
             json,
+            analyses,
             max_errors,
             quiet,
         } => {
             let policy = util::load_policy(policy.as_deref())?;
             cmd::explain::run(cmd::explain::ExplainOptions {
+                analyses: analyses::open(analyses.as_deref(), rules.as_deref())?,
                 logs,
                 policy,
                 content: util::load_content(rules.as_deref())?,

@@ -277,3 +277,54 @@ fn diff_shares_the_analyses_with_replay() {
             .contains("read from")
     );
 }
+
+/// `explain` reads the kept analyses too: the business's explanation and one message's, signal by
+/// signal, are those of analysing afresh.
+#[test]
+fn explain_reads_the_kept_analyses() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let events = small_world(d, 46);
+    let kept = d.join("world.analyses");
+    // A message of the business that sent the most: its explanation has plenty to say.
+    let text = fs::read_to_string(&events).unwrap();
+    let mut sent: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] == "message" {
+            sent.entry(v["business"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(v["id"].as_str().unwrap().to_owned());
+        }
+    }
+    let (business, ids) = sent.iter().max_by_key(|(b, ids)| (ids.len(), *b)).unwrap();
+    let message = &ids[ids.len() / 2];
+    let explain = |extra: &[&str]| {
+        let mut args = vec![
+            "explain",
+            p(&events),
+            "--business",
+            business,
+            "--message",
+            message,
+            "--json",
+            "-q",
+        ];
+        args.extend(extra);
+        let out = ok(&args);
+        (out.stdout.clone(), stderr(&out))
+    };
+    let (plain, _) = explain(&[]);
+    let (written, err) = explain(&["--analyses", p(&kept)]);
+    assert!(err.contains("computed and written"), "{err}");
+    let (read, err) = explain(&["--analyses", p(&kept)]);
+    assert!(err.contains("read from"), "{err}");
+    assert_eq!(plain, written);
+    assert_eq!(plain, read);
+    let v: serde_json::Value = serde_json::from_slice(&read).unwrap();
+    assert_eq!(v["explained"]["message"]["id"], message.as_str(), "{v}");
+    assert!(
+        !v["explained"]["readings"].as_array().unwrap().is_empty(),
+        "{v}"
+    );
+}

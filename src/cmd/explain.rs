@@ -41,6 +41,8 @@ pub struct ExplainOptions {
     pub max_errors: u64,
     /// No progress display.
     pub quiet: bool,
+    /// Where the content analyses are kept between runs over the same logs.
+    pub analyses: Option<crate::analyses::Analyses>,
 }
 
 /// A message as the explanation shows it.
@@ -175,7 +177,7 @@ struct Explanation<'a> {
 }
 
 /// Runs an explanation; returns whether the whole log was read.
-pub fn run(opts: ExplainOptions) -> Result<bool> {
+pub fn run(mut opts: ExplainOptions) -> Result<bool> {
     let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(2);
     let logs = opts.logs.clone();
     let max_errors = opts.max_errors;
@@ -188,10 +190,13 @@ pub fn run(opts: ExplainOptions) -> Result<bool> {
     let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, &bar));
 
     let mut engine = Engine::with_content(opts.policy.clone(), Some(opts.content.clone()));
+    let analyzer = engine.analyzer();
+    let mut analyses = opts.analyses.take();
     let mut texts: HashMap<String, Shown> = HashMap::new();
     let mut explained: Option<MessageExplained> = None;
     let mut content = ContentSummary::default();
     for batch in rx {
+        let facts = crate::analyses::analyze(analyses.as_mut(), &analyzer, &batch)?;
         let mut verdicts = Vec::new();
         let holds_target = opts.message.as_deref().is_some_and(|id| {
             explained.is_none()
@@ -200,14 +205,14 @@ pub fn run(opts: ExplainOptions) -> Result<bool> {
                 )
         });
         if holds_target {
-            for ev in &batch {
+            for (ev, facts) in batch.iter().zip(facts.facts()) {
                 match ev {
                     Event::Message(m)
                         if Some(m.id.as_str()) == opts.message.as_deref()
                             && m.business == opts.business =>
                     {
                         let (verdict, readings) = engine
-                            .observe_explained(ev)
+                            .observe_analyzed(ev, facts.as_ref(), true)
                             .expect("a message gets a verdict");
                         verdicts.push(verdict.clone());
                         explained = Some(MessageExplained {
@@ -216,11 +221,15 @@ pub fn run(opts: ExplainOptions) -> Result<bool> {
                             readings,
                         });
                     }
-                    _ => verdicts.extend(engine.observe(ev)),
+                    _ => verdicts.extend(
+                        engine
+                            .observe_analyzed(ev, facts.as_ref(), false)
+                            .map(|(v, _)| v),
+                    ),
                 }
             }
         } else {
-            verdicts = engine.process(&batch);
+            verdicts = engine.process_analyzed(&batch, &facts);
         }
         let mut mine = verdicts.iter().filter(|v| v.business == opts.business);
         for ev in &batch {
@@ -238,6 +247,9 @@ pub fn run(opts: ExplainOptions) -> Result<bool> {
         .join()
         .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))?;
     progress.finish();
+    if let Some(line) = crate::analyses::finish(analyses, outcome.failure.is_none())? {
+        eprintln!("{line}");
+    }
     if let Some(failure) = &outcome.failure {
         eprintln!("error: {failure}");
         eprintln!("the explanation covers everything read before the error");

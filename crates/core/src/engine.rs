@@ -183,23 +183,47 @@ impl Engine {
 
     /// Applies one event; a message gets its verdict.
     pub fn observe(&mut self, ev: &Event) -> Option<Verdict> {
-        self.observe_with(ev, false).map(|(v, _)| v)
+        let content = self.facts_of(ev);
+        self.observe_with(ev, content.as_ref(), false)
+            .map(|(v, _)| v)
     }
 
     /// Applies one event like [`Engine::observe`]; a message also gets every signal's reading at
     /// that moment, fired or not.
     pub fn observe_explained(&mut self, ev: &Event) -> Option<(Verdict, Vec<Reading>)> {
-        self.observe_with(ev, true)
+        let content = self.facts_of(ev);
+        self.observe_with(ev, content.as_ref(), true)
     }
 
-    fn observe_with(&mut self, ev: &Event, explain: bool) -> Option<(Verdict, Vec<Reading>)> {
-        self.tick(ev);
-        let content = match ev {
+    /// [`Engine::observe`] of an event whose content facts an [`Analyzer`] of this engine (or of
+    /// one with the same heuristics) gave, `None` for an event that is not a message; with
+    /// `explain`, also every signal's reading, as [`Engine::observe_explained`].
+    pub fn observe_analyzed(
+        &mut self,
+        ev: &Event,
+        content: Option<&ContentFacts>,
+        explain: bool,
+    ) -> Option<(Verdict, Vec<Reading>)> {
+        self.observe_with(ev, content, explain)
+    }
+
+    /// The content facts of an event: a message's analysis, `None` otherwise.
+    fn facts_of(&self, ev: &Event) -> Option<ContentFacts> {
+        match ev {
             Event::Message(m) => self.analyze(m),
             _ => None,
-        };
+        }
+    }
+
+    fn observe_with(
+        &mut self,
+        ev: &Event,
+        content: Option<&ContentFacts>,
+        explain: bool,
+    ) -> Option<(Verdict, Vec<Reading>)> {
+        self.tick(ev);
         let ctx = match ev {
-            Event::Message(m) => self.context(m, content.as_ref()),
+            Event::Message(m) => self.context(m, content),
             _ => MessageContext::default(),
         };
         let state = self
@@ -211,10 +235,10 @@ impl Engine {
                 m,
                 recipient_key(&m.recipient),
                 ctx,
-                content.as_ref(),
+                content,
                 &self.policy,
             )),
-            _ => apply(state, ev, ctx, content.as_ref(), &self.policy).map(|v| (v, Vec::new())),
+            _ => apply(state, ev, ctx, content, &self.policy).map(|v| (v, Vec::new())),
         }
     }
 
