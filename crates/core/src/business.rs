@@ -1334,8 +1334,12 @@ impl BusinessState {
                 count as f64 / of.max(count) as f64
             };
             let mut r = Reading::new(signal, value, rule.threshold, count, of);
-            if ready {
-                let p = rule.prior(scale).prob_above(count, of, rule.threshold);
+            let prior = rule.prior(scale);
+            if ready && !all && !prior.may_be_above(count, of, rule.threshold, rule.confidence) {
+                // Certainly below its confidence: it does not fire, and only what fires is kept
+                // when not explaining.
+            } else if ready {
+                let p = prior.prob_above(count, of, rule.threshold);
                 r = r.with_probability(p);
                 r.fired = p >= rule.confidence;
             } else {
@@ -1410,10 +1414,14 @@ impl BusinessState {
                 reads,
                 delivered,
             );
-            if ready {
-                let p = read
-                    .prior(scale)
-                    .prob_below(reads, delivered, read.threshold);
+            let prior = read.prior(scale);
+            if ready
+                && !all
+                && !prior.may_be_below(reads, delivered, read.threshold, read.confidence)
+            {
+                // Certainly below its confidence (see the rates above).
+            } else if ready {
+                let p = prior.prob_below(reads, delivered, read.threshold);
                 r = r.with_probability(p);
                 r.fired = p >= read.confidence;
             } else {

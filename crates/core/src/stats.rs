@@ -25,6 +25,49 @@ impl Prior {
         Beta::new(a, b).ok()
     }
 
+    /// Whether P(true rate > `threshold`) given `hits` out of `trials` may reach `floor`: `false`
+    /// only when Cantelli's inequality on the posterior, P(X − μ ≥ k) ≤ σ² / (σ² + k²), puts it
+    /// below half of `floor` — far enough below that the computed probability (whose numerical
+    /// error is many orders smaller) cannot reach `floor` either. Judging a business asks only
+    /// whether a rate signal fires; most rates are nowhere near their line, and this answers for
+    /// them without the Beta CDF's continued fraction.
+    pub fn may_be_above(self, hits: u64, trials: u64, threshold: f64, floor: f64) -> bool {
+        self.may_be_beyond(hits, trials, threshold, floor, true)
+    }
+
+    /// [`Prior::may_be_above`] for P(true rate < `threshold`).
+    pub fn may_be_below(self, hits: u64, trials: u64, threshold: f64, floor: f64) -> bool {
+        self.may_be_beyond(hits, trials, threshold, floor, false)
+    }
+
+    fn may_be_beyond(
+        self,
+        hits: u64,
+        trials: u64,
+        threshold: f64,
+        floor: f64,
+        above: bool,
+    ) -> bool {
+        let trials = trials.max(hits);
+        let a = self.rate * self.strength + hits as f64;
+        let b = (1.0 - self.rate) * self.strength + (trials - hits) as f64;
+        if !(a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite() && floor > 0.0) {
+            return true;
+        }
+        let n = a + b;
+        let mean = a / n;
+        let variance = a * b / (n * n * (n + 1.0));
+        let k = if above {
+            threshold - mean
+        } else {
+            mean - threshold
+        };
+        if k <= 0.0 {
+            return true;
+        }
+        variance / (variance + k * k) >= 0.5 * floor
+    }
+
     /// P(true rate > `threshold`) given `hits` out of `trials`.
     pub fn prob_above(self, hits: u64, trials: u64, threshold: f64) -> f64 {
         self.posterior(hits, trials)
@@ -80,6 +123,53 @@ mod tests {
         let (lo, hi) = PRIOR.interval(50, 10_000, 0.9);
         assert!(lo < 0.005 && 0.005 < hi, "({lo}, {hi})");
         assert!(hi - lo < 0.003);
+    }
+
+    /// The bound never says "cannot reach" of a probability that reaches half the floor, over
+    /// priors, counts and lines like the policy's and far outside them; and it does answer for
+    /// rates far from their line (else it would save nothing).
+    #[test]
+    fn the_cantelli_bound_only_rules_out_what_cannot_fire() {
+        let mut ruled_out = 0;
+        for (rate, strength) in [(0.001, 500.0), (0.01, 50.0), (0.3, 10.0), (0.6, 2.0)] {
+            let prior = Prior { rate, strength };
+            for trials in [1u64, 3, 10, 50, 200, 1_000, 20_000, 300_000] {
+                for hits in [
+                    0,
+                    1,
+                    2,
+                    5,
+                    trials / 100,
+                    trials / 10,
+                    trials / 3,
+                    trials / 2,
+                    trials,
+                ] {
+                    let hits = hits.min(trials);
+                    for threshold in [0.001, 0.003, 0.02, 0.1, 0.25, 0.5, 0.9] {
+                        for floor in [0.5, 0.9, 0.95, 0.99, 0.999] {
+                            let above = prior.prob_above(hits, trials, threshold);
+                            if !prior.may_be_above(hits, trials, threshold, floor) {
+                                assert!(
+                                    above < 0.5 * floor,
+                                    "{prior:?} {hits}/{trials} > {threshold}: {above}"
+                                );
+                                ruled_out += 1;
+                            }
+                            let below = prior.prob_below(hits, trials, threshold);
+                            if !prior.may_be_below(hits, trials, threshold, floor) {
+                                assert!(
+                                    below < 0.5 * floor,
+                                    "{prior:?} {hits}/{trials} < {threshold}: {below}"
+                                );
+                                ruled_out += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(ruled_out > 5_000, "{ruled_out}");
     }
 
     #[test]
