@@ -183,6 +183,11 @@ impl Analyses {
         })
     }
 
+    /// Whether the analyses are being read from the file (not computed).
+    pub fn reading(&self) -> bool {
+        matches!(self.state, State::Reading { .. })
+    }
+
     /// The file, positioned at its first record, and its record count; or why it does not fit.
     /// An error only when it exists and is not an analyses file, or cannot be read.
     fn fitting(

@@ -14,7 +14,9 @@
 //!
 //! The first pass needs no state, so an [`Analyzer`] can run it apart from the engine: replay
 //! analyses the next batch while [`Engine::process_analyzed`] applies this one, keeping both cores
-//! busy through the sequential second pass.
+//! busy through the sequential second pass. The second pass touches only the cross-business state
+//! and the third only the businesses', so [`Engine::split`] hands them out as two halves: replay
+//! reading kept analyses runs the next batch's second pass beside this batch's third.
 
 use std::collections::VecDeque;
 
@@ -89,6 +91,12 @@ pub struct Engine {
     policy: Policy,
     content: Option<ContentEngine>,
     businesses: FxHashMap<String, BusinessState>,
+    cross: Crossing,
+}
+
+/// The state that crosses businesses, which pass 2 reads and writes (and pass 3 never does).
+#[derive(Debug, Default)]
+struct Crossing {
     fatigue: FxHashMap<u64, RecipientLoad>,
     campaigns: Campaigns,
     clock: Timestamp,
@@ -96,68 +104,17 @@ pub struct Engine {
     counts: EngineCounts,
 }
 
-impl Engine {
-    /// An engine with no state, with the shipped content heuristics.
-    pub fn new(policy: Policy) -> Self {
-        Engine::with_content(policy, Some(ContentEngine::default()))
-    }
-
-    /// An engine with no state and the given content heuristics (`None`: no content signals).
-    pub fn with_content(policy: Policy, content: Option<ContentEngine>) -> Self {
-        Engine {
-            policy,
-            content,
-            businesses: FxHashMap::default(),
-            fatigue: FxHashMap::default(),
-            campaigns: Campaigns::default(),
-            clock: 0,
-            last_sweep: 0,
-            counts: EngineCounts::default(),
-        }
-    }
-
-    /// The policy in force.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    /// The latest event time seen.
-    pub fn clock(&self) -> Timestamp {
-        self.clock
-    }
-
-    /// What the engine has seen.
-    pub fn counts(&self) -> EngineCounts {
-        self.counts
-    }
-
-    /// Businesses with state.
-    pub fn businesses(&self) -> usize {
-        self.businesses.len()
-    }
-
-    /// Recipients held across all businesses' states and the fatigue tracker.
-    pub fn recipients_held(&self) -> (usize, usize) {
-        (
-            self.businesses
-                .values()
-                .map(BusinessState::recipients_held)
-                .sum(),
-            self.fatigue.len(),
-        )
-    }
-
-    fn analyze(&self, m: &Message) -> Option<ContentFacts> {
-        self.content
-            .as_ref()
-            .map(|c| ContentFacts::analyze(c, &m.text))
-    }
-
-    fn context(&mut self, m: &Message, content: Option<&ContentFacts>) -> MessageContext {
+impl Crossing {
+    fn context(
+        &mut self,
+        m: &Message,
+        content: Option<&ContentFacts>,
+        policy: &Policy,
+    ) -> MessageContext {
         context(
             m,
             content,
-            &self.policy,
+            policy,
             |key, ts, cap| self.fatigue.entry(key).or_default().record(ts, cap),
             |fp, business, ts| self.campaigns.observe(fp, business, ts, Span::Day.millis()),
         )
@@ -179,6 +136,149 @@ impl Engine {
             self.campaigns.sweep(horizon);
             self.last_sweep = self.clock;
         }
+    }
+}
+
+/// Pass 2 of one batch, done ahead of pass 3 by a [`CrossPass`]: each message's cross-business
+/// context, and the batch's events grouped by business (indices, in log order).
+#[derive(Debug)]
+pub struct Prepared {
+    ctx: Vec<MessageContext>,
+    groups: Vec<Vec<u32>>,
+}
+
+/// The cross-business half of an engine (pass 2), from [`Engine::split`].
+#[derive(Debug)]
+pub struct CrossPass<'a> {
+    policy: &'a Policy,
+    cross: &'a mut Crossing,
+}
+
+/// The per-business half of an engine (pass 3), from [`Engine::split`].
+#[derive(Debug)]
+pub struct BusinessPass<'a> {
+    policy: &'a Policy,
+    businesses: &'a mut FxHashMap<String, BusinessState>,
+}
+
+impl CrossPass<'_> {
+    /// Pass 2 of a batch whose content an [`Analyzer`] gave. Batches must be prepared in log
+    /// order, each once, and applied in the same order.
+    ///
+    /// # Panics
+    ///
+    /// If `content` is not the analysis of `events` (it has another length): a caller's bug.
+    pub fn prepare(&mut self, events: &[Event], content: &Analyzed) -> Prepared {
+        assert_eq!(
+            content.facts.len(),
+            events.len(),
+            "the analysis is of another batch"
+        );
+        prepare(self.cross, self.policy, events, &content.facts)
+    }
+}
+
+impl BusinessPass<'_> {
+    /// Pass 3 of a batch prepared by the [`CrossPass`] of the same engine: the verdicts of its
+    /// messages in log order, those of [`Engine::process_analyzed`].
+    ///
+    /// # Panics
+    ///
+    /// If `content` or `prepared` is not of `events` (another length): a caller's bug.
+    pub fn apply(
+        &mut self,
+        events: &[Event],
+        content: &Analyzed,
+        prepared: Prepared,
+    ) -> Vec<Verdict> {
+        assert_eq!(
+            content.facts.len(),
+            events.len(),
+            "the analysis is of another batch"
+        );
+        assert_eq!(
+            prepared.ctx.len(),
+            events.len(),
+            "prepared for another batch"
+        );
+        apply_prepared(
+            self.businesses,
+            self.policy,
+            events,
+            &content.facts,
+            prepared,
+        )
+    }
+}
+
+impl Engine {
+    /// An engine with no state, with the shipped content heuristics.
+    pub fn new(policy: Policy) -> Self {
+        Engine::with_content(policy, Some(ContentEngine::default()))
+    }
+
+    /// An engine with no state and the given content heuristics (`None`: no content signals).
+    pub fn with_content(policy: Policy, content: Option<ContentEngine>) -> Self {
+        Engine {
+            policy,
+            content,
+            businesses: FxHashMap::default(),
+            cross: Crossing::default(),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The latest event time seen.
+    pub fn clock(&self) -> Timestamp {
+        self.cross.clock
+    }
+
+    /// What the engine has seen.
+    pub fn counts(&self) -> EngineCounts {
+        self.cross.counts
+    }
+
+    /// Businesses with state.
+    pub fn businesses(&self) -> usize {
+        self.businesses.len()
+    }
+
+    /// Recipients held across all businesses' states and the fatigue tracker.
+    pub fn recipients_held(&self) -> (usize, usize) {
+        (
+            self.businesses
+                .values()
+                .map(BusinessState::recipients_held)
+                .sum(),
+            self.cross.fatigue.len(),
+        )
+    }
+
+    fn analyze(&self, m: &Message) -> Option<ContentFacts> {
+        self.content
+            .as_ref()
+            .map(|c| ContentFacts::analyze(c, &m.text))
+    }
+
+    /// The engine as its two halves, to run pass 2 of the next batch while pass 3 applies this
+    /// one: replay prepares batch `k + 1` beside applying batch `k`. Pass 2 reads and writes only
+    /// the cross-business state, pass 3 only the businesses', so the verdicts are those of
+    /// [`Engine::process_analyzed`] batch after batch.
+    pub fn split(&mut self) -> (CrossPass<'_>, BusinessPass<'_>) {
+        (
+            CrossPass {
+                policy: &self.policy,
+                cross: &mut self.cross,
+            },
+            BusinessPass {
+                policy: &self.policy,
+                businesses: &mut self.businesses,
+            },
+        )
     }
 
     /// Applies one event; a message gets its verdict.
@@ -221,9 +321,9 @@ impl Engine {
         content: Option<&ContentFacts>,
         explain: bool,
     ) -> Option<(Verdict, Vec<Reading>)> {
-        self.tick(ev);
+        self.cross.tick(ev);
         let ctx = match ev {
-            Event::Message(m) => self.context(m, content),
+            Event::Message(m) => self.cross.context(m, content, &self.policy),
             _ => MessageContext::default(),
         };
         let state = self
@@ -275,60 +375,19 @@ impl Engine {
 
     /// Passes 2 and 3 of [`Engine::process`].
     fn apply_batch(&mut self, events: &[Event], content: &[Option<ContentFacts>]) -> Vec<Verdict> {
-        // Pass 2, in log order: cross-business context, and the grouping by business.
-        let mut ctx = vec![MessageContext::default(); events.len()];
-        let mut slot_of: FxHashMap<&str, usize> = FxHashMap::default();
-        let mut groups: Vec<(&str, Vec<u32>)> = Vec::new();
-        for (i, ev) in events.iter().enumerate() {
-            self.tick(ev);
-            if let Event::Message(m) = ev {
-                ctx[i] = self.context(m, content[i].as_ref());
-            }
-            let b = ev.business();
-            let g = *slot_of.entry(b).or_insert_with(|| {
-                groups.push((b, Vec::new()));
-                groups.len() - 1
-            });
-            groups[g].1.push(i as u32);
-        }
-        // Pass 3, per business in parallel.
-        let mut work: Vec<(String, BusinessState, Vec<u32>)> = groups
-            .into_iter()
-            .map(|(b, idx)| {
-                let state = self
-                    .businesses
-                    .remove(b)
-                    .unwrap_or_else(|| BusinessState::new(events[idx[0] as usize].ts()));
-                (b.to_owned(), state, idx)
-            })
-            .collect();
-        let policy = &self.policy;
-        let found: Vec<Vec<(u32, Verdict)>> = work
-            .par_iter_mut()
-            .map(|(_, state, idx)| {
-                idx.iter()
-                    .filter_map(|&i| {
-                        let i = i as usize;
-                        apply(state, &events[i], ctx[i], content[i].as_ref(), policy)
-                            .map(|v| (i as u32, v))
-                    })
-                    .collect()
-            })
-            .collect();
-        for (b, state, _) in work {
-            self.businesses.insert(b, state);
-        }
-        // Back into log order.
-        let mut slots: Vec<Option<Verdict>> = vec![None; events.len()];
-        for (i, v) in found.into_iter().flatten() {
-            slots[i as usize] = Some(v);
-        }
-        slots.into_iter().flatten().collect()
+        let prepared = prepare(&mut self.cross, &self.policy, events, content);
+        apply_prepared(
+            &mut self.businesses,
+            &self.policy,
+            events,
+            content,
+            prepared,
+        )
     }
 
     /// Brings every business to the engine's clock and returns their standings, by business id.
     pub fn finish(&mut self) -> Vec<(String, Standing)> {
-        let clock = self.clock;
+        let clock = self.cross.clock;
         let policy = &self.policy;
         let mut out: Vec<(String, Standing)> = self
             .businesses
@@ -355,6 +414,75 @@ impl Engine {
             .get(business)
             .map(|s| s.standing(&self.policy))
     }
+}
+
+/// Pass 2 of a batch, in log order: each message's cross-business context, and the grouping by
+/// business.
+fn prepare(
+    cross: &mut Crossing,
+    policy: &Policy,
+    events: &[Event],
+    content: &[Option<ContentFacts>],
+) -> Prepared {
+    let mut ctx = vec![MessageContext::default(); events.len()];
+    let mut slot_of: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    for (i, ev) in events.iter().enumerate() {
+        cross.tick(ev);
+        if let Event::Message(m) = ev {
+            ctx[i] = cross.context(m, content[i].as_ref(), policy);
+        }
+        let g = *slot_of.entry(ev.business()).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i as u32);
+    }
+    Prepared { ctx, groups }
+}
+
+/// Pass 3 of a prepared batch: each business's events through its own state, businesses in
+/// parallel on the current rayon pool; the verdicts in log order.
+fn apply_prepared(
+    businesses: &mut FxHashMap<String, BusinessState>,
+    policy: &Policy,
+    events: &[Event],
+    content: &[Option<ContentFacts>],
+    prepared: Prepared,
+) -> Vec<Verdict> {
+    let Prepared { ctx, groups } = prepared;
+    let mut work: Vec<(String, BusinessState, Vec<u32>)> = groups
+        .into_iter()
+        .map(|idx| {
+            let first = &events[idx[0] as usize];
+            let b = first.business();
+            let state = businesses
+                .remove(b)
+                .unwrap_or_else(|| BusinessState::new(first.ts()));
+            (b.to_owned(), state, idx)
+        })
+        .collect();
+    let found: Vec<Vec<(u32, Verdict)>> = work
+        .par_iter_mut()
+        .map(|(_, state, idx)| {
+            idx.iter()
+                .filter_map(|&i| {
+                    let i = i as usize;
+                    apply(state, &events[i], ctx[i], content[i].as_ref(), policy)
+                        .map(|v| (i as u32, v))
+                })
+                .collect()
+        })
+        .collect();
+    for (b, state, _) in work {
+        businesses.insert(b, state);
+    }
+    // Back into log order.
+    let mut slots: Vec<Option<Verdict>> = vec![None; events.len()];
+    for (i, v) in found.into_iter().flatten() {
+        slots[i as usize] = Some(v);
+    }
+    slots.into_iter().flatten().collect()
 }
 
 /// Every message's content facts, in parallel; `None` for other events and without heuristics.

@@ -26,7 +26,9 @@ pub mod window;
 
 pub use business::{BusinessState, MessageContext, Reading, Standing};
 pub use content::{Campaigns, ContentFacts};
-pub use engine::{Analyzed, Analyzer, Engine, RecipientLoad, apply};
+pub use engine::{
+    Analyzed, Analyzer, BusinessPass, CrossPass, Engine, Prepared, RecipientLoad, apply,
+};
 pub use event::{
     BusinessInfo, Category, DecodeError, DecodeErrorKind, Delivery, DeliveryStatus, Event,
     Feedback, FeedbackKind, Message, Tier, Timestamp,
