@@ -16,7 +16,9 @@
 //!   record of another text (the file is of other logs), or one that cannot be decoded, stops the
 //!   reading: from that batch on the facts are computed, and the file is left as it was;
 //! - it is written to `FILE.partial` and renamed to `FILE` only when the logs were read to the
-//!   end, with a trailer giving the number of records; a file without it is not used.
+//!   end, with a trailer giving the number of records; a file without it is not used. A write
+//!   that fails (a full disk) removes the partial file and the replay goes on computing: the
+//!   analyses only save time, the verdicts are the replay's job.
 //!
 //! Layout: `SPWANL01`, the digest (u64, little-endian), then per message in log order the bincode
 //! (standard configuration) of `(text hash, ContentFacts)`, then `SPWEND01` and the record count
@@ -133,6 +135,9 @@ enum State {
         /// Records read before.
         read: u64,
     },
+    /// Writing failed (a full disk): the partial file is removed and the facts are computed;
+    /// the replay goes on, since the analyses only save time.
+    Failed { why: String },
     /// Finished.
     Done,
 }
@@ -260,17 +265,27 @@ impl Analyses {
             } => {
                 let analyzed = analyzer.analyze(batch);
                 let config = bincode::config::standard();
+                let mut failed = None;
                 for ((ev, facts), hash) in batch.iter().zip(analyzed.facts()).zip(&hashes) {
                     let (Event::Message(_), Some(facts)) = (ev, facts) else {
                         continue;
                     };
-                    bincode::encode_into_std_write((hash, facts), out, config)
-                        .with_context(|| format!("cannot write analyses {}", partial.display()))?;
+                    if let Err(e) = bincode::encode_into_std_write((hash, facts), out, config) {
+                        failed = Some(format!("cannot write {}: {e}", partial.display()));
+                        break;
+                    }
                     *written += 1;
+                }
+                if let Some(why) = failed {
+                    let partial = partial.clone();
+                    self.state = State::Failed { why };
+                    let _ = std::fs::remove_file(&partial);
                 }
                 Ok(analyzed)
             }
-            State::Computing { .. } | State::Done => Ok(analyzer.analyze(batch)),
+            State::Computing { .. } | State::Failed { .. } | State::Done => {
+                Ok(analyzer.analyze(batch))
+            }
         }
     }
 
@@ -308,13 +323,20 @@ impl Analyses {
                         "analyses: not written to {path}, the logs were not read to the end"
                     ));
                 }
-                let write_err = || format!("cannot write analyses {}", partial.display());
-                out.write_all(END)
+                let ended = out
+                    .write_all(END)
                     .and_then(|()| out.write_all(&written.to_le_bytes()))
                     .and_then(|()| out.flush())
-                    .with_context(write_err)?;
-                out.get_ref().sync_all().with_context(write_err)?;
+                    .and_then(|()| out.get_ref().sync_all());
                 drop(out);
+                if let Err(e) = ended {
+                    let _ = std::fs::remove_file(&partial);
+                    return Ok(format!(
+                        "analyses: not written (cannot write {}: {e}); the replay computed them \
+                         and went on",
+                        partial.display()
+                    ));
+                }
                 std::fs::rename(&partial, &self.path)
                     .with_context(|| format!("cannot move {} to {path}", partial.display()))?;
                 Ok(format!(
@@ -322,6 +344,9 @@ impl Analyses {
                     thousands(written)
                 ))
             }
+            State::Failed { why } => Ok(format!(
+                "analyses: not written ({why}); the replay computed them and went on"
+            )),
             State::Done => Ok(String::new()),
         }
     }

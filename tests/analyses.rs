@@ -328,3 +328,38 @@ fn explain_reads_the_kept_analyses() {
         "{v}"
     );
 }
+
+/// A disk that fills up under the analyses file (a file size limit, `RLIMIT_FSIZE`) does not stop
+/// the replay: the analyses only save time. It says so, leaves no partial file, and its verdicts
+/// are all there.
+#[test]
+fn a_full_disk_under_the_analyses_file_does_not_stop_the_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let events = small_world(d, 47);
+    let kept = d.join("world.analyses");
+    let plain = ok(&["replay", p(&events), "--verdicts", "-", "-q"]).stdout;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_spamward"));
+    cmd.args([
+        "replay",
+        p(&events),
+        "--verdicts",
+        "-",
+        "-q",
+        "--analyses",
+        p(&kept),
+    ]);
+    crate::load::with_file_size_limit(&mut cmd, 64 << 10);
+    let out = cmd.output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("analyses: not written") && err.contains("File too large"),
+        "{err}"
+    );
+    assert!(!kept.exists() && !partial(&kept).exists());
+    assert!(
+        out.stdout == plain,
+        "verdicts differ from a replay without the file"
+    );
+}

@@ -378,7 +378,7 @@ fn a_full_disk_closes_the_service_and_keeps_every_acknowledged_event() {
 /// Limits the file size of a command's process to `bytes` (`RLIMIT_FSIZE`, binding on root as
 /// well), with a write past it failing with EFBIG rather than killing the process: a disk that
 /// fills up.
-fn with_file_size_limit(cmd: &mut std::process::Command, bytes: u64) {
+pub(crate) fn with_file_size_limit(cmd: &mut std::process::Command, bytes: u64) {
     use std::os::unix::process::CommandExt;
     // SAFETY: between fork and exec only async-signal-safe calls: signal(2), setrlimit(2).
     unsafe {
