@@ -20,10 +20,14 @@
 //!   that fails (a full disk) removes the partial file and the replay goes on computing: the
 //!   analyses only save time, the verdicts are the replay's job.
 //!
-//! Layout: `SPWANL01`, the digest (u64, little-endian), then per message in log order the bincode
-//! (standard configuration) of `(text hash, ContentFacts)`, then `SPWEND01` and the record count
-//! (u64, little-endian). A file that exists and does not start with `SPWANL01` is never
-//! overwritten.
+//! - each record also holds a checksum of its bytes, so a damaged record is never taken for facts
+//!   (a byte flipped inside a number would otherwise still decode).
+//!
+//! Layout: `SPWANL02`, the digest (u64, little-endian), then per message in log order a record:
+//! the text hash (u64), the checksum (u64: FNV-1a of the text hash and the facts' bytes), the
+//! facts' length (u32, at most 1 MiB) and the facts (bincode, standard configuration), all
+//! little-endian; then `SPWEND01` and the record count (u64, little-endian). A file that exists
+//! and does not start with `SPWANL` is never overwritten.
 
 use std::fs::File;
 use std::hash::Hasher;
@@ -37,7 +41,11 @@ use spamward_core::{Analyzed, Analyzer, ContentFacts, Event};
 
 use crate::util::thousands;
 
-const MAGIC: &[u8; 8] = b"SPWANL01";
+const MAGIC: &[u8; 8] = b"SPWANL02";
+/// What every version of the format starts with: a file without it is not an analyses file.
+const FAMILY: &[u8; 6] = b"SPWANL";
+/// The longest facts record read: a damaged length cannot claim more memory.
+const MAX_RECORD: usize = 1 << 20;
 const END: &[u8; 8] = b"SPWEND01";
 /// Header: magic and digest.
 const HEADER: u64 = 16;
@@ -212,7 +220,7 @@ impl Analyses {
         let len = file.metadata().with_context(read_err)?.len();
         let mut head = [0u8; HEADER as usize];
         let got = read_up_to(&mut file, &mut head).with_context(read_err)?;
-        if got < MAGIC.len() || &head[..8] != MAGIC {
+        if got < FAMILY.len() || &head[..FAMILY.len()] != FAMILY {
             anyhow::bail!(
                 "{}: exists and is not a spamward analyses file; not overwriting it",
                 path.display()
@@ -220,6 +228,9 @@ impl Analyses {
         }
         if len < HEADER + TRAILER || got < head.len() {
             return Ok(Err("it was cut short".into()));
+        }
+        if &head[..8] != MAGIC {
+            return Ok(Err("it is of another version of the format".into()));
         }
         if u64::from_le_bytes(head[8..16].try_into().expect("8 bytes")) != digest {
             return Ok(Err(
@@ -264,13 +275,14 @@ impl Analyses {
                 ..
             } => {
                 let analyzed = analyzer.analyze(batch);
-                let config = bincode::config::standard();
                 let mut failed = None;
-                for ((ev, facts), hash) in batch.iter().zip(analyzed.facts()).zip(&hashes) {
+                let mut record = Vec::new();
+                for ((ev, facts), &hash) in batch.iter().zip(analyzed.facts()).zip(&hashes) {
                     let (Event::Message(_), Some(facts)) = (ev, facts) else {
                         continue;
                     };
-                    if let Err(e) = bincode::encode_into_std_write((hash, facts), out, config) {
+                    encode_record(hash, facts, &mut record);
+                    if let Err(e) = out.write_all(&record) {
                         failed = Some(format!("cannot write {}: {e}", partial.display()));
                         break;
                     }
@@ -372,9 +384,8 @@ fn read_batch(
     batch: &[Event],
     hashes: &[u64],
 ) -> std::result::Result<Vec<Option<ContentFacts>>, String> {
-    // A damaged length cannot claim more memory than one message's facts could take.
-    let config = bincode::config::standard().with_limit::<{ 1 << 20 }>();
     let mut facts = Vec::with_capacity(batch.len());
+    let mut bytes = Vec::new();
     let mut at = *read;
     for (ev, &hash) in batch.iter().zip(hashes) {
         if !matches!(ev, Event::Message(_)) {
@@ -387,7 +398,7 @@ fn read_batch(
                 thousands(records)
             ));
         }
-        let (kept, f): (u64, ContentFacts) = bincode::decode_from_std_read(input, config)
+        let (kept, f) = decode_record(input, &mut bytes)
             .map_err(|e| format!("record {} could not be read ({e})", thousands(at + 1)))?;
         if kept != hash {
             return Err(format!(
@@ -402,6 +413,55 @@ fn read_batch(
     Ok(facts)
 }
 
+/// One record: the text hash, the checksum, the facts' length and the facts, into `out`.
+fn encode_record(hash: u64, facts: &ContentFacts, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&hash.to_le_bytes());
+    out.extend_from_slice(&[0; 12]); // checksum and length, below
+    bincode::encode_into_std_write(facts, out, bincode::config::standard())
+        .expect("writing to a Vec cannot fail");
+    let len = (out.len() - 20) as u32;
+    let check = checksum(hash, &out[20..]);
+    out[8..16].copy_from_slice(&check.to_le_bytes());
+    out[16..20].copy_from_slice(&len.to_le_bytes());
+}
+
+/// The checksum of a record: FNV-1a over the text hash and the facts' bytes.
+fn checksum(hash: u64, facts: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in hash.to_le_bytes().iter().chain(facts) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Reads one record: its text hash and facts, or what is wrong with it. `bytes` is scratch.
+fn decode_record(
+    input: &mut impl Read,
+    bytes: &mut Vec<u8>,
+) -> std::result::Result<(u64, ContentFacts), String> {
+    let mut head = [0u8; 20];
+    input.read_exact(&mut head).map_err(|e| e.to_string())?;
+    let word = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
+    let (hash, check) = (word(0), word(8));
+    let len = u32::from_le_bytes(head[16..20].try_into().expect("4 bytes")) as usize;
+    if len > MAX_RECORD {
+        return Err(format!("a length of {len} bytes"));
+    }
+    bytes.resize(len, 0);
+    input.read_exact(bytes).map_err(|e| e.to_string())?;
+    if checksum(hash, bytes) != check {
+        return Err("its checksum does not match".into());
+    }
+    let (facts, used): (ContentFacts, usize) =
+        bincode::decode_from_slice(bytes, bincode::config::standard())
+            .map_err(|e| e.to_string())?;
+    if used != len {
+        return Err(format!("{} bytes left over", len - used));
+    }
+    Ok((hash, facts))
+}
+
 /// Reads until `buf` is full or the file ends; how many bytes were read.
 fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut got = 0;
@@ -414,4 +474,69 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(got)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spamward_core::{Engine, Policy};
+
+    fn batch() -> Vec<Event> {
+        (0..40)
+            .map(|i| {
+                let line = format!(
+                    r#"{{"type":"message","id":"m-{i}","ts":{},"business":"b-{}","recipient":"r-{i}","category":"utility","text":"Your parcel {i} is on hold, pay the £{i}.99 fee at http://parcel-{i}.click/x now"}}"#,
+                    1_764_000_000_000u64 + i,
+                    i % 3
+                );
+                Event::from_json(line.as_bytes()).unwrap()
+            })
+            .collect()
+    }
+
+    /// Whatever a damaged file holds, reading it neither panics nor yields facts that are not
+    /// the analysis: every damaged copy gives exactly the facts of analysing afresh.
+    #[test]
+    fn damaged_files_never_panic_and_never_change_the_facts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.analyses");
+        let analyzer = Engine::new(Policy::default()).analyzer();
+        let events = batch();
+        let truth = analyzer.analyze(&events);
+        let mut kept = Analyses::open(&path, 7).unwrap();
+        kept.analyze(&analyzer, &events).unwrap();
+        kept.finish(true).unwrap();
+        let whole = std::fs::read(&path).unwrap();
+        let mut read = Analyses::open(&path, 7).unwrap();
+        assert!(read.reading());
+        assert_eq!(
+            read.analyze(&analyzer, &events).unwrap().facts(),
+            truth.facts()
+        );
+
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..1000 {
+            let mut bytes = whole.clone();
+            for _ in 0..1 + round % 4 {
+                let at = (next() as usize) % bytes.len();
+                bytes[at] = next() as u8;
+            }
+            if round % 7 == 0 {
+                bytes.truncate((next() as usize) % bytes.len());
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            let Ok(mut kept) = Analyses::open(&path, 7) else {
+                continue; // the magic was hit: refused, as a foreign file is
+            };
+            let got = kept.analyze(&analyzer, &events).unwrap();
+            assert_eq!(got.facts(), truth.facts(), "round {round}");
+            drop(kept);
+        }
+    }
 }
