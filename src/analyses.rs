@@ -20,6 +20,9 @@
 //!   that fails (a full disk) removes the partial file and the replay goes on computing: the
 //!   analyses only save time, the verdicts are the replay's job.
 //!
+//! - logs that go on past the file (another day's log after the same ones) extend it: once
+//!   every record has matched, the file is copied to `FILE.partial` without its trailer and the
+//!   rest is added, so it ends up the bytes a replay of all the logs writes afresh;
 //! - each record also holds a checksum of its bytes, so a damaged record is never taken for facts
 //!   (a byte flipped inside a number would otherwise still decode).
 //!
@@ -135,7 +138,12 @@ enum State {
         partial: PathBuf,
         /// Why the file is written (it was missing, or why it did not fit).
         why: String,
+        /// Records in the file so far.
         written: u64,
+        /// Records carried over from the file being extended (0 when written afresh).
+        kept: u64,
+        /// Messages of the next batch already in the file (when extending), not written again.
+        skip: u64,
     },
     /// The file stopped fitting partway: computed from then on, the file left as it was.
     Computing {
@@ -176,9 +184,7 @@ impl Analyses {
             }
             Err(why) => why,
         };
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
+        let partial = partial_path(path);
         let file = File::create(&partial)
             .with_context(|| format!("cannot create analyses {}", partial.display()))?;
         let mut out = BufWriter::with_capacity(1 << 16, file);
@@ -192,6 +198,8 @@ impl Analyses {
                 partial,
                 why,
                 written: 0,
+                kept: 0,
+                skip: 0,
             },
         })
     }
@@ -262,7 +270,27 @@ impl Analyses {
                 read,
             } => match read_batch(input, *records, read, batch, &hashes) {
                 Ok(facts) => Ok(Analyzed::from_facts(facts)),
-                Err(why) => {
+                Err(Misfit::Ended) => {
+                    // Every record matched and the logs go on (a log that grew, another day's
+                    // log after the others): the file is extended with the rest.
+                    let (records, read) = (*records, *read);
+                    self.state = match self.extended() {
+                        Ok((out, partial)) => State::Writing {
+                            out,
+                            partial,
+                            why: "the logs went on past it".into(),
+                            written: records,
+                            kept: records,
+                            skip: records - read,
+                        },
+                        Err(e) => State::Computing {
+                            why: format!("it ended and could not be extended ({e})"),
+                            read,
+                        },
+                    };
+                    self.analyze(analyzer, batch)
+                }
+                Err(Misfit::Other(why)) => {
                     let read = *read;
                     self.state = State::Computing { why, read };
                     Ok(analyzer.analyze(batch))
@@ -272,6 +300,7 @@ impl Analyses {
                 out,
                 partial,
                 written,
+                skip,
                 ..
             } => {
                 let analyzed = analyzer.analyze(batch);
@@ -281,6 +310,10 @@ impl Analyses {
                     let (Event::Message(_), Some(facts)) = (ev, facts) else {
                         continue;
                     };
+                    if *skip > 0 {
+                        *skip -= 1;
+                        continue;
+                    }
                     encode_record(hash, facts, &mut record);
                     if let Err(e) = out.write_all(&record) {
                         failed = Some(format!("cannot write {}: {e}", partial.display()));
@@ -299,6 +332,18 @@ impl Analyses {
                 Ok(analyzer.analyze(batch))
             }
         }
+    }
+
+    /// A copy of the file without its trailer, at `path.partial`, open for appending after its
+    /// records.
+    fn extended(&self) -> std::io::Result<(BufWriter<File>, PathBuf)> {
+        let partial = partial_path(&self.path);
+        std::fs::copy(&self.path, &partial)?;
+        let mut file = std::fs::OpenOptions::new().write(true).open(&partial)?;
+        let len = file.metadata()?.len();
+        file.set_len(len - TRAILER)?;
+        file.seek(SeekFrom::End(0))?;
+        Ok((BufWriter::with_capacity(1 << 16, file), partial))
     }
 
     /// Ends the replay's use of the file: a written file is completed and put in place when the
@@ -327,12 +372,15 @@ impl Analyses {
                 partial,
                 why,
                 written,
+                kept,
+                ..
             } => {
                 if !complete {
                     drop(out);
                     let _ = std::fs::remove_file(&partial);
+                    let left = if kept > 0 { " (left as it was)" } else { "" };
                     return Ok(format!(
-                        "analyses: not written to {path}, the logs were not read to the end"
+                        "analyses: not written to {path}{left}, the logs were not read to the end"
                     ));
                 }
                 let ended = out
@@ -351,6 +399,13 @@ impl Analyses {
                 }
                 std::fs::rename(&partial, &self.path)
                     .with_context(|| format!("cannot move {} to {path}", partial.display()))?;
+                if kept > 0 {
+                    return Ok(format!(
+                        "analyses: {} read from {path}, then {why}: {} computed and added",
+                        thousands(kept),
+                        thousands(written - kept)
+                    ));
+                }
                 Ok(format!(
                     "analyses: {} computed and written to {path} ({why})",
                     thousands(written)
@@ -362,6 +417,21 @@ impl Analyses {
             State::Done => Ok(String::new()),
         }
     }
+}
+
+/// Where a file is written before it is complete.
+fn partial_path(path: &Path) -> PathBuf {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    PathBuf::from(partial)
+}
+
+/// Why the file stops giving a batch's facts.
+enum Misfit {
+    /// Every record matched its message, and the logs go on past the last.
+    Ended,
+    /// A record is damaged or of another text.
+    Other(String),
 }
 
 /// The hash of each message's text (0 for other events), in parallel.
@@ -383,7 +453,7 @@ fn read_batch(
     read: &mut u64,
     batch: &[Event],
     hashes: &[u64],
-) -> std::result::Result<Vec<Option<ContentFacts>>, String> {
+) -> std::result::Result<Vec<Option<ContentFacts>>, Misfit> {
     let mut facts = Vec::with_capacity(batch.len());
     let mut bytes = Vec::new();
     let mut at = *read;
@@ -393,18 +463,19 @@ fn read_batch(
             continue;
         }
         if at == records {
-            return Err(format!(
-                "it ended after {} messages (it is of shorter logs)",
-                thousands(records)
-            ));
+            return Err(Misfit::Ended);
         }
-        let (kept, f) = decode_record(input, &mut bytes)
-            .map_err(|e| format!("record {} could not be read ({e})", thousands(at + 1)))?;
+        let (kept, f) = decode_record(input, &mut bytes).map_err(|e| {
+            Misfit::Other(format!(
+                "record {} could not be read ({e})",
+                thousands(at + 1)
+            ))
+        })?;
         if kept != hash {
-            return Err(format!(
+            return Err(Misfit::Other(format!(
                 "record {} is of another text (it is of other logs)",
                 thousands(at + 1)
-            ));
+            )));
         }
         facts.push(Some(f));
         at += 1;

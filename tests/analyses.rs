@@ -363,3 +363,42 @@ fn a_full_disk_under_the_analyses_file_does_not_stop_the_replay() {
         "verdicts differ from a replay without the file"
     );
 }
+
+/// Logs that go on past the kept file (another day's log after the same ones) extend it: the
+/// known part is read, the rest computed and added, and the file ends up the bytes a replay of
+/// all the logs would write afresh.
+#[test]
+fn a_file_of_the_first_logs_is_extended_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let events = small_world(d, 48);
+    let text = fs::read_to_string(&events).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (first, second) = (d.join("day1.jsonl"), d.join("day2.jsonl"));
+    fs::write(&first, lines[..lines.len() / 2].join("\n") + "\n").unwrap();
+    fs::write(&second, lines[lines.len() / 2..].join("\n") + "\n").unwrap();
+    let kept = d.join("month.analyses");
+    let both = |extra: &[&str]| {
+        let v = d.join("v.jsonl");
+        let mut args = vec!["replay", p(&first), p(&second), "--verdicts", p(&v), "-q"];
+        args.extend(extra);
+        let out = ok(&args);
+        ((fs::read(&v).unwrap(), out.stdout.clone()), stderr(&out))
+    };
+    let (plain, _) = both(&[]);
+
+    ok(&["replay", p(&first), "-q", "--analyses", p(&kept)]);
+    let (extended, err) = both(&["--analyses", p(&kept)]);
+    assert!(
+        err.contains("read from") && err.contains("went on past it") && err.contains("added"),
+        "{err}"
+    );
+    assert!(plain == extended);
+    let (read, err) = both(&["--analyses", p(&kept)]);
+    assert!(err.contains("read from") && !err.contains("added"), "{err}");
+    assert!(plain == read);
+
+    let fresh = d.join("fresh.analyses");
+    both(&["--analyses", p(&fresh)]);
+    assert_eq!(fs::read(&kept).unwrap(), fs::read(&fresh).unwrap());
+}
