@@ -18,18 +18,16 @@
 //! - it is written to `FILE.partial` and renamed to `FILE` only when the logs were read to the
 //!   end, with a trailer giving the number of records; a file without it is not used. A write
 //!   that fails (a full disk) removes the partial file and the replay goes on computing: the
-//!   analyses only save time, the verdicts are the replay's job.
-//!
+//!   analyses only save time, the verdicts are the replay's job;
 //! - logs that go on past the file (another day's log after the same ones) extend it: once
 //!   every record has matched, the file is copied to `FILE.partial` without its trailer and the
 //!   rest is added, so it ends up the bytes a replay of all the logs writes afresh;
 //! - each record also holds a checksum of its bytes, so a damaged record is never taken for facts
 //!   (a byte flipped inside a number would otherwise still decode).
 //!
-//! Layout: `SPWANL02`, the digest (u64, little-endian), then per message in log order a record:
-//! the text hash (u64), the checksum (u64: FNV-1a of the text hash and the facts' bytes), the
-//! facts' length (u32, at most 1 MiB) and the facts (bincode, standard configuration), all
-//! little-endian; then `SPWEND01` and the record count (u64, little-endian). A file that exists
+//! Layout: `SPWANL03`, the digest (u64, little-endian), then per message in log order a record:
+//! the checksum (u64: FNV-1a of the rest of the record), the facts' length (u32, at most 1 MiB),
+//! the text hash (u64) and the facts (bincode, standard configuration), all little-endian; then `SPWEND01` and the record count (u64, little-endian). A file that exists
 //! and does not start with `SPWANL` is never overwritten.
 
 use std::fs::File;
@@ -42,9 +40,9 @@ use rayon::prelude::*;
 use spamward_core::corpus::fnv1a64;
 use spamward_core::{Analyzed, Analyzer, ContentFacts, Event};
 
-use crate::util::thousands;
+use crate::util::{RulePack, thousands};
 
-const MAGIC: &[u8; 8] = b"SPWANL02";
+const MAGIC: &[u8; 8] = b"SPWANL03";
 /// What every version of the format starts with: a file without it is not an analyses file.
 const FAMILY: &[u8; 6] = b"SPWANL";
 /// The longest facts record read: a damaged length cannot claim more memory.
@@ -55,10 +53,26 @@ const HEADER: u64 = 16;
 /// Trailer: end mark and record count.
 const TRAILER: u64 = 16;
 
-/// The identity of the content heuristics a replay uses: the running program's bytes (the
+/// The content heuristics of a command's `--rules` and the analyses file of its `--analyses`, if
+/// given, kept for them: the packs are read once, for both, so the file names the heuristics the
+/// command runs.
+pub fn load(
+    rules: Option<&Path>,
+    path: Option<&Path>,
+) -> Result<(spamward_content::ContentEngine, Option<Analyses>)> {
+    let packs = rules.map(crate::util::read_rule_packs).transpose()?;
+    let content = crate::util::content_of(packs.as_deref())?;
+    let kept = match path {
+        Some(path) => Some(Analyses::open(path, content_digest(packs.as_deref())?)?),
+        None => None,
+    };
+    Ok((content, kept))
+}
+
+/// The identity of the content heuristics a command uses: the running program's bytes (the
 /// shipped packs, lists and model are compiled into it, and so is the code that analyses) and,
 /// with `--rules`, each pack's file name and bytes.
-pub fn content_digest(rules: Option<&Path>) -> Result<u64> {
+fn content_digest(packs: Option<&[RulePack]>) -> Result<u64> {
     // SipHash with fixed keys: the same in every run of one program, which is all it must be.
     let mut h = std::hash::DefaultHasher::new();
     let exe = std::env::current_exe().context("cannot find the running program to identify it")?;
@@ -74,29 +88,17 @@ pub fn content_digest(rules: Option<&Path>) -> Result<u64> {
         }
         h.write(&buf[..n]);
     }
-    if let Some(dir) = rules {
-        for pack in crate::util::rule_pack_files(dir)? {
-            let bytes = std::fs::read(&pack)
-                .with_context(|| format!("cannot read rule pack {}", pack.display()))?;
-            let name = pack
-                .file_name()
-                .map(|n| n.as_encoded_bytes())
-                .unwrap_or(b"");
-            h.write_u64(name.len() as u64);
-            h.write(name);
-            h.write_u64(bytes.len() as u64);
-            h.write(&bytes);
-        }
+    for (pack, text) in packs.unwrap_or_default() {
+        let name = pack
+            .file_name()
+            .map(|n| n.as_encoded_bytes())
+            .unwrap_or(b"");
+        h.write_u64(name.len() as u64);
+        h.write(name);
+        h.write_u64(text.len() as u64);
+        h.write(text.as_bytes());
     }
     Ok(h.finish())
-}
-
-/// The analyses file of a command's `--analyses`, if given, for the heuristics of its `--rules`.
-pub fn open(path: Option<&Path>, rules: Option<&Path>) -> Result<Option<Analyses>> {
-    match path {
-        Some(path) => Ok(Some(Analyses::open(path, content_digest(rules)?)?)),
-        None => Ok(None),
-    }
 }
 
 /// One batch's content facts: from the kept analyses when there are some, else computed.
@@ -170,7 +172,7 @@ impl Drop for Analyses {
 impl Analyses {
     /// Opens `path` for a replay whose heuristics have this digest: for reading when it was
     /// written whole for them, else for writing (to `path.partial`, renamed at the end).
-    pub fn open(path: &Path, digest: u64) -> Result<Analyses> {
+    fn open(path: &Path, digest: u64) -> Result<Analyses> {
         let why = match Self::fitting(path, digest)? {
             Ok((input, records)) => {
                 return Ok(Analyses {
@@ -226,15 +228,18 @@ impl Analyses {
         };
         let read_err = || format!("cannot read analyses {}", path.display());
         let len = file.metadata().with_context(read_err)?.len();
-        let mut head = [0u8; HEADER as usize];
-        let got = read_up_to(&mut file, &mut head).with_context(read_err)?;
-        if got < FAMILY.len() || &head[..FAMILY.len()] != FAMILY {
+        let mut head = Vec::with_capacity(HEADER as usize);
+        (&mut file)
+            .take(HEADER)
+            .read_to_end(&mut head)
+            .with_context(read_err)?;
+        if !head.starts_with(FAMILY) {
             anyhow::bail!(
                 "{}: exists and is not a spamward analyses file; not overwriting it",
                 path.display()
             );
         }
-        if len < HEADER + TRAILER || got < head.len() {
+        if len < HEADER + TRAILER || head.len() < HEADER as usize {
             return Ok(Err("it was cut short".into()));
         }
         if &head[..8] != MAGIC {
@@ -262,13 +267,12 @@ impl Analyses {
     /// The content facts of one batch: read from the file while it fits, else computed (and
     /// written when writing).
     pub fn analyze(&mut self, analyzer: &Analyzer, batch: &[Event]) -> Result<Analyzed> {
-        let hashes = text_hashes(batch);
         match &mut self.state {
             State::Reading {
                 input,
                 records,
                 read,
-            } => match read_batch(input, *records, read, batch, &hashes) {
+            } => match read_batch(input, *records, read, batch, &text_hashes(batch)) {
                 Ok(facts) => Ok(Analyzed::from_facts(facts)),
                 Err(Misfit::Ended) => {
                     // Every record matched and the logs go on (a log that grew, another day's
@@ -304,6 +308,7 @@ impl Analyses {
                 ..
             } => {
                 let analyzed = analyzer.analyze(batch);
+                let hashes = text_hashes(batch);
                 let mut failed = None;
                 let mut record = Vec::new();
                 for ((ev, facts), &hash) in batch.iter().zip(analyzed.facts()).zip(&hashes) {
@@ -484,26 +489,18 @@ fn read_batch(
     Ok(facts)
 }
 
-/// One record: the text hash, the checksum, the facts' length and the facts, into `out`.
+/// One record into `out`: the checksum of the rest, the facts' length, the text hash and the
+/// facts.
 fn encode_record(hash: u64, facts: &ContentFacts, out: &mut Vec<u8>) {
     out.clear();
-    out.extend_from_slice(&hash.to_le_bytes());
     out.extend_from_slice(&[0; 12]); // checksum and length, below
+    out.extend_from_slice(&hash.to_le_bytes());
     bincode::encode_into_std_write(facts, out, bincode::config::standard())
         .expect("writing to a Vec cannot fail");
     let len = (out.len() - 20) as u32;
-    let check = checksum(hash, &out[20..]);
-    out[8..16].copy_from_slice(&check.to_le_bytes());
-    out[16..20].copy_from_slice(&len.to_le_bytes());
-}
-
-/// The checksum of a record: FNV-1a over the text hash and the facts' bytes.
-fn checksum(hash: u64, facts: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in hash.to_le_bytes().iter().chain(facts) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    let check = fnv1a64(&out[12..]);
+    out[..8].copy_from_slice(&check.to_le_bytes());
+    out[8..12].copy_from_slice(&len.to_le_bytes());
 }
 
 /// Reads one record: its text hash and facts, or what is wrong with it. `bytes` is scratch.
@@ -511,40 +508,26 @@ fn decode_record(
     input: &mut impl Read,
     bytes: &mut Vec<u8>,
 ) -> std::result::Result<(u64, ContentFacts), String> {
-    let mut head = [0u8; 20];
+    let mut head = [0u8; 12];
     input.read_exact(&mut head).map_err(|e| e.to_string())?;
-    let word = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
-    let (hash, check) = (word(0), word(8));
-    let len = u32::from_le_bytes(head[16..20].try_into().expect("4 bytes")) as usize;
+    let check = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+    let len = u32::from_le_bytes(head[8..].try_into().expect("4 bytes")) as usize;
     if len > MAX_RECORD {
         return Err(format!("a length of {len} bytes"));
     }
-    bytes.resize(len, 0);
+    bytes.resize(8 + len, 0);
     input.read_exact(bytes).map_err(|e| e.to_string())?;
-    if checksum(hash, bytes) != check {
+    if fnv1a64(bytes) != check {
         return Err("its checksum does not match".into());
     }
+    let hash = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
     let (facts, used): (ContentFacts, usize) =
-        bincode::decode_from_slice(bytes, bincode::config::standard())
+        bincode::decode_from_slice(&bytes[8..], bincode::config::standard())
             .map_err(|e| e.to_string())?;
     if used != len {
         return Err(format!("{} bytes left over", len - used));
     }
     Ok((hash, facts))
-}
-
-/// Reads until `buf` is full or the file ends; how many bytes were read.
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 #[cfg(test)]

@@ -332,8 +332,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         } => {
             let policy = util::load_policy(policy.as_deref())?;
             set_threads(threads)?;
-            let content = util::load_content(rules.as_deref())?;
-            let analyses = analyses::open(analyses.as_deref(), rules.as_deref())?;
+            let (content, analyses) = analyses::load(rules.as_deref(), analyses.as_deref())?;
             cmd::replay::run(cmd::replay::ReplayOptions {
                 logs,
                 policy,
@@ -361,9 +360,9 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         } => {
             let (old, new) = cmd::diff::policies(&policies)?;
             set_threads(threads)?;
-            let content = util::load_content(rules.as_deref())?;
+            let (content, analyses) = analyses::load(rules.as_deref(), analyses.as_deref())?;
             cmd::diff::run(cmd::diff::DiffOptions {
-                analyses: analyses::open(analyses.as_deref(), rules.as_deref())?,
+                analyses,
                 content,
                 logs,
                 old,
@@ -387,11 +386,12 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             quiet,
         } => {
             let policy = util::load_policy(policy.as_deref())?;
+            let (content, analyses) = analyses::load(rules.as_deref(), analyses.as_deref())?;
             cmd::explain::run(cmd::explain::ExplainOptions {
-                analyses: analyses::open(analyses.as_deref(), rules.as_deref())?,
+                analyses,
                 logs,
                 policy,
-                content: util::load_content(rules.as_deref())?,
+                content,
                 business,
                 message,
                 json,

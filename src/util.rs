@@ -48,25 +48,15 @@ pub fn thousands(n: u64) -> String {
 /// the directory, in name order) in place of the shipped packs. A pack with a mistake is refused
 /// with its file, rule id and what is wrong; nothing is loaded then.
 pub fn load_content(rules: Option<&Path>) -> Result<spamward_content::ContentEngine> {
-    let Some(dir) = rules else {
-        return Ok(spamward_content::ContentEngine::default());
-    };
-    let mut builder = spamward_content::RuleSet::builder();
-    for f in &rule_pack_files(dir)? {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read rule pack {}", f.display()))?;
-        builder
-            .pack(&f.display().to_string(), &text)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    let rules = builder.build().map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(spamward_content::ContentEngine::builder()
-        .rules(rules)
-        .build())
+    content_of(rules.map(read_rule_packs).transpose()?.as_deref())
 }
 
-/// The rule packs of a directory: every `*.toml` in it, in name order; an error when there is none.
-pub fn rule_pack_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+/// A rule pack as read: its file and its text.
+pub type RulePack = (std::path::PathBuf, String);
+
+/// The rule packs of a directory: every `*.toml` in it, in name order, read; an error when there
+/// is none.
+pub fn read_rule_packs(dir: &Path) -> Result<Vec<RulePack>> {
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read rule packs in {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -76,7 +66,31 @@ pub fn rule_pack_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     if files.is_empty() {
         anyhow::bail!("{}: no rule pack (*.toml) in it", dir.display());
     }
-    Ok(files)
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f)
+                .with_context(|| format!("cannot read rule pack {}", f.display()))?;
+            Ok((f, text))
+        })
+        .collect()
+}
+
+/// [`load_content`] of packs already read (`None`: the shipped ones).
+pub fn content_of(packs: Option<&[RulePack]>) -> Result<spamward_content::ContentEngine> {
+    let Some(packs) = packs else {
+        return Ok(spamward_content::ContentEngine::default());
+    };
+    let mut builder = spamward_content::RuleSet::builder();
+    for (f, text) in packs {
+        builder
+            .pack(&f.display().to_string(), text)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let rules = builder.build().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(spamward_content::ContentEngine::builder()
+        .rules(rules)
+        .build())
 }
 
 /// The default policy, or the file laid over it.

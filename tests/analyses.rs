@@ -16,17 +16,18 @@ struct Replayed {
 fn replay(dir: &Path, events: &Path, extra: &[&str]) -> Replayed {
     let v = dir.join("v.jsonl");
     let r = dir.join("r.json");
-    let mut args = vec![
-        "replay",
-        p(events),
-        "--verdicts",
-        p(&v),
-        "--report",
-        p(&r),
-        "-q",
-    ];
-    args.extend(extra);
-    let out = ok(&args);
+    let out = ok_with(
+        &[
+            "replay",
+            p(events),
+            "--verdicts",
+            p(&v),
+            "--report",
+            p(&r),
+            "-q",
+        ],
+        extra,
+    );
     Replayed {
         outputs: (
             fs::read(&v).unwrap(),
@@ -35,6 +36,11 @@ fn replay(dir: &Path, events: &Path, extra: &[&str]) -> Replayed {
         ),
         stderr: stderr(&out),
     }
+}
+
+/// Runs `spamward` with `args` and then `extra`, insisting on success.
+fn ok_with(args: &[&str], extra: &[&str]) -> std::process::Output {
+    ok(&[args, extra].concat())
 }
 
 fn partial(file: &Path) -> PathBuf {
@@ -239,19 +245,20 @@ fn diff_shares_the_analyses_with_replay() {
     fs::write(&empty, "").unwrap();
     let diff = |extra: &[&str]| {
         let out_file = d.join("diff.json");
-        let mut args = vec![
-            "diff",
-            p(&events),
-            "--policy",
-            p(&empty),
-            "--policy",
-            p(&strict),
-            "--out",
-            p(&out_file),
-            "-q",
-        ];
-        args.extend(extra);
-        let out = ok(&args);
+        let out = ok_with(
+            &[
+                "diff",
+                p(&events),
+                "--policy",
+                p(&empty),
+                "--policy",
+                p(&strict),
+                "--out",
+                p(&out_file),
+                "-q",
+            ],
+            extra,
+        );
         (
             fs::read(&out_file).unwrap(),
             out.stdout.clone(),
@@ -300,18 +307,19 @@ fn explain_reads_the_kept_analyses() {
     let (business, ids) = sent.iter().max_by_key(|(b, ids)| (ids.len(), *b)).unwrap();
     let message = &ids[ids.len() / 2];
     let explain = |extra: &[&str]| {
-        let mut args = vec![
-            "explain",
-            p(&events),
-            "--business",
-            business,
-            "--message",
-            message,
-            "--json",
-            "-q",
-        ];
-        args.extend(extra);
-        let out = ok(&args);
+        let out = ok_with(
+            &[
+                "explain",
+                p(&events),
+                "--business",
+                business,
+                "--message",
+                message,
+                "--json",
+                "-q",
+            ],
+            extra,
+        );
         (out.stdout.clone(), stderr(&out))
     };
     let (plain, _) = explain(&[]);
@@ -380,9 +388,10 @@ fn a_file_of_the_first_logs_is_extended_by_the_next() {
     let kept = d.join("month.analyses");
     let both = |extra: &[&str]| {
         let v = d.join("v.jsonl");
-        let mut args = vec!["replay", p(&first), p(&second), "--verdicts", p(&v), "-q"];
-        args.extend(extra);
-        let out = ok(&args);
+        let out = ok_with(
+            &["replay", p(&first), p(&second), "--verdicts", p(&v), "-q"],
+            extra,
+        );
         ((fs::read(&v).unwrap(), out.stdout.clone()), stderr(&out))
     };
     let (plain, _) = both(&[]);

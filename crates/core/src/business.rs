@@ -1334,14 +1334,15 @@ impl BusinessState {
                 count as f64 / of.max(count) as f64
             };
             let mut r = Reading::new(signal, value, rule.threshold, count, of);
-            let prior = rule.prior(scale);
-            if ready && !all && !prior.may_be_above(count, of, rule.threshold, rule.confidence) {
-                // Certainly below its confidence: it does not fire, and only what fires is kept
-                // when not explaining.
-            } else if ready {
-                let p = prior.prob_above(count, of, rule.threshold);
-                r = r.with_probability(p);
-                r.fired = p >= rule.confidence;
+            if ready {
+                let prior = rule.prior(scale);
+                // Outside explanations only what fires is kept, and a tail certainly below its
+                // confidence does not fire.
+                if all || prior.may_be_above(count, of, rule.threshold, rule.confidence) {
+                    let p = prior.prob_above(count, of, rule.threshold);
+                    r = r.with_probability(p);
+                    r.fired = p >= rule.confidence;
+                }
             } else {
                 r.note = Some(if of == 0 { NOTE_EMPTY } else { NOTE_FEW });
             }
@@ -1414,16 +1415,14 @@ impl BusinessState {
                 reads,
                 delivered,
             );
-            let prior = read.prior(scale);
-            if ready
-                && !all
-                && !prior.may_be_below(reads, delivered, read.threshold, read.confidence)
-            {
-                // Certainly below its confidence (see the rates above).
-            } else if ready {
-                let p = prior.prob_below(reads, delivered, read.threshold);
-                r = r.with_probability(p);
-                r.fired = p >= read.confidence;
+            if ready {
+                let prior = read.prior(scale);
+                // As for the rates above.
+                if all || prior.may_be_below(reads, delivered, read.threshold, read.confidence) {
+                    let p = prior.prob_below(reads, delivered, read.threshold);
+                    r = r.with_probability(p);
+                    r.fired = p >= read.confidence;
+                }
             } else {
                 r.note = Some(NOTE_FEW);
             }

@@ -284,7 +284,7 @@ impl Engine {
     /// Applies one event; a message gets its verdict.
     pub fn observe(&mut self, ev: &Event) -> Option<Verdict> {
         let content = self.facts_of(ev);
-        self.observe_with(ev, content.as_ref(), false)
+        self.observe_analyzed(ev, content.as_ref(), false)
             .map(|(v, _)| v)
     }
 
@@ -292,30 +292,13 @@ impl Engine {
     /// that moment, fired or not.
     pub fn observe_explained(&mut self, ev: &Event) -> Option<(Verdict, Vec<Reading>)> {
         let content = self.facts_of(ev);
-        self.observe_with(ev, content.as_ref(), true)
+        self.observe_analyzed(ev, content.as_ref(), true)
     }
 
     /// [`Engine::observe`] of an event whose content facts an [`Analyzer`] of this engine (or of
     /// one with the same heuristics) gave, `None` for an event that is not a message; with
     /// `explain`, also every signal's reading, as [`Engine::observe_explained`].
     pub fn observe_analyzed(
-        &mut self,
-        ev: &Event,
-        content: Option<&ContentFacts>,
-        explain: bool,
-    ) -> Option<(Verdict, Vec<Reading>)> {
-        self.observe_with(ev, content, explain)
-    }
-
-    /// The content facts of an event: a message's analysis, `None` otherwise.
-    fn facts_of(&self, ev: &Event) -> Option<ContentFacts> {
-        match ev {
-            Event::Message(m) => self.analyze(m),
-            _ => None,
-        }
-    }
-
-    fn observe_with(
         &mut self,
         ev: &Event,
         content: Option<&ContentFacts>,
@@ -339,6 +322,14 @@ impl Engine {
                 &self.policy,
             )),
             _ => apply(state, ev, ctx, content, &self.policy).map(|v| (v, Vec::new())),
+        }
+    }
+
+    /// The content facts of an event: a message's analysis, `None` otherwise.
+    fn facts_of(&self, ev: &Event) -> Option<ContentFacts> {
+        match ev {
+            Event::Message(m) => self.analyze(m),
+            _ => None,
         }
     }
 

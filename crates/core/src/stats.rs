@@ -18,10 +18,16 @@ pub struct Prior {
 }
 
 impl Prior {
-    fn posterior(self, hits: u64, trials: u64) -> Option<Beta> {
+    /// The posterior's shape parameters `(a, b)` after `hits` out of `trials`.
+    fn shape(self, hits: u64, trials: u64) -> (f64, f64) {
         let trials = trials.max(hits);
         let a = self.rate * self.strength + hits as f64;
         let b = (1.0 - self.rate) * self.strength + (trials - hits) as f64;
+        (a, b)
+    }
+
+    fn posterior(self, hits: u64, trials: u64) -> Option<Beta> {
+        let (a, b) = self.shape(hits, trials);
         Beta::new(a, b).ok()
     }
 
@@ -48,9 +54,7 @@ impl Prior {
         floor: f64,
         above: bool,
     ) -> bool {
-        let trials = trials.max(hits);
-        let a = self.rate * self.strength + hits as f64;
-        let b = (1.0 - self.rate) * self.strength + (trials - hits) as f64;
+        let (a, b) = self.shape(hits, trials);
         if !(a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite() && floor > 0.0) {
             return true;
         }
@@ -130,6 +134,12 @@ mod tests {
     /// rates far from their line (else it would save nothing).
     #[test]
     fn the_cantelli_bound_only_rules_out_what_cannot_fire() {
+        type Tail = fn(Prior, u64, u64, f64) -> f64;
+        type MayBe = fn(Prior, u64, u64, f64, f64) -> bool;
+        let sides: [(&str, Tail, MayBe); 2] = [
+            (">", Prior::prob_above, Prior::may_be_above),
+            ("<", Prior::prob_below, Prior::may_be_below),
+        ];
         let mut ruled_out = 0;
         for (rate, strength) in [(0.001, 500.0), (0.01, 50.0), (0.3, 10.0), (0.6, 2.0)] {
             let prior = Prior { rate, strength };
@@ -148,21 +158,15 @@ mod tests {
                     let hits = hits.min(trials);
                     for threshold in [0.001, 0.003, 0.02, 0.1, 0.25, 0.5, 0.9] {
                         for floor in [0.5, 0.9, 0.95, 0.99, 0.999] {
-                            let above = prior.prob_above(hits, trials, threshold);
-                            if !prior.may_be_above(hits, trials, threshold, floor) {
-                                assert!(
-                                    above < 0.5 * floor,
-                                    "{prior:?} {hits}/{trials} > {threshold}: {above}"
-                                );
-                                ruled_out += 1;
-                            }
-                            let below = prior.prob_below(hits, trials, threshold);
-                            if !prior.may_be_below(hits, trials, threshold, floor) {
-                                assert!(
-                                    below < 0.5 * floor,
-                                    "{prior:?} {hits}/{trials} < {threshold}: {below}"
-                                );
-                                ruled_out += 1;
+                            for (side, tail, may_be) in sides {
+                                let p = tail(prior, hits, trials, threshold);
+                                if !may_be(prior, hits, trials, threshold, floor) {
+                                    assert!(
+                                        p < 0.5 * floor,
+                                        "{prior:?} {hits}/{trials} {side} {threshold}: {p}"
+                                    );
+                                    ruled_out += 1;
+                                }
                             }
                         }
                     }
