@@ -25,9 +25,9 @@
 //! - each record also holds a checksum of its bytes, so a damaged record is never taken for facts
 //!   (a byte flipped inside a number would otherwise still decode).
 //!
-//! Layout: `SPWANL03`, the digest (u64, little-endian), then per message in log order a record:
-//! the checksum (u64: FNV-1a of the rest of the record), the facts' length (u32, at most 1 MiB),
-//! the text hash (u64) and the facts (bincode, standard configuration), all little-endian; then `SPWEND01` and the record count (u64, little-endian). A file that exists
+//! Layout: `SPWANL04`, the digest (u64, little-endian), then per message in log order a record:
+//! the checksum (u64: XXH3-64 of the rest of the record), the facts' length (u32, at most 1 MiB),
+//! the text hash (u64, XXH3-64 of the text) and the facts (bincode, standard configuration), all little-endian; then `SPWEND01` and the record count (u64, little-endian). A file that exists
 //! and does not start with `SPWANL` is never overwritten.
 
 use std::fs::File;
@@ -37,12 +37,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
-use spamward_core::corpus::fnv1a64;
 use spamward_core::{Analyzed, Analyzer, ContentFacts, Event};
+use twox_hash::XxHash3_64;
 
 use crate::util::{RulePack, thousands};
 
-const MAGIC: &[u8; 8] = b"SPWANL03";
+const MAGIC: &[u8; 8] = b"SPWANL04";
 /// What every version of the format starts with: a file without it is not an analyses file.
 const FAMILY: &[u8; 6] = b"SPWANL";
 /// The longest facts record read: a damaged length cannot claim more memory.
@@ -73,8 +73,7 @@ pub fn load(
 /// shipped packs, lists and model are compiled into it, and so is the code that analyses) and,
 /// with `--rules`, each pack's file name and bytes.
 fn content_digest(packs: Option<&[RulePack]>) -> Result<u64> {
-    // SipHash with fixed keys: the same in every run of one program, which is all it must be.
-    let mut h = std::hash::DefaultHasher::new();
+    let mut h = XxHash3_64::default();
     let exe = std::env::current_exe().context("cannot find the running program to identify it")?;
     let mut f = File::open(&exe)
         .with_context(|| format!("cannot read {} to identify it", exe.display()))?;
@@ -445,7 +444,7 @@ fn text_hashes(batch: &[Event]) -> Vec<u64> {
         .par_iter()
         .with_min_len(1024)
         .map(|ev| match ev {
-            Event::Message(m) => fnv1a64(m.text.as_bytes()),
+            Event::Message(m) => XxHash3_64::oneshot(m.text.as_bytes()),
             _ => 0,
         })
         .collect()
@@ -498,7 +497,7 @@ fn encode_record(hash: u64, facts: &ContentFacts, out: &mut Vec<u8>) {
     bincode::encode_into_std_write(facts, out, bincode::config::standard())
         .expect("writing to a Vec cannot fail");
     let len = (out.len() - 20) as u32;
-    let check = fnv1a64(&out[12..]);
+    let check = XxHash3_64::oneshot(&out[12..]);
     out[..8].copy_from_slice(&check.to_le_bytes());
     out[8..12].copy_from_slice(&len.to_le_bytes());
 }
@@ -517,7 +516,7 @@ fn decode_record(
     }
     bytes.resize(8 + len, 0);
     input.read_exact(bytes).map_err(|e| e.to_string())?;
-    if fnv1a64(bytes) != check {
+    if XxHash3_64::oneshot(bytes) != check {
         return Err("its checksum does not match".into());
     }
     let hash = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
