@@ -146,7 +146,8 @@ pub fn run(mut opts: DiffOptions) -> Result<bool> {
     let progress =
         crate::progress::Progress::new("diff", crate::progress::total_size(&opts.logs), opts.quiet);
     let bar = progress.clone();
-    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, &bar));
+    let (back, spent) = mpsc::channel();
+    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, spent, &bar));
 
     let mut old = Engine::with_content(opts.old.1, Some(opts.content.clone()));
     let mut new = Engine::with_content(opts.new.1, Some(opts.content));
@@ -217,6 +218,7 @@ pub fn run(mut opts: DiffOptions) -> Result<bool> {
                 });
             }
         }
+        let _ = back.send(batch);
     }
     let outcome = reader
         .join()

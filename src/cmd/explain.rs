@@ -187,7 +187,8 @@ pub fn run(mut opts: ExplainOptions) -> Result<bool> {
         opts.quiet,
     );
     let bar = progress.clone();
-    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, &bar));
+    let (back, spent) = mpsc::channel();
+    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, spent, &bar));
 
     let mut engine = Engine::with_content(opts.policy.clone(), Some(opts.content.clone()));
     let analyzer = engine.analyzer();
@@ -242,6 +243,7 @@ pub fn run(mut opts: ExplainOptions) -> Result<bool> {
                 }
             }
         }
+        let _ = back.send(batch);
     }
     let outcome = reader
         .join()

@@ -128,7 +128,8 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
     let max_errors = opts.max_errors;
     let progress = Progress::new("replay", total_size(&opts.logs), opts.quiet);
     let bar = progress.clone();
-    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, &bar));
+    let (back, spent) = mpsc::channel();
+    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, spent, &bar));
 
     let mut engine = Engine::with_content(opts.policy.clone(), Some(opts.content.clone()));
     let mut actions = ActionCounts::default();
@@ -175,6 +176,7 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
                         (None, None) => unreachable!("a batch is prepared ahead or here"),
                     };
                     let verdicts = businesses.apply(&batch, &facts, prepared);
+                    let _ = back.send(batch); // the reader is gone at the end: then dropped here
                     for v in &verdicts {
                         actions.add(v.action);
                     }
@@ -276,15 +278,26 @@ pub(crate) fn create(p: &Path) -> Result<BufWriter<Box<dyn Write + Send>>> {
     Ok(BufWriter::with_capacity(1 << 20, w))
 }
 
-/// Streams the logs to `tx` in batches, counting, reporting and skipping bad lines.
+/// Streams the logs to `tx` in batches, counting, reporting and skipping bad lines. Batches sent
+/// back on `spent` once applied are emptied here and filled again: their events' strings were
+/// allocated on this thread, and freeing them where they were allocated is the allocator's fast
+/// path (freed on the applying threads, they were 4% of a replay reading kept analyses).
 pub(crate) fn read_all(
     logs: &[PathBuf],
     max_errors: u64,
     tx: mpsc::SyncSender<Vec<Event>>,
+    spent: mpsc::Receiver<Vec<Event>>,
     progress: &Progress,
 ) -> ReadOutcome {
+    let fresh = || match spent.try_recv() {
+        Ok(mut used) => {
+            used.clear();
+            used
+        }
+        Err(_) => Vec::with_capacity(BATCH),
+    };
     let mut out = ReadOutcome::default();
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = fresh();
     let (mut done_bytes, mut events) = (0u64, 0u64);
     'logs: for path in logs {
         let mut reader = match LogReader::open(path) {
@@ -307,9 +320,7 @@ pub(crate) fn read_all(
                 Ok(rec) => {
                     batch.push(rec.event);
                     if batch.len() == BATCH
-                        && tx
-                            .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                            .is_err()
+                        && tx.send(std::mem::replace(&mut batch, fresh())).is_err()
                     {
                         return out;
                     }
