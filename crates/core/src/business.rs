@@ -1322,7 +1322,8 @@ impl BusinessState {
         let uniq_day = u64::from(self.uniq_24h.sum());
         let uniq_week = u64::from(self.uniq_7d.sum());
         let scale = self.prior_scale(policy);
-        let mut out = Vec::new();
+        // Room for every reading below (eight rates, reads, burst, frequency): no regrowth.
+        let mut out = Vec::with_capacity(11);
         let mut rate = |signal, rule: &RateRule, count: u64, of: u64| {
             let ready = count >= rule.min_count && of > 0;
             if !ready && !all {

@@ -120,10 +120,12 @@ impl Bucket {
     /// Adds the businesses of entries near `simhash` (Hamming distance at most `distance`) and
     /// newer than `from` to `out`, once each.
     fn matches(&self, simhash: u64, from: Timestamp, distance: u32, out: &mut Vec<u64>) {
+        // A bucket holds one entry per business, so only what `out` held before can repeat.
+        let known = out.len();
         for e in &self.entries {
             if e.ts > from
                 && (e.simhash ^ simhash).count_ones() <= distance
-                && !out.contains(&e.business)
+                && !out[..known].contains(&e.business)
             {
                 out.push(e.business);
             }
@@ -202,7 +204,7 @@ impl Campaigns {
         mut bucket: impl FnMut(u32, &mut dyn FnMut(&mut Bucket)),
     ) -> u32 {
         let from = ts.saturating_sub(window);
-        let mut seen = vec![business];
+        let mut seen = Campaigns::seen(business);
         for key in band_keys(simhash) {
             // Matching before recording: this message's own entry is of a business already seen.
             bucket(key, &mut |b| {
@@ -218,13 +220,20 @@ impl Campaigns {
     /// count [`Campaigns::observe`] returned for it, unless later sends have moved the buckets.
     pub fn count(&self, simhash: u64, business: u64, ts: Timestamp, window: u64) -> u32 {
         let from = ts.saturating_sub(window);
-        let mut seen = vec![business];
+        let mut seen = Campaigns::seen(business);
         for key in band_keys(simhash) {
             if let Some(b) = self.buckets.get(&key) {
                 b.matches(simhash, from, Campaigns::DISTANCE, &mut seen);
             }
         }
         seen.len() as u32
+    }
+
+    /// The businesses seen, `business` first, with room for every entry of four buckets.
+    fn seen(business: u64) -> Vec<u64> {
+        let mut seen = Vec::with_capacity(1 + 4 * Campaigns::BUCKET);
+        seen.push(business);
+        seen
     }
 
     /// Forgets buckets with nothing newer than `horizon`.
