@@ -14,7 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use spamward_core::engine::EngineCounts;
-use spamward_core::{Action, Analyzed, Engine, Event, Policy, Prepared, Standing, Status};
+use spamward_core::{Action, Analyzed, Engine, Event, Policy, Prepared, Standing, Status, Verdict};
 use spamward_log::LogReader;
 
 use crate::progress::{Progress, total_size};
@@ -149,6 +149,9 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
     {
         let (mut cross, mut businesses) = engine.split();
         let mut applying: Option<Ready> = None;
+        // The verdicts of the batch applied last, written beside the next batch's per-business
+        // pass: written after it, they were a sequential tail that left a core idle.
+        let mut applied: Vec<Verdict> = Vec::new();
         loop {
             let next = rx.recv().ok();
             if next.is_none() && applying.is_none() {
@@ -157,8 +160,10 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
             let mut pass = Some(&mut cross);
             let cross_left = if ahead { pass.take() } else { None };
             let cross_right = pass;
-            let (prepared, written) = rayon::join(
+            let to_write = std::mem::take(&mut applied);
+            let (prepared, verdicts) = rayon::join(
                 || -> Result<Option<Ready>> {
+                    emit(&to_write, &mut actions, verdict_out.as_mut(), &mut line)?;
                     let Some(batch) = next else {
                         return Ok(None);
                     };
@@ -166,9 +171,9 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
                     let prepared = cross_left.map(|c| c.prepare(&batch, &facts));
                     Ok(Some((batch, facts, prepared)))
                 },
-                || -> Result<()> {
+                || -> Vec<Verdict> {
                     let Some((batch, facts, prepared)) = applying.take() else {
-                        return Ok(());
+                        return Vec::new();
                     };
                     let prepared = match (prepared, cross_right) {
                         (Some(p), _) => p,
@@ -177,23 +182,13 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
                     };
                     let verdicts = businesses.apply(&batch, &facts, prepared);
                     let _ = back.send(batch); // the reader is gone at the end: then dropped here
-                    for v in &verdicts {
-                        actions.add(v.action);
-                    }
-                    if let Some(out) = verdict_out.as_mut() {
-                        for v in &verdicts {
-                            line.clear();
-                            v.write_json(&mut line);
-                            line.push(b'\n');
-                            out.write_all(&line).context("cannot write verdicts")?;
-                        }
-                    }
-                    Ok(())
+                    verdicts
                 },
             );
-            written?;
+            applied = verdicts;
             applying = prepared?;
         }
+        emit(&applied, &mut actions, verdict_out.as_mut(), &mut line)?;
     }
     let outcome = reader
         .join()
@@ -264,6 +259,27 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
         return Ok(false);
     }
     Ok(true)
+}
+
+/// Counts a batch's verdicts and writes them, one JSON line each, when there is an output.
+fn emit(
+    verdicts: &[Verdict],
+    actions: &mut ActionCounts,
+    out: Option<&mut BufWriter<Box<dyn Write + Send>>>,
+    line: &mut Vec<u8>,
+) -> Result<()> {
+    for v in verdicts {
+        actions.add(v.action);
+    }
+    if let Some(out) = out {
+        for v in verdicts {
+            line.clear();
+            v.write_json(line);
+            line.push(b'\n');
+            out.write_all(line).context("cannot write verdicts")?;
+        }
+    }
+    Ok(())
 }
 
 /// A buffered output file, or stdout for `-`.
