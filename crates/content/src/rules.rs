@@ -44,6 +44,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -350,6 +351,9 @@ struct RuleDef {
 #[derive(Clone, Debug)]
 pub struct RuleSetBuilder {
     rules: Vec<Rule>,
+    /// Each rule's regex as compiled when its pack was checked (`None` for keyword rules): the
+    /// regex that confirms its gate in the set.
+    compiled: Vec<Option<Regex>>,
     ids: HashMap<Arc<str>, Arc<str>>,
     max_rules: usize,
     regex_size_limit: usize,
@@ -361,6 +365,7 @@ impl Default for RuleSetBuilder {
     fn default() -> RuleSetBuilder {
         RuleSetBuilder {
             rules: Vec::new(),
+            compiled: Vec::new(),
             ids: HashMap::new(),
             max_rules: DEFAULT_MAX_RULES,
             regex_size_limit: DEFAULT_REGEX_SIZE_LIMIT,
@@ -451,25 +456,31 @@ impl RuleSetBuilder {
                 },
             ));
         }
+        let regexes = compile_all(&defs, self.regex_size_limit);
         let mut new_ids: HashMap<Arc<str>, Arc<str>> = HashMap::new();
         let mut rules = Vec::with_capacity(defs.len());
-        for def in defs {
-            let rule = self.check(&pack, def, &new_ids)?;
+        let mut compiled = Vec::with_capacity(defs.len());
+        for (def, regex) in defs.into_iter().zip(regexes) {
+            let (rule, regex) = self.check(&pack, def, regex, &new_ids)?;
             new_ids.insert(rule.id.clone(), pack.clone());
             rules.push(rule);
+            compiled.push(regex);
         }
         self.ids.extend(new_ids);
         self.rules.extend(rules);
+        self.compiled.extend(compiled);
         Ok(self)
     }
 
-    /// Validates one rule definition.
+    /// Validates one rule definition, given its regex as [`compile_all`] compiled it; returns the
+    /// rule and that regex.
     fn check(
         &mut self,
         pack: &Arc<str>,
         def: RuleDef,
+        regex: Option<Result<Regex, RuleErrorKind>>,
         new_ids: &HashMap<Arc<str>, Arc<str>>,
-    ) -> Result<Rule, RuleError> {
+    ) -> Result<(Rule, Option<Regex>), RuleError> {
         let id = def.id.as_str();
         let err = |kind| RuleError::new(pack, Some(id), kind);
         let id_ok = !id.is_empty()
@@ -489,11 +500,13 @@ impl RuleSetBuilder {
         if !(0.0..=1.0).contains(&def.weight) {
             return Err(err(RuleErrorKind::WeightOutOfRange(def.weight)));
         }
+        let mut compiled = None;
         let matcher = match (def.regex, def.keywords) {
             (None, None) => return Err(err(RuleErrorKind::NoMatcher)),
             (Some(_), Some(_)) => return Err(err(RuleErrorKind::BothMatchers)),
             (Some(re), None) => {
-                compile_one(&re, self.regex_size_limit).map_err(err)?;
+                let regex = regex.expect("every regex is compiled before its rule is checked");
+                compiled = Some(regex.map_err(err)?);
                 Matcher::Regex(re)
             }
             (None, Some(words)) => {
@@ -511,14 +524,15 @@ impl RuleSetBuilder {
                 Matcher::Keywords(normal)
             }
         };
-        Ok(Rule {
+        let rule = Rule {
             id: id.into(),
             description: def.description,
             category: def.category,
             weight: def.weight,
             matcher,
             pack: pack.clone(),
-        })
+        };
+        Ok((rule, compiled))
     }
 
     /// Compiles the rules added so far into a [`RuleSet`]. The builder can be reused.
@@ -568,10 +582,11 @@ impl RuleSetBuilder {
                             (Gate::One, confirmed)
                         }
                     };
-                    let confirm = confirmed
-                        .then(|| compile_one(re, self.regex_size_limit))
-                        .transpose()
-                        .map_err(|kind| RuleError::new(&rule.pack, Some(&*rule.id), kind))?;
+                    let confirm = confirmed.then(|| {
+                        self.compiled[i]
+                            .clone()
+                            .expect("a regex rule's regex was compiled when its pack was added")
+                    });
                     exact.push(confirm);
                     gates.push(gate);
                     regex_rules.push(i);
@@ -639,6 +654,45 @@ impl RuleSetBuilder {
             keyword_edges: Arc::from(keyword_edges),
         })
     }
+}
+
+/// Compiles the regexes of a pack's rules (`None` for a rule without one), on every core: each
+/// compiled alone (for its error, its size, and to confirm its gate) is most of what loading a
+/// pack costs.
+fn compile_all(defs: &[RuleDef], size_limit: usize) -> Vec<Option<Result<Regex, RuleErrorKind>>> {
+    let todo: Vec<(usize, &str)> = defs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| d.regex.as_deref().map(|re| (i, re)))
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(todo.len());
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        while let Some(&(i, re)) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+            done.push((i, compile_one(re, size_limit)));
+        }
+        done
+    };
+    let done: Vec<(usize, Result<Regex, RuleErrorKind>)> = if threads <= 1 {
+        work()
+    } else {
+        std::thread::scope(|s| {
+            let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+            let mut done = work();
+            for h in helpers {
+                done.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            done
+        })
+    };
+    let mut out: Vec<Option<Result<Regex, RuleErrorKind>>> = defs.iter().map(|_| None).collect();
+    for (i, r) in done {
+        out[i] = Some(r);
+    }
+    out
 }
 
 /// Compiles one regex alone, as the set sees it (ASCII word boundaries): for its error or its
