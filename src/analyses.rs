@@ -34,6 +34,7 @@ use std::fs::File;
 use std::hash::Hasher;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
@@ -55,18 +56,57 @@ const TRAILER: u64 = 16;
 
 /// The content heuristics of a command's `--rules` and the analyses file of its `--analyses`, if
 /// given, kept for them: the packs are read once, for both, so the file names the heuristics the
-/// command runs.
-pub fn load(
-    rules: Option<&Path>,
-    path: Option<&Path>,
-) -> Result<(spamward_content::ContentEngine, Option<Analyses>)> {
+/// command runs. The heuristics are built here unless the file fits and will be read: a pack's
+/// mistake is reported before anything runs, and a run that reads every message's facts never
+/// compiles the packs (the file's digest says this program built them from these bytes before).
+pub fn load(rules: Option<&Path>, path: Option<&Path>) -> Result<(Heuristics, Option<Analyses>)> {
     let packs = rules.map(crate::util::read_rule_packs).transpose()?;
-    let content = crate::util::content_of(packs.as_deref())?;
     let kept = match path {
-        Some(path) => Some(Analyses::open(path, content_digest(packs.as_deref())?)?),
-        None => None,
+        Some(path) => content_digest(packs.as_deref())
+            .and_then(|digest| Analyses::open(path, digest))
+            .map(Some),
+        None => Ok(None),
     };
-    Ok((content, kept))
+    let heuristics = Heuristics {
+        packs,
+        analyzer: OnceLock::new(),
+    };
+    if !matches!(&kept, Ok(Some(k)) if k.reading()) {
+        heuristics.analyzer()?;
+    }
+    Ok((heuristics, kept?))
+}
+
+/// A command's content heuristics, built on first use (see [`load`]).
+pub struct Heuristics {
+    packs: Option<Vec<RulePack>>,
+    analyzer: OnceLock<Analyzer>,
+}
+
+impl Heuristics {
+    /// Heuristics already built.
+    #[cfg(test)]
+    fn of(analyzer: Analyzer) -> Heuristics {
+        let analyzer = OnceLock::from(analyzer);
+        Heuristics {
+            packs: None,
+            analyzer,
+        }
+    }
+
+    /// The analyzer, built on the first call (compiling the `--rules` packs, or the shipped ones).
+    fn analyzer(&self) -> Result<&Analyzer> {
+        if let Some(a) = self.analyzer.get() {
+            return Ok(a);
+        }
+        let content = crate::util::content_of(self.packs.as_deref())?;
+        Ok(self.analyzer.get_or_init(|| Analyzer::new(Some(content))))
+    }
+
+    /// Every message's content facts of a batch.
+    pub fn analyze(&self, batch: &[Event]) -> Result<Analyzed> {
+        Ok(self.analyzer()?.analyze(batch))
+    }
 }
 
 /// The identity of the content heuristics a command uses: the running program's bytes (the
@@ -103,12 +143,12 @@ fn content_digest(packs: Option<&[RulePack]>) -> Result<u64> {
 /// One batch's content facts: from the kept analyses when there are some, else computed.
 pub fn analyze(
     kept: Option<&mut Analyses>,
-    analyzer: &Analyzer,
+    heuristics: &Heuristics,
     batch: &[Event],
 ) -> Result<Analyzed> {
     match kept {
-        Some(kept) => kept.analyze(analyzer, batch),
-        None => Ok(analyzer.analyze(batch)),
+        Some(kept) => kept.analyze(heuristics, batch),
+        None => heuristics.analyze(batch),
     }
 }
 
@@ -265,7 +305,7 @@ impl Analyses {
 
     /// The content facts of one batch: read from the file while it fits, else computed (and
     /// written when writing).
-    pub fn analyze(&mut self, analyzer: &Analyzer, batch: &[Event]) -> Result<Analyzed> {
+    pub fn analyze(&mut self, analyzer: &Heuristics, batch: &[Event]) -> Result<Analyzed> {
         match &mut self.state {
             State::Reading {
                 input,
@@ -296,7 +336,7 @@ impl Analyses {
                 Err(Misfit::Other(why)) => {
                     let read = *read;
                     self.state = State::Computing { why, read };
-                    Ok(analyzer.analyze(batch))
+                    analyzer.analyze(batch)
                 }
             },
             State::Writing {
@@ -306,7 +346,7 @@ impl Analyses {
                 skip,
                 ..
             } => {
-                let analyzed = analyzer.analyze(batch);
+                let analyzed = analyzer.analyze(batch)?;
                 let hashes = text_hashes(batch);
                 let mut failed = None;
                 let mut record = Vec::new();
@@ -332,9 +372,7 @@ impl Analyses {
                 }
                 Ok(analyzed)
             }
-            State::Computing { .. } | State::Failed { .. } | State::Done => {
-                Ok(analyzer.analyze(batch))
-            }
+            State::Computing { .. } | State::Failed { .. } | State::Done => analyzer.analyze(batch),
         }
     }
 
@@ -553,9 +591,9 @@ mod tests {
     fn damaged_files_never_panic_and_never_change_the_facts() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.analyses");
-        let analyzer = Engine::new(Policy::default()).analyzer();
+        let analyzer = Heuristics::of(Engine::new(Policy::default()).analyzer());
         let events = batch();
-        let truth = analyzer.analyze(&events);
+        let truth = analyzer.analyze(&events).unwrap();
         let mut kept = Analyses::open(&path, 7).unwrap();
         kept.analyze(&analyzer, &events).unwrap();
         kept.finish(true).unwrap();

@@ -21,7 +21,7 @@ use crate::util::thousands;
 /// Options of a diff.
 pub struct DiffOptions {
     /// The content heuristics, the same under both policies.
-    pub content: spamward_content::ContentEngine,
+    pub content: crate::analyses::Heuristics,
     /// The logs, one stream.
     pub logs: Vec<PathBuf>,
     /// The policy in force, and its file.
@@ -149,8 +149,8 @@ pub fn run(mut opts: DiffOptions) -> Result<bool> {
     let (back, spent) = mpsc::channel();
     let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, spent, &bar));
 
-    let mut old = Engine::with_content(opts.old.1, Some(opts.content.clone()));
-    let mut new = Engine::with_content(opts.new.1, Some(opts.content));
+    let mut old = Engine::with_content(opts.old.1, None);
+    let mut new = Engine::with_content(opts.new.1, None);
     let mut d = Diff {
         policies: [
             opts.old.0.display().to_string(),
@@ -170,11 +170,11 @@ pub fn run(mut opts: DiffOptions) -> Result<bool> {
         other_sample: Vec::new(),
         truth: None,
     };
-    let analyzer = new.analyzer();
+    let analyzer = &opts.content;
     let mut analyses = opts.analyses.take();
     for batch in rx {
         // Both engines have the same content heuristics: each message is analysed once.
-        let facts = crate::analyses::analyze(analyses.as_mut(), &analyzer, &batch)?;
+        let facts = crate::analyses::analyze(analyses.as_mut(), analyzer, &batch)?;
         let (va, vb) = rayon::join(
             || old.process_analyzed(&batch, &facts),
             || new.process_analyzed(&batch, &facts),

@@ -30,7 +30,7 @@ pub struct ExplainOptions {
     /// The policy.
     pub policy: Policy,
     /// The content heuristics.
-    pub content: spamward_content::ContentEngine,
+    pub content: crate::analyses::Heuristics,
     /// The business to explain.
     pub business: String,
     /// A message of it to explain, down to each signal.
@@ -190,14 +190,14 @@ pub fn run(mut opts: ExplainOptions) -> Result<bool> {
     let (back, spent) = mpsc::channel();
     let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, spent, &bar));
 
-    let mut engine = Engine::with_content(opts.policy.clone(), Some(opts.content.clone()));
-    let analyzer = engine.analyzer();
+    let mut engine = Engine::with_content(opts.policy.clone(), None);
+    let analyzer = &opts.content;
     let mut analyses = opts.analyses.take();
     let mut texts: HashMap<String, Shown> = HashMap::new();
     let mut explained: Option<MessageExplained> = None;
     let mut content = ContentSummary::default();
     for batch in rx {
-        let facts = crate::analyses::analyze(analyses.as_mut(), &analyzer, &batch)?;
+        let facts = crate::analyses::analyze(analyses.as_mut(), analyzer, &batch)?;
         let mut verdicts = Vec::new();
         let holds_target = opts.message.as_deref().is_some_and(|id| {
             explained.is_none()

@@ -40,7 +40,7 @@ pub struct ReplayOptions {
     /// The policy.
     pub policy: Policy,
     /// The content heuristics.
-    pub content: spamward_content::ContentEngine,
+    pub content: crate::analyses::Heuristics,
     /// Where verdicts go, one JSON line per message.
     pub verdicts: Option<PathBuf>,
     /// Where the per-business report goes.
@@ -131,7 +131,7 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
     let (back, spent) = mpsc::channel();
     let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, spent, &bar));
 
-    let mut engine = Engine::with_content(opts.policy.clone(), Some(opts.content.clone()));
+    let mut engine = Engine::with_content(opts.policy.clone(), None);
     let mut actions = ActionCounts::default();
     let mut line = Vec::with_capacity(256);
     // Two batches in flight: the next one's content is analysed while the engine applies this one
@@ -141,7 +141,7 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
     // so then it runs with the per-business pass (measured both ways: each placement is the
     // faster one for its case). The verdicts are those of `engine.process`, batch after batch
     // (see `Engine::split`).
-    let analyzer = engine.analyzer();
+    let analyzer = &opts.content;
     let mut analyses = opts.analyses.take();
     let ahead = analyses
         .as_ref()
@@ -167,7 +167,7 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
                     let Some(batch) = next else {
                         return Ok(None);
                     };
-                    let facts = crate::analyses::analyze(analyses.as_mut(), &analyzer, &batch)?;
+                    let facts = crate::analyses::analyze(analyses.as_mut(), analyzer, &batch)?;
                     let prepared = cross_left.map(|c| c.prepare(&batch, &facts));
                     Ok(Some((batch, facts, prepared)))
                 },

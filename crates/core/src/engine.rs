@@ -500,6 +500,13 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
+    /// An analyzer of these heuristics (`None`: no content facts), as [`Engine::analyzer`] gives
+    /// for an engine built with them: for a driver that builds the heuristics only when a batch
+    /// needs analysing and hands the facts to engines built without them.
+    pub fn new(content: Option<ContentEngine>) -> Analyzer {
+        Analyzer { content }
+    }
+
     /// Analyses every message of `events` in parallel on the current rayon pool.
     pub fn analyze(&self, events: &[Event]) -> Analyzed {
         Analyzed {
