@@ -27,8 +27,9 @@
 //!
 //! Layout: `SPWANL04`, the digest (u64, little-endian), then per message in log order a record:
 //! the checksum (u64: XXH3-64 of the rest of the record), the facts' length (u32, at most 1 MiB),
-//! the text hash (u64, XXH3-64 of the text) and the facts (bincode, standard configuration), all little-endian; then `SPWEND01` and the record count (u64, little-endian). A file that exists
-//! and does not start with `SPWANL` is never overwritten.
+//! the text hash (u64, XXH3-64 of the text) and the facts (bincode, standard configuration), all
+//! little-endian; then `SPWEND01` and the record count (u64, little-endian). A file that exists and
+//! does not start with `SPWANL` is never overwritten.
 
 use std::fs::File;
 use std::hash::Hasher;
@@ -305,7 +306,7 @@ impl Analyses {
 
     /// The content facts of one batch: read from the file while it fits, else computed (and
     /// written when writing).
-    pub fn analyze(&mut self, analyzer: &Heuristics, batch: &[Event]) -> Result<Analyzed> {
+    pub fn analyze(&mut self, heuristics: &Heuristics, batch: &[Event]) -> Result<Analyzed> {
         match &mut self.state {
             State::Reading {
                 input,
@@ -331,12 +332,12 @@ impl Analyses {
                             read,
                         },
                     };
-                    self.analyze(analyzer, batch)
+                    self.analyze(heuristics, batch)
                 }
                 Err(Misfit::Other(why)) => {
                     let read = *read;
                     self.state = State::Computing { why, read };
-                    analyzer.analyze(batch)
+                    heuristics.analyze(batch)
                 }
             },
             State::Writing {
@@ -346,7 +347,7 @@ impl Analyses {
                 skip,
                 ..
             } => {
-                let analyzed = analyzer.analyze(batch)?;
+                let analyzed = heuristics.analyze(batch)?;
                 let hashes = text_hashes(batch);
                 let mut failed = None;
                 let mut record = Vec::new();
@@ -372,7 +373,9 @@ impl Analyses {
                 }
                 Ok(analyzed)
             }
-            State::Computing { .. } | State::Failed { .. } | State::Done => analyzer.analyze(batch),
+            State::Computing { .. } | State::Failed { .. } | State::Done => {
+                heuristics.analyze(batch)
+            }
         }
     }
 
