@@ -351,8 +351,8 @@ struct RuleDef {
 #[derive(Clone, Debug)]
 pub struct RuleSetBuilder {
     rules: Vec<Rule>,
-    /// Each rule's regex as compiled when its pack was checked (`None` for keyword rules): the
-    /// regex that confirms its gate in the set.
+    /// Each rule's regex as compiled when its pack was checked, where it confirms a gate in the
+    /// set (`None` for the others and for keyword rules).
     compiled: Vec<Option<Regex>>,
     ids: HashMap<Arc<str>, Arc<str>>,
     max_rules: usize,
@@ -506,7 +506,9 @@ impl RuleSetBuilder {
             (Some(_), Some(_)) => return Err(err(RuleErrorKind::BothMatchers)),
             (Some(re), None) => {
                 let regex = regex.expect("every regex is compiled before its rule is checked");
-                compiled = Some(regex.map_err(err)?);
+                let regex = regex.map_err(err)?;
+                // Kept only where the set will need it (a pack may hold thousands of regexes).
+                compiled = confirms_a_gate(&re).then_some(regex);
                 Matcher::Regex(re)
             }
             (None, Some(words)) => {
@@ -693,6 +695,13 @@ fn compile_all(defs: &[RuleDef], size_limit: usize) -> Vec<Option<Result<Regex, 
         out[i] = Some(r);
     }
     out
+}
+
+/// Whether a regex enters the set as a gate that it must confirm (see [`RuleSetBuilder::build`]):
+/// split at its gaps or with its gaps widened, whichever way the set is compiled.
+fn confirms_a_gate(re: &str) -> bool {
+    let ascii = ascii_word_boundaries(re);
+    split_at_gaps(&ascii).is_some() || widen_gaps(&ascii) != ascii
 }
 
 /// Compiles one regex alone, as the set sees it (ASCII word boundaries): for its error or its
