@@ -307,6 +307,15 @@ impl Event {
         }
     }
 
+    /// [`Event::from_json`] of a line already known to be UTF-8 (a reader checks that first, to
+    /// name the offset): its strings are then not checked again one by one.
+    pub fn from_json_str(line: &str) -> Result<Event, DecodeError> {
+        match serde_json::from_str::<RawEvent<'_>>(line) {
+            Ok(raw) => raw.into_event(),
+            Err(e) => Err(diagnose(line.as_bytes(), e)),
+        }
+    }
+
     /// Appends the canonical JSON form (no trailing newline) to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         // Serialising plain structs of strings and integers into a Vec cannot fail.
@@ -604,6 +613,7 @@ mod tests {
         for line in EXAMPLES {
             let ev = Event::from_json(line.as_bytes()).unwrap();
             assert_eq!(ev.to_json(), line);
+            assert_eq!(Event::from_json_str(line).unwrap(), ev);
         }
     }
 
@@ -675,6 +685,7 @@ mod tests {
         ];
         for (line, field, needle) in cases {
             let err = Event::from_json(line.as_bytes()).unwrap_err();
+            assert_eq!(Event::from_json_str(line).unwrap_err(), err, "{line}");
             assert_eq!(err.field(), *field, "{line}: {err}");
             assert!(err.to_string().contains(needle), "{line}: {err}");
         }

@@ -499,12 +499,15 @@ pub fn decode_line(mut line: &[u8], first: bool) -> Decoded {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Decoded::Blank;
     }
-    if let Err(e) = std::str::from_utf8(line) {
-        return Decoded::Bad(ReadErrorKind::InvalidUtf8 {
-            offset: e.valid_up_to(),
-        });
-    }
-    match Event::from_json(line) {
+    let line = match std::str::from_utf8(line) {
+        Ok(line) => line,
+        Err(e) => {
+            return Decoded::Bad(ReadErrorKind::InvalidUtf8 {
+                offset: e.valid_up_to(),
+            });
+        }
+    };
+    match Event::from_json_str(line) {
         Ok(event) => Decoded::Event(event),
         Err(e) => Decoded::Bad(ReadErrorKind::Decode(e)),
     }
