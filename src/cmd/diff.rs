@@ -8,14 +8,13 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use spamward_core::{Action, Engine, Event, Hit, Policy, Standing, Status, Timestamp, Verdict};
 
 use super::eval::{self, ReportBusiness};
-use super::replay::{ActionCounts, create, pct, read_all};
+use super::replay::{ActionCounts, Reader, create, pct};
 use crate::util::thousands;
 
 /// Options of a diff.
@@ -140,15 +139,11 @@ struct Diff {
 
 /// Runs a diff; returns whether the whole log was read.
 pub fn run(mut opts: DiffOptions) -> Result<bool> {
-    let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(2);
-    let logs = opts.logs.clone();
-    let max_errors = opts.max_errors;
     let progress =
         crate::progress::Progress::new("diff", crate::progress::total_size(&opts.logs), opts.quiet);
-    let bar = progress.clone();
-    let (back, spent) = mpsc::channel();
-    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, spent, &bar));
+    let reader = Reader::spawn(&opts.logs, opts.max_errors, &progress);
 
+    // No heuristics in the engines: they are handed every message's facts, analysed once for both.
     let mut old = Engine::with_content(opts.old.1, None);
     let mut new = Engine::with_content(opts.new.1, None);
     let mut d = Diff {
@@ -170,11 +165,11 @@ pub fn run(mut opts: DiffOptions) -> Result<bool> {
         other_sample: Vec::new(),
         truth: None,
     };
-    let analyzer = &opts.content;
+    let heuristics = &opts.content;
     let mut analyses = opts.analyses.take();
-    for batch in rx {
+    for batch in &reader.batches {
         // Both engines have the same content heuristics: each message is analysed once.
-        let facts = crate::analyses::analyze(analyses.as_mut(), analyzer, &batch)?;
+        let facts = crate::analyses::analyze(analyses.as_mut(), heuristics, &batch)?;
         let (va, vb) = rayon::join(
             || old.process_analyzed(&batch, &facts),
             || new.process_analyzed(&batch, &facts),
@@ -218,11 +213,9 @@ pub fn run(mut opts: DiffOptions) -> Result<bool> {
                 });
             }
         }
-        let _ = back.send(batch);
+        let _ = reader.spent.send(batch);
     }
-    let outcome = reader
-        .join()
-        .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))?;
+    let outcome = reader.finish()?;
     progress.finish();
     let kept = crate::analyses::finish(analyses, outcome.failure.is_none())?;
 

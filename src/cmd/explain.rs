@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::mpsc;
 
 use anyhow::{Result, bail};
 use serde::Serialize;
@@ -18,7 +17,7 @@ use spamward_core::signal::Family;
 use spamward_core::verdict::StatusChange;
 use spamward_core::{Engine, Event, Policy, Signal, Standing, Timestamp, Verdict};
 
-use super::replay::read_all;
+use super::replay::Reader;
 use crate::util::{fmt_ts, thousands};
 
 const HOUR: u64 = 3_600_000;
@@ -178,26 +177,22 @@ struct Explanation<'a> {
 
 /// Runs an explanation; returns whether the whole log was read.
 pub fn run(mut opts: ExplainOptions) -> Result<bool> {
-    let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(2);
-    let logs = opts.logs.clone();
-    let max_errors = opts.max_errors;
     let progress = crate::progress::Progress::new(
         "explain",
         crate::progress::total_size(&opts.logs),
         opts.quiet,
     );
-    let bar = progress.clone();
-    let (back, spent) = mpsc::channel();
-    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, spent, &bar));
+    let reader = Reader::spawn(&opts.logs, opts.max_errors, &progress);
 
+    // No heuristics in the engine: it is handed every message's facts.
     let mut engine = Engine::with_content(opts.policy.clone(), None);
-    let analyzer = &opts.content;
+    let heuristics = &opts.content;
     let mut analyses = opts.analyses.take();
     let mut texts: HashMap<String, Shown> = HashMap::new();
     let mut explained: Option<MessageExplained> = None;
     let mut content = ContentSummary::default();
-    for batch in rx {
-        let facts = crate::analyses::analyze(analyses.as_mut(), analyzer, &batch)?;
+    for batch in &reader.batches {
+        let facts = crate::analyses::analyze(analyses.as_mut(), heuristics, &batch)?;
         let mut verdicts = Vec::new();
         let holds_target = opts.message.as_deref().is_some_and(|id| {
             explained.is_none()
@@ -243,11 +238,9 @@ pub fn run(mut opts: ExplainOptions) -> Result<bool> {
                 }
             }
         }
-        let _ = back.send(batch);
+        let _ = reader.spent.send(batch);
     }
-    let outcome = reader
-        .join()
-        .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))?;
+    let outcome = reader.finish()?;
     progress.finish();
     if let Some(line) = crate::analyses::finish(analyses, outcome.failure.is_none())? {
         eprintln!("{line}");

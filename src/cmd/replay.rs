@@ -123,14 +123,10 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
         Some(p) => Some(create(p)?),
         None => None,
     };
-    let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(2);
-    let logs = opts.logs.clone();
-    let max_errors = opts.max_errors;
     let progress = Progress::new("replay", total_size(&opts.logs), opts.quiet);
-    let bar = progress.clone();
-    let (back, spent) = mpsc::channel();
-    let reader = std::thread::spawn(move || read_all(&logs, max_errors, tx, spent, &bar));
+    let reader = Reader::spawn(&opts.logs, opts.max_errors, &progress);
 
+    // No heuristics in the engine: it is handed every message's facts (see `analyses::Heuristics`).
     let mut engine = Engine::with_content(opts.policy.clone(), None);
     let mut actions = ActionCounts::default();
     let mut line = Vec::with_capacity(256);
@@ -141,7 +137,7 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
     // so then it runs with the per-business pass (measured both ways: each placement is the
     // faster one for its case). The verdicts are those of `engine.process`, batch after batch
     // (see `Engine::split`).
-    let analyzer = &opts.content;
+    let heuristics = &opts.content;
     let mut analyses = opts.analyses.take();
     let ahead = analyses
         .as_ref()
@@ -153,7 +149,7 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
         // pass: written after it, they were a sequential tail that left a core idle.
         let mut applied: Vec<Verdict> = Vec::new();
         loop {
-            let next = rx.recv().ok();
+            let next = reader.batches.recv().ok();
             if next.is_none() && applying.is_none() {
                 break;
             }
@@ -167,7 +163,7 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
                     let Some(batch) = next else {
                         return Ok(None);
                     };
-                    let facts = crate::analyses::analyze(analyses.as_mut(), analyzer, &batch)?;
+                    let facts = crate::analyses::analyze(analyses.as_mut(), heuristics, &batch)?;
                     let prepared = cross_left.map(|c| c.prepare(&batch, &facts));
                     Ok(Some((batch, facts, prepared)))
                 },
@@ -181,7 +177,8 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
                         (None, None) => unreachable!("a batch is prepared ahead or here"),
                     };
                     let verdicts = businesses.apply(&batch, &facts, prepared);
-                    let _ = back.send(batch); // the reader is gone at the end: then dropped here
+                    // The reader is gone at the end: then dropped here.
+                    let _ = reader.spent.send(batch);
                     verdicts
                 },
             );
@@ -190,9 +187,7 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
         }
         emit(&applied, &mut actions, verdict_out.as_mut(), &mut line)?;
     }
-    let outcome = reader
-        .join()
-        .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))?;
+    let outcome = reader.finish()?;
     progress.finish();
     let kept = crate::analyses::finish(analyses, outcome.failure.is_none())?;
     if let Some(mut out) = verdict_out {
@@ -294,11 +289,43 @@ pub(crate) fn create(p: &Path) -> Result<BufWriter<Box<dyn Write + Send>>> {
     Ok(BufWriter::with_capacity(1 << 20, w))
 }
 
+/// The logs read on their own thread ([`read_all`]), two batches ahead of their consumer.
+pub(crate) struct Reader {
+    /// The batches, in log order.
+    pub(crate) batches: mpsc::Receiver<Vec<Event>>,
+    /// Where a batch goes once applied, to be emptied and refilled by the reader.
+    pub(crate) spent: mpsc::Sender<Vec<Event>>,
+    thread: std::thread::JoinHandle<ReadOutcome>,
+}
+
+impl Reader {
+    /// Starts reading `logs`, reporting to `progress`.
+    pub(crate) fn spawn(logs: &[PathBuf], max_errors: u64, progress: &Progress) -> Reader {
+        let (tx, batches) = mpsc::sync_channel(2);
+        let (spent, back) = mpsc::channel();
+        let (logs, bar) = (logs.to_vec(), progress.clone());
+        let thread = std::thread::spawn(move || read_all(&logs, max_errors, tx, back, &bar));
+        Reader {
+            batches,
+            spent,
+            thread,
+        }
+    }
+
+    /// How the reading went, once every batch was taken.
+    pub(crate) fn finish(self) -> Result<ReadOutcome> {
+        drop(self.batches);
+        self.thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))
+    }
+}
+
 /// Streams the logs to `tx` in batches, counting, reporting and skipping bad lines. Batches sent
 /// back on `spent` once applied are emptied here and filled again: their events' strings were
 /// allocated on this thread, and freeing them where they were allocated is the allocator's fast
 /// path (freed on the applying threads, they were 4% of a replay reading kept analyses).
-pub(crate) fn read_all(
+fn read_all(
     logs: &[PathBuf],
     max_errors: u64,
     tx: mpsc::SyncSender<Vec<Event>>,

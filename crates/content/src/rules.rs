@@ -563,7 +563,7 @@ impl RuleSetBuilder {
                     let split = split_gaps.then(|| split_at_gaps(&ascii)).flatten();
                     // The gate, and whether the exact regex must confirm it (unless the regex
                     // entered the set as itself).
-                    let (gate, confirmed) = match split {
+                    let gate = match split {
                         Some(branches) => {
                             let mut pieces = Vec::with_capacity(branches.len());
                             for branch in branches {
@@ -574,22 +574,17 @@ impl RuleSetBuilder {
                                 }
                                 pieces.push((first..patterns.len()).collect());
                             }
-                            (Gate::Pieces(pieces.into()), true)
+                            Gate::Pieces(pieces.into())
                         }
                         None => {
-                            let widened = widen_gaps(&ascii);
-                            let confirmed = widened != ascii;
-                            patterns.push(widened);
+                            patterns.push(widen_gaps(&ascii));
                             pattern_regex.push(number);
-                            (Gate::One, confirmed)
+                            Gate::One
                         }
                     };
-                    let confirm = confirmed.then(|| {
-                        self.compiled[i]
-                            .clone()
-                            .expect("a regex rule's regex was compiled when its pack was added")
-                    });
-                    exact.push(confirm);
+                    // The exact regex, where the gate needs confirming: compiled and kept when
+                    // its pack was checked (see `confirms_a_gate`).
+                    exact.push(self.compiled[i].clone());
                     gates.push(gate);
                     regex_rules.push(i);
                 }

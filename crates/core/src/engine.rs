@@ -217,7 +217,9 @@ impl Engine {
         Engine::with_content(policy, Some(ContentEngine::default()))
     }
 
-    /// An engine with no state and the given content heuristics (`None`: no content signals).
+    /// An engine with no state and the given content heuristics. With `None` it analyses nothing
+    /// itself ([`Engine::process`] and [`Engine::observe`] then give no content signals); the
+    /// `_analyzed` paths take each message's facts as handed in, from an [`Analyzer`].
     pub fn with_content(policy: Policy, content: Option<ContentEngine>) -> Self {
         Engine {
             policy,
@@ -336,9 +338,7 @@ impl Engine {
     /// The engine's content analysis, detached from its state: it can analyse the next batch while
     /// the engine applies this one (see [`Engine::process_analyzed`]).
     pub fn analyzer(&self) -> Analyzer {
-        Analyzer {
-            content: self.content.clone(),
-        }
+        Analyzer::new(self.content.clone())
     }
 
     /// Applies a batch of events in log order, businesses in parallel on the current rayon pool;
