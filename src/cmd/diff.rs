@@ -213,7 +213,7 @@ pub fn run(mut opts: DiffOptions) -> Result<bool> {
                 });
             }
         }
-        let _ = reader.spent.send(batch);
+        reader.spent.give_back(batch);
     }
     let outcome = reader.finish()?;
     progress.finish();

@@ -238,7 +238,7 @@ pub fn run(mut opts: ExplainOptions) -> Result<bool> {
                 }
             }
         }
-        let _ = reader.spent.send(batch);
+        reader.spent.give_back(batch);
     }
     let outcome = reader.finish()?;
     progress.finish();

@@ -177,8 +177,7 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
                         (None, None) => unreachable!("a batch is prepared ahead or here"),
                     };
                     let verdicts = businesses.apply(&batch, &facts, prepared);
-                    // The reader is gone at the end: then dropped here.
-                    let _ = reader.spent.send(batch);
+                    reader.spent.give_back(batch);
                     verdicts
                 },
             );
@@ -293,8 +292,8 @@ pub(crate) fn create(p: &Path) -> Result<BufWriter<Box<dyn Write + Send>>> {
 pub(crate) struct Reader {
     /// The batches, in log order.
     pub(crate) batches: mpsc::Receiver<Vec<Event>>,
-    /// Where a batch goes once applied, to be emptied and refilled by the reader.
-    pub(crate) spent: mpsc::Sender<Vec<Event>>,
+    /// Where a batch goes once applied.
+    pub(crate) spent: Spent,
     thread: std::thread::JoinHandle<ReadOutcome>,
 }
 
@@ -307,7 +306,7 @@ impl Reader {
         let thread = std::thread::spawn(move || read_all(&logs, max_errors, tx, back, &bar));
         Reader {
             batches,
-            spent,
+            spent: Spent(spent),
             thread,
         }
     }
@@ -318,6 +317,17 @@ impl Reader {
         self.thread
             .join()
             .map_err(|_| anyhow::anyhow!("the log reader thread panicked"))
+    }
+}
+
+/// The way back to the [`Reader`] for applied batches.
+pub(crate) struct Spent(mpsc::Sender<Vec<Event>>);
+
+impl Spent {
+    /// Hands an applied batch back, to be emptied and refilled on the reader's thread. Once the
+    /// reader is gone (the logs are read) the batch is dropped here.
+    pub(crate) fn give_back(&self, batch: Vec<Event>) {
+        let _ = self.0.send(batch);
     }
 }
 
