@@ -14,7 +14,7 @@
 //! Exactly one of `regex` (matched against the normalised text, case-insensitively) or `keywords`
 //! (whole words or phrases, normalised like the text, so `Claim  your` in a pack matches
 //! `CLAIM your` in a message) is given. All regexes of a [`RuleSet`] are compiled into one
-//! [`regex::RegexSet`] and all keywords into one Aho-Corasick automaton, so a message is read once
+//! regex set (a [`regex_automata::meta::Regex`]) and all keywords into one Aho-Corasick automaton, so a message is read once
 //! by each however many rules there are; [`RuleSet::scan`] reports every rule that fired, in rule
 //! order.
 //!
@@ -41,13 +41,16 @@
 //! [`RuleSetBuilder::build`] returns a new [`RuleSet`]. A caller reloading its packs builds a new
 //! set and swaps it in only on success; on error it keeps running on the set it had.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::{Regex, RegexBuilder};
+use regex_automata::util::syntax;
+use regex_automata::{Input, PatternID, PatternSet, meta, nfa::thompson::WhichCaptures};
 use serde::Deserialize;
 
 use crate::normalize::{Normalized, Normalizer};
@@ -602,14 +605,7 @@ impl RuleSetBuilder {
                 }
             }
         }
-        let regexes = RegexSetBuilder::new(&patterns)
-            .case_insensitive(true)
-            .size_limit(self.set_size_limit)
-            .dfa_size_limit(DFA_CACHE_LIMIT)
-            .build()
-            .map_err(|e| {
-                RuleError::new("rule set", None, RuleErrorKind::SetTooBig(e.to_string()))
-            })?;
+        let regexes = compile_set(&patterns, self.set_size_limit)?;
         let automaton = if keywords.is_empty() {
             None
         } else {
@@ -636,6 +632,7 @@ impl RuleSetBuilder {
             })
             .collect();
         Ok(RuleSet {
+            id: crate::next_id(),
             rules,
             regexes,
             pattern_regex: pattern_regex.into(),
@@ -651,6 +648,43 @@ impl RuleSetBuilder {
             keyword_edges: Arc::from(keyword_edges),
         })
     }
+}
+
+/// The patterns as one set, configured as [`regex::RegexSetBuilder`] would with
+/// `case_insensitive(true)`, so [`RuleSet::scan_text`] can hand it a cache and a [`PatternSet`]
+/// of its own instead of `RegexSet::matches` taking a cache from the set's pool and allocating a
+/// new set of matches for every text.
+fn compile_set(patterns: &[String], size_limit: usize) -> Result<meta::Regex, RuleError> {
+    let config = meta::Config::new()
+        .match_kind(regex_automata::MatchKind::All)
+        .utf8_empty(true)
+        .which_captures(WhichCaptures::None)
+        .nfa_size_limit(Some(size_limit))
+        .hybrid_cache_capacity(DFA_CACHE_LIMIT);
+    meta::Builder::new()
+        .configure(config)
+        .syntax(syntax::Config::new().case_insensitive(true).utf8(true))
+        .build_many(patterns)
+        .map_err(|e| {
+            // Each regex compiled alone when its pack was added, so the set can only be too big.
+            let why = match e.size_limit() {
+                Some(limit) => format!("compiled, they exceed the limit of {limit} bytes"),
+                None => e.to_string(),
+            };
+            RuleError::new("rule set", None, RuleErrorKind::SetTooBig(why))
+        })
+}
+
+/// A thread's cache for the regex set last scanned on it, and its matches (see [`compile_set`]).
+struct SetScratch {
+    /// The [`RuleSet::id`] the cache belongs to (clones share it, and their regex).
+    set: u64,
+    cache: meta::Cache,
+    matched: PatternSet,
+}
+
+thread_local! {
+    static SET_SCRATCH: RefCell<Option<SetScratch>> = const { RefCell::new(None) };
 }
 
 /// Compiles the regexes of a pack's rules (`None` for a rule without one), on every core: each
@@ -851,11 +885,14 @@ fn ascii_word_boundaries(re: &str) -> String {
 }
 
 /// Compiled rules: one regex set and one keyword automaton. Cheap to clone (the compiled parts are
-/// shared); clone one per worker thread so the regex scratch pool is not contended.
+/// shared). The set's search cache is kept per thread, one for the set last scanned; clone one per worker
+/// thread all the same, so the exact regexes' scratch pools are not contended.
 #[derive(Clone, Debug)]
 pub struct RuleSet {
+    /// Identifies the compiled set for the per-thread cache; clones share it.
+    id: u64,
     rules: Arc<[Rule]>,
-    regexes: RegexSet,
+    regexes: meta::Regex,
     /// Pattern `j` of the set belongs to regex `pattern_regex[j]` (in order: a regex's patterns
     /// are consecutive).
     pattern_regex: Arc<[usize]>,
@@ -935,24 +972,42 @@ impl RuleSet {
     pub fn scan_text(&self, text: &str) -> Vec<RuleHit> {
         let mut fired: Vec<usize> = Vec::new();
         if !self.regex_rules.is_empty() {
-            let matches = self.regexes.matches(text);
-            let mut last = None;
-            for j in matches.iter() {
-                let i = self.pattern_regex[j];
-                if last == Some(i) {
-                    continue; // another piece of a regex already decided
-                }
-                last = Some(i);
-                let gate = match &self.gates[i] {
-                    Gate::One => true,
-                    Gate::Pieces(branches) => branches
-                        .iter()
-                        .any(|b| b.iter().all(|&p| matches.matched(p))),
+            SET_SCRATCH.with(|slot| {
+                let mut slot = slot.borrow_mut();
+                let scratch = match &mut *slot {
+                    Some(s) if s.set == self.id => s,
+                    other => other.insert(SetScratch {
+                        set: self.id,
+                        cache: self.regexes.create_cache(),
+                        matched: PatternSet::new(self.regexes.pattern_len()),
+                    }),
                 };
-                if gate && self.exact[i].as_ref().is_none_or(|re| re.is_match(text)) {
-                    fired.push(self.regex_rules[i]);
+                scratch.matched.clear();
+                self.regexes.which_overlapping_matches_with(
+                    &mut scratch.cache,
+                    &Input::new(text),
+                    &mut scratch.matched,
+                );
+                let matches = &scratch.matched;
+                let mut last = None;
+                for j in matches.iter() {
+                    let i = self.pattern_regex[j.as_usize()];
+                    if last == Some(i) {
+                        continue; // another piece of a regex already decided
+                    }
+                    last = Some(i);
+                    let gate = match &self.gates[i] {
+                        Gate::One => true,
+                        Gate::Pieces(branches) => branches.iter().any(|b| {
+                            b.iter()
+                                .all(|&p| matches.contains(PatternID::new_unchecked(p)))
+                        }),
+                    };
+                    if gate && self.exact[i].as_ref().is_none_or(|re| re.is_match(text)) {
+                        fired.push(self.regex_rules[i]);
+                    }
                 }
-            }
+            });
         }
         if let Some(ac) = &self.keywords {
             let bytes = text.as_bytes();
@@ -1244,6 +1299,45 @@ mod tests {
             .map(|h| h.id.to_string())
             .collect();
         assert_eq!(ids, ["b.first", "a.second"]);
+    }
+
+    #[test]
+    fn a_set_past_its_size_limit_is_refused_with_the_limit() {
+        let pack = "[[rule]]\nid = 'd.fee'\ndescription = 'd'\ncategory = 'delivery_scam'\n\
+                    regex = '''\\b(parcel|package)\\b.{0,60}\\bfee\\b'''\nweight = 0.5\n";
+        let mut builder = RuleSet::builder();
+        builder.set_size_limit(64).pack("t.toml", pack).unwrap();
+        let err = builder.build().unwrap_err();
+        assert!(
+            matches!(err.kind(), RuleErrorKind::SetTooBig(m) if m.contains("limit of 64 bytes")),
+            "{err}"
+        );
+        assert!(builder.set_size_limit(1 << 20).build().is_ok());
+    }
+
+    #[test]
+    fn sets_scanned_in_turn_on_one_thread_keep_their_own_matches() {
+        // Each thread keeps one cache for the set it scanned last; another set (or a clone of a
+        // rebuilt one) must not read with it. The shipped set has many more patterns than these.
+        let shipped = RuleSet::default();
+        let fee = fee_rule(r"\bfee\b");
+        let clone = fee.clone();
+        let text =
+            "urgent: your parcel is on hold, pay the fee now. you have won a prize, claim it today";
+        let shipped_ids = |rs: &RuleSet| -> Vec<String> {
+            rs.scan_text(text)
+                .iter()
+                .map(|h| h.id.to_string())
+                .collect()
+        };
+        let expected = shipped_ids(&shipped);
+        assert!(expected.len() > 1, "{expected:?}");
+        for _ in 0..3 {
+            assert_eq!(shipped_ids(&fee), ["d.fee"]);
+            assert_eq!(shipped_ids(&shipped), expected);
+            assert_eq!(shipped_ids(&clone), ["d.fee"]);
+            assert!(fee.scan_text("no charge").is_empty());
+        }
     }
 
     #[test]
