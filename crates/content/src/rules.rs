@@ -14,9 +14,9 @@
 //! Exactly one of `regex` (matched against the normalised text, case-insensitively) or `keywords`
 //! (whole words or phrases, normalised like the text, so `Claim  your` in a pack matches
 //! `CLAIM your` in a message) is given. All regexes of a [`RuleSet`] are compiled into one
-//! regex set (a [`regex_automata::meta::Regex`]) and all keywords into one Aho-Corasick automaton, so a message is read once
-//! by each however many rules there are; [`RuleSet::scan`] reports every rule that fired, in rule
-//! order.
+//! regex set (a [`regex_automata::meta::Regex`]) and all keywords into one Aho-Corasick automaton,
+//! so a message is read once by each however many rules there are; [`RuleSet::scan`] reports every
+//! rule that fired, in rule order.
 //!
 //! A bounded gap (`\b(parcel|package)\b.{0,60}\bfee\b`) makes the set's automaton count: after
 //! `parcel` it must remember how far back it was, for every gapped rule at once, and the lazy DFA
@@ -683,6 +683,16 @@ struct SetScratch {
     matched: PatternSet,
 }
 
+impl SetScratch {
+    fn new(set: &RuleSet) -> SetScratch {
+        SetScratch {
+            set: set.id,
+            cache: set.regexes.create_cache(),
+            matched: PatternSet::new(set.regexes.pattern_len()),
+        }
+    }
+}
+
 thread_local! {
     static SET_SCRATCH: RefCell<Option<SetScratch>> = const { RefCell::new(None) };
 }
@@ -885,8 +895,8 @@ fn ascii_word_boundaries(re: &str) -> String {
 }
 
 /// Compiled rules: one regex set and one keyword automaton. Cheap to clone (the compiled parts are
-/// shared). The set's search cache is kept per thread, one for the set last scanned; clone one per worker
-/// thread all the same, so the exact regexes' scratch pools are not contended.
+/// shared). The set's search cache is kept per thread, for the set last scanned there; clone one
+/// per worker thread all the same, so the exact regexes' scratch pools are not contended.
 #[derive(Clone, Debug)]
 pub struct RuleSet {
     /// Identifies the compiled set for the per-thread cache; clones share it.
@@ -972,41 +982,16 @@ impl RuleSet {
     pub fn scan_text(&self, text: &str) -> Vec<RuleHit> {
         let mut fired: Vec<usize> = Vec::new();
         if !self.regex_rules.is_empty() {
-            SET_SCRATCH.with(|slot| {
-                let mut slot = slot.borrow_mut();
-                let scratch = match &mut *slot {
-                    Some(s) if s.set == self.id => s,
-                    other => other.insert(SetScratch {
-                        set: self.id,
-                        cache: self.regexes.create_cache(),
-                        matched: PatternSet::new(self.regexes.pattern_len()),
-                    }),
-                };
-                scratch.matched.clear();
-                self.regexes.which_overlapping_matches_with(
-                    &mut scratch.cache,
-                    &Input::new(text),
-                    &mut scratch.matched,
-                );
-                let matches = &scratch.matched;
-                let mut last = None;
-                for j in matches.iter() {
-                    let i = self.pattern_regex[j.as_usize()];
-                    if last == Some(i) {
-                        continue; // another piece of a regex already decided
-                    }
-                    last = Some(i);
-                    let gate = match &self.gates[i] {
-                        Gate::One => true,
-                        Gate::Pieces(branches) => branches.iter().any(|b| {
-                            b.iter()
-                                .all(|&p| matches.contains(PatternID::new_unchecked(p)))
-                        }),
+            SET_SCRATCH.with(|slot| match slot.try_borrow_mut() {
+                Ok(mut slot) => {
+                    let scratch = match &mut *slot {
+                        Some(s) if s.set == self.id => s,
+                        other => other.insert(SetScratch::new(self)),
                     };
-                    if gate && self.exact[i].as_ref().is_none_or(|re| re.is_match(text)) {
-                        fired.push(self.regex_rules[i]);
-                    }
+                    self.fire_regexes(text, scratch, &mut fired);
                 }
+                // Re-entered on this thread (not possible through this crate): fresh memory.
+                Err(_) => self.fire_regexes(text, &mut SetScratch::new(self), &mut fired),
             });
         }
         if let Some(ac) = &self.keywords {
@@ -1036,6 +1021,36 @@ impl RuleSet {
                 }
             })
             .collect()
+    }
+
+    /// Adds to `fired` the regex rules that fire on `text`: the set's matches, each regex's gate
+    /// (see [`Gate`]) and, where the gate needs it, the exact regex.
+    fn fire_regexes(&self, text: &str, scratch: &mut SetScratch, fired: &mut Vec<usize>) {
+        scratch.matched.clear();
+        self.regexes.which_overlapping_matches_with(
+            &mut scratch.cache,
+            &Input::new(text),
+            &mut scratch.matched,
+        );
+        let matches = &scratch.matched;
+        let mut last = None;
+        for j in matches.iter() {
+            let i = self.pattern_regex[j.as_usize()];
+            if last == Some(i) {
+                continue; // another piece of a regex already decided
+            }
+            last = Some(i);
+            let gate = match &self.gates[i] {
+                Gate::One => true,
+                Gate::Pieces(branches) => branches.iter().any(|b| {
+                    b.iter()
+                        .all(|&p| matches.contains(PatternID::new_unchecked(p)))
+                }),
+            };
+            if gate && self.exact[i].as_ref().is_none_or(|re| re.is_match(text)) {
+                fired.push(self.regex_rules[i]);
+            }
+        }
     }
 }
 
