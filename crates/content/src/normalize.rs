@@ -131,9 +131,11 @@ pub struct Normalizer {
     pre: String,
     chars: Vec<char>,
     tmp: Vec<char>,
-    /// The byte buffers of the ASCII path.
+    /// The byte buffers of the byte path.
     bytes: Vec<u8>,
     bytes_tmp: Vec<u8>,
+    /// The characters the byte path stands [`placeholder::OTHER`] for, in order.
+    others: String,
     words: Vec<WordMakeup>,
     confusables: HashMap<char, Option<Ascii>>,
 }
@@ -160,7 +162,7 @@ impl Normalizer {
             // ASCII is its own NFKC and has no invisibles or confusables but the controls. Steps
             // 4-7 run on bytes: the same code as for characters (see [`Unit`]), a quarter of the
             // memory to walk, and only those the lower-casing pass saw a reason for.
-            let needs = lower_case_ascii(text.as_bytes(), &mut self.bytes);
+            let needs = lower_case_ascii(text.as_bytes(), &mut self.bytes, &LOWER_ASCII);
             steps_4b_to_7(
                 &mut self.bytes,
                 &mut self.bytes_tmp,
@@ -168,6 +170,21 @@ impl Normalizer {
                 ob,
                 needs,
             );
+            out.obfuscation.finish();
+            return;
+        }
+        if transcode(text, &mut self.bytes_tmp, &mut self.others) {
+            // Mostly ASCII, with symbols that every step leaves alone (`£`, `€`, `’`, emoji):
+            // the byte path too, each such symbol one placeholder byte, put back at the end.
+            let needs = lower_case_ascii(&self.bytes_tmp, &mut self.bytes, &LOWER_UNITS);
+            steps_4b_to_7(
+                &mut self.bytes,
+                &mut self.bytes_tmp,
+                &mut out.text,
+                ob,
+                needs,
+            );
+            put_back(&mut out.text, &self.others, &mut self.pre);
             out.obfuscation.finish();
             return;
         }
@@ -501,6 +518,98 @@ fn lower_case(chars: &[char], out: &mut Vec<char>) {
     }
 }
 
+/// Placeholders of the byte path for the non-ASCII characters of a text (see [`transcode`]).
+/// They are control bytes, which lower-casing removes from any text ([`LOWER_ASCII`]), so after it
+/// they stand for nothing else.
+mod placeholder {
+    /// Any character that steps 1-7 leave as it is and never read as part of a word, a spacer or
+    /// a space (`£`, `→`, emoji); [`super::put_back`] restores it.
+    pub const OTHER: u8 = 0x01;
+    /// `€`, which the leet step reads as `e` inside a word.
+    pub const EURO: u8 = 0x02;
+}
+
+/// [`LOWER_ASCII`] for the units of [`transcode`]: the same, but the placeholders stay.
+const LOWER_UNITS: [u8; 128] = {
+    let mut t = LOWER_ASCII;
+    t[placeholder::OTHER as usize] = placeholder::OTHER;
+    t[placeholder::EURO as usize] = placeholder::EURO;
+    t
+};
+
+/// Step 4a's mappings of non-ASCII characters, for a text whose non-ASCII characters all pass
+/// through steps 1-3 ([`passes_through`]) and are symbols step 4a maps to ASCII or leaves alone:
+/// writes `text` to `units` as bytes for the byte path, where typographic quotes and dashes are
+/// their ASCII forms, white space a space, controls gone, `€` [`placeholder::EURO`] and every
+/// other such symbol [`placeholder::OTHER`], its characters kept in `others` in order. ASCII is
+/// copied as it is, but for the controls lower-casing would remove, so no placeholder byte comes
+/// from the text. `false` when a character needs the character path: a letter, a digit or mark
+/// beyond ASCII, an invisible, a spacer (`•`), one with a compatibility form or a lower case.
+fn transcode(text: &str, units: &mut Vec<u8>, others: &mut String) -> bool {
+    units.clear();
+    others.clear();
+    for c in text.chars() {
+        if c.is_ascii() {
+            if LOWER_ASCII[c as usize] != 0 {
+                units.push(c as u8);
+            }
+            continue;
+        }
+        // The two of these a message is most likely to have, without a table lookup.
+        if c == '€' {
+            units.push(placeholder::EURO);
+            continue;
+        }
+        if c == '£' {
+            units.push(placeholder::OTHER);
+            others.push(c);
+            continue;
+        }
+        if !passes_through(c) {
+            return false;
+        }
+        // As [`lower_case`] does, in its order.
+        if c.is_whitespace() {
+            units.push(b' ');
+        } else if let Some(plain) = plain_punctuation(c) {
+            units.push(plain as u8);
+        } else if c.is_control() {
+        } else if is_spacer(c) || !c.to_lowercase().eq([c]) {
+            return false;
+        } else {
+            units.push(placeholder::OTHER);
+            others.push(c);
+        }
+    }
+    true
+}
+
+/// Puts the characters of [`transcode`]'s placeholders back into a normal form: `€`, and the
+/// characters of `others` in order. `scratch` is a buffer.
+fn put_back(text: &mut String, others: &str, scratch: &mut String) {
+    scratch.clear();
+    let mut others = others.chars();
+    let mut copied = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let c = match b {
+            placeholder::OTHER => others.next().unwrap_or(char::REPLACEMENT_CHARACTER),
+            placeholder::EURO => '€',
+            _ => continue,
+        };
+        scratch.push_str(&text[copied..i]);
+        scratch.push(c);
+        copied = i + 1;
+    }
+    debug_assert!(
+        others.next().is_none(),
+        "every placeholder is kept, in order"
+    );
+    if copied > 0 {
+        scratch.push_str(&text[copied..]);
+        std::mem::swap(text, scratch);
+    }
+}
+
 /// Step 4a for each ASCII character: white space becomes a space, other controls go (0), letters
 /// are lower-cased.
 const LOWER_ASCII: [u8; 128] = {
@@ -553,7 +662,7 @@ mod class {
     /// A digit no one uses for a letter.
     pub const OTHER_DIGIT: u8 = 4;
     pub const ALNUM: u8 = 8;
-    /// Part of a word for the leet step: a letter, a digit, `@` or `$`.
+    /// Part of a word for the leet step: a letter, a digit, `@`, `$` or `€`.
     pub const WORD: u8 = 16;
 
     pub const OF: [u8; 128] = {
@@ -561,7 +670,7 @@ mod class {
         let mut b = 0;
         while b < 128 {
             let c = b as u8;
-            let leet = super::is_leet(c as char);
+            let leet = super::is_leet(c as char) || c == super::placeholder::EURO;
             t[b] = if c.is_ascii_lowercase() {
                 LETTER | ALNUM | WORD
             } else {
@@ -579,8 +688,9 @@ mod class {
     };
 }
 
-/// Step 4a for ASCII text, on bytes, in one pass that also sees which later steps have work.
-fn lower_case_ascii(text: &[u8], out: &mut Vec<u8>) -> Needs {
+/// Step 4a for ASCII text or the units of [`transcode`], on bytes, with `lower` ([`LOWER_ASCII`]
+/// or [`LOWER_UNITS`]), in one pass that also sees which later steps have work.
+fn lower_case_ascii(text: &[u8], out: &mut Vec<u8>, lower: &[u8; 128]) -> Needs {
     use class::{ALNUM, LEET, LETTER, OTHER_DIGIT, WORD};
     out.clear();
     out.reserve(text.len());
@@ -604,7 +714,7 @@ fn lower_case_ascii(text: &[u8], out: &mut Vec<u8>) -> Needs {
         needs.spaced |= chain >= 4;
     };
     for &b in text {
-        let c = LOWER_ASCII[usize::from(b)];
+        let c = lower[usize::from(b)];
         if c == 0 {
             continue;
         }
@@ -670,9 +780,10 @@ fn steps_4b_to_7<U: Unit>(
     }
 }
 
-/// A unit of text for steps 4b-7: a character, or a byte of ASCII text. For ASCII the two agree on
-/// every question asked here (`char::is_alphanumeric` of an ASCII character is
-/// `u8::is_ascii_alphanumeric` of its byte), so one implementation serves both.
+/// A unit of text for steps 4b-7: a character, or a byte of ASCII text or of [`transcode`]'s
+/// units. For ASCII the two agree on every question asked here (`char::is_alphanumeric` of an
+/// ASCII character is `u8::is_ascii_alphanumeric` of its byte), and a placeholder answers as the
+/// characters it stands for, so one implementation serves both.
 trait Unit: Copy + Eq {
     fn ch(self) -> char;
     /// The unit for an ASCII character.
@@ -713,7 +824,13 @@ impl Unit for char {
 impl Unit for u8 {
     #[inline(always)]
     fn ch(self) -> char {
-        char::from(self)
+        // The other placeholder is a control character: like the symbols it stands for, no step
+        // reads it as a letter, a digit, a leet symbol, a spacer or a space.
+        if self == placeholder::EURO {
+            '€'
+        } else {
+            char::from(self)
+        }
     }
     #[inline(always)]
     fn ascii(c: char) -> u8 {
@@ -1106,6 +1223,47 @@ mod tests {
             counts.score = fast.obfuscation.score;
             proptest::prop_assert_eq!(&fast.obfuscation, &counts);
         }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Text whose non-ASCII characters are symbols takes the byte path with placeholders; the
+        /// same text with a zero-width space takes the character path. Prices, leet `€`, quotes,
+        /// dashes, white space and controls beyond ASCII, spacers and emoji all agree.
+        #[test]
+        fn the_placeholder_byte_path_equals_the_character_path(
+            s in "([a-eA-E0134589 .,!?:@$/_*\t-]{1,4}|€|£|😀|→|’|“|—|\u{a0}|\u{85}|\u{92}|\u{2003}|•|·|é|\x01|\x02|  |www|aaaa|c l a i m|c•l•a•i•m|fr€€|fr€e|€5|5€|y0u|ca11|££|😀😀😀){0,40}"
+        ) {
+            let mut nz = Normalizer::new();
+            let fast = nz.normalize(&s);
+            let full = nz.normalize(&format!("{s} \u{200b}"));
+            proptest::prop_assert_eq!(&fast.text, &full.text);
+            let mut counts = full.obfuscation.clone();
+            counts.zero_width -= 1;
+            counts.score = fast.obfuscation.score;
+            proptest::prop_assert_eq!(&fast.obfuscation, &counts);
+        }
+    }
+
+    #[test]
+    fn symbols_take_the_byte_path_and_come_back() {
+        let mut units = Vec::new();
+        let mut others = String::new();
+        assert!(transcode("FR€E £5 → ’ok’ 😀", &mut units, &mut others));
+        assert_eq!(units, b"FR\x02E \x015 \x01 'ok' \x01");
+        assert_eq!(others, "£→😀");
+        for needs_characters in ["café", "•", "ｆ", "\u{200b}", "Ж", "\u{a0}", "™"] {
+            assert!(
+                !transcode(needs_characters, &mut units, &mut others),
+                "{needs_characters:?}"
+            );
+        }
+        assert_eq!(norm("FR€E £5 → ’OK’ 😀").text, "free £5 → 'ok' 😀");
+        assert_eq!(
+            norm("Pay €5, WINNNER  of a fr€e £££").text,
+            "pay €5, winner of a free £££"
+        );
     }
 
     #[test]
