@@ -647,11 +647,6 @@ impl Needs {
         leet: true,
         squeeze: true,
     };
-    const NONE: Needs = Needs {
-        spaced: false,
-        leet: false,
-        squeeze: false,
-    };
 }
 
 /// Classes of lower-cased ASCII bytes for the scan of [`lower_case_ascii`].
@@ -689,14 +684,56 @@ mod class {
 }
 
 /// Step 4a for ASCII text or the units of [`transcode`], on bytes, with `lower` ([`LOWER_ASCII`]
-/// or [`LOWER_UNITS`]), in one pass that also sees which later steps have work.
+/// or [`LOWER_UNITS`]), in one pass that also sees which later steps have work: squeezing
+/// exactly, and whether leet or spaced letters are possible at all, which is rare enough that
+/// [`leet_or_spaced`] then looks again more closely.
 fn lower_case_ascii(text: &[u8], out: &mut Vec<u8>, lower: &[u8; 128]) -> Needs {
-    use class::{ALNUM, LEET, LETTER, OTHER_DIGIT, WORD};
+    use class::{ALNUM, LEET, LETTER};
+    const _: () = assert!(
+        LETTER == 1 && LEET == 2,
+        "the touch test shifts LEET onto LETTER"
+    );
     out.clear();
     out.reserve(text.len());
-    let mut needs = Needs::NONE;
-    // The two bytes written before this one (0: none) and the class of the first.
-    let (mut p1, mut p2, mut pk) = (0u8, 0u8, 0u8);
+    // The two bytes written before this one (0: none) and their classes.
+    let (mut p1, mut p2, mut k1, mut k2) = (0u8, 0u8, 0u8, 0u8);
+    let mut squeeze = false;
+    // Bit LETTER: a leet character next to a letter. Singles: alphanumerics alone between two
+    // other characters, or the text's ends.
+    let mut touch = 0u8;
+    let mut singles = 0u32;
+    for &b in text {
+        let c = lower[usize::from(b)];
+        if c == 0 {
+            continue;
+        }
+        let k = class::OF[usize::from(c)];
+        squeeze |= c == p1 && (c == b' ' || (c == p2 && k & LETTER != 0));
+        touch |= ((k >> 1) & k1) | ((k1 >> 1) & k);
+        singles += u32::from(k1 & ALNUM != 0 && k & ALNUM == 0 && k2 & ALNUM == 0);
+        out.push(c);
+        (p2, p1, k2, k1) = (p1, c, k1, k);
+    }
+    singles += u32::from(k1 & ALNUM != 0 && k2 & ALNUM == 0);
+    squeeze |= out.first() == Some(&b' ') || out.last() == Some(&b' ');
+    let (leet, spaced) = if touch & LETTER != 0 || singles >= 4 {
+        leet_or_spaced(out)
+    } else {
+        (false, false)
+    };
+    Needs {
+        spaced,
+        leet,
+        squeeze,
+    }
+}
+
+/// [`Needs::leet`] and [`Needs::spaced`] of lower-cased bytes.
+fn leet_or_spaced(units: &[u8]) -> (bool, bool) {
+    use class::{ALNUM, LEET, LETTER, OTHER_DIGIT, WORD};
+    let (mut leet, mut spaced) = (false, false);
+    // The class of the byte before.
+    let mut pk = 0u8;
     // The current word: its letters, whether a leet character touches a letter, whether it has
     // a digit that rules it out.
     let (mut letters, mut touching, mut ruled_out) = (0u32, false, false);
@@ -704,32 +741,23 @@ fn lower_case_ascii(text: &[u8], out: &mut Vec<u8>, lower: &[u8; 128]) -> Needs 
     // how many singles, one spacer apart, end there.
     let mut run = 0usize;
     let (mut last_single, mut chain) = (usize::MAX, 0u32);
-    let mut single_at = |s: usize, out: &[u8], needs: &mut Needs| {
-        chain = if last_single.wrapping_add(2) == s && is_spacer(char::from(out[s - 1])) {
+    let mut single_at = |s: usize, spaced: &mut bool| {
+        chain = if last_single.wrapping_add(2) == s && is_spacer(units[s - 1].ch()) {
             chain + 1
         } else {
             1
         };
         last_single = s;
-        needs.spaced |= chain >= 4;
+        *spaced |= chain >= 4;
     };
-    for &b in text {
-        let c = lower[usize::from(b)];
-        if c == 0 {
-            continue;
-        }
+    for (i, &c) in units.iter().enumerate() {
         let k = class::OF[usize::from(c)];
-        if c == b' ' {
-            needs.squeeze |= p1 == b' ';
-        } else {
-            needs.squeeze |= c == p1 && c == p2 && k & LETTER != 0;
-        }
         if k & WORD != 0 {
             letters += u32::from(k & LETTER);
             touching |= (k & LEET != 0 && pk & LETTER != 0) || (pk & LEET != 0 && k & LETTER != 0);
             ruled_out |= k & OTHER_DIGIT != 0;
         } else if letters > 0 {
-            needs.leet |= letters >= 2 && touching && !ruled_out;
+            leet |= letters >= 2 && touching && !ruled_out;
             (letters, touching, ruled_out) = (0, false, false);
         } else {
             (touching, ruled_out) = (false, false);
@@ -738,19 +766,17 @@ fn lower_case_ascii(text: &[u8], out: &mut Vec<u8>, lower: &[u8; 128]) -> Needs 
             run += 1;
         } else {
             if run == 1 {
-                single_at(out.len() - 1, out, &mut needs);
+                single_at(i - 1, &mut spaced);
             }
             run = 0;
         }
-        out.push(c);
-        (p2, p1, pk) = (p1, c, k);
+        pk = k;
     }
-    needs.leet |= letters >= 2 && touching && !ruled_out;
+    leet |= letters >= 2 && touching && !ruled_out;
     if run == 1 {
-        single_at(out.len() - 1, out, &mut needs);
+        single_at(units.len() - 1, &mut spaced);
     }
-    needs.squeeze |= out.first() == Some(&b' ') || out.last() == Some(&b' ');
-    needs
+    (leet, spaced)
 }
 
 /// Steps 4b-7 on lower-cased `units`, into `out`, those that `needs` says could change them (and
