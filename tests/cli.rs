@@ -262,6 +262,12 @@ fn bench_measures_and_reports_json() {
             "{part}: {f}"
         );
     }
+    // The same over the log's second half, once warm: ordered.
+    let q = |k: &str| f["check_second_half"][k].as_f64().unwrap();
+    assert!(
+        0.0 < q("p50_us") && q("p50_us") <= q("p99_us") && q("p99_us") <= q("p999_us"),
+        "{f}"
+    );
 }
 
 /// The log a bench generates can be Parquet, the data lakes' format; it is read like the others.
