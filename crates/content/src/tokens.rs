@@ -86,49 +86,61 @@ impl Tokens {
         self.words_hashed = false;
         self.digits = 0;
         self.chars = 0;
-        for chunk in normal.split(' ').filter(|c| !c.is_empty()) {
-            if !self.masked.is_empty() {
-                self.masked.push(' ');
-            }
-            let bytes = chunk.as_bytes();
-            let (mut dot, mut at, mut digit, mut ascii) = (false, false, false, true);
-            for &b in bytes {
-                dot |= b == b'.';
-                at |= b == b'@';
-                digit |= b.is_ascii_digit();
-                ascii &= b.is_ascii();
-            }
-            self.chars += 1 + if ascii {
-                bytes.len() as u32
-            } else {
-                chunk.chars().count() as u32
-            };
-            if dot || at {
-                let (lead, core, trail) = trim_punctuation(chunk);
-                let placeholder = if core.is_empty() {
-                    None
-                } else if at && is_email(core) {
-                    Some('M')
-                } else if dot && is_url(core) {
-                    Some('U')
-                } else {
-                    None
-                };
-                if let Some(p) = placeholder {
-                    self.masked.push_str(lead);
-                    self.masked.push(p);
-                    self.masked.push_str(trail);
-                    self.digits += count_digits(core);
-                    continue;
+        // One pass over the bytes: a chunk (the text between spaces) is handed over with what
+        // it holds, seen on the way.
+        let bytes = normal.as_bytes();
+        let (mut start, mut holds) = (0, 0u8);
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b' ' {
+                if i > start {
+                    self.push_chunk(&normal[start..i], holds);
                 }
-            }
-            if digit {
-                self.push_masking_digits(chunk);
+                (start, holds) = (i + 1, 0);
             } else {
-                self.masked.push_str(chunk);
+                holds |= HOLDS[usize::from(b)];
             }
         }
+        if bytes.len() > start {
+            self.push_chunk(&normal[start..], holds);
+        }
         self.chars = self.chars.saturating_sub(1);
+    }
+
+    /// Masks one chunk onto `masked` and counts it; `holds` is what [`HOLDS`] says of its bytes.
+    fn push_chunk(&mut self, chunk: &str, holds: u8) {
+        if !self.masked.is_empty() {
+            self.masked.push(' ');
+        }
+        self.chars += 1 + if holds & holds::NON_ASCII == 0 {
+            chunk.len() as u32
+        } else {
+            chunk.chars().count() as u32
+        };
+        let (dot, at) = (holds & holds::DOT != 0, holds & holds::AT != 0);
+        if dot || at {
+            let (lead, core, trail) = trim_punctuation(chunk);
+            let placeholder = if core.is_empty() {
+                None
+            } else if at && is_email(core) {
+                Some('M')
+            } else if dot && is_url(core) {
+                Some('U')
+            } else {
+                None
+            };
+            if let Some(p) = placeholder {
+                self.masked.push_str(lead);
+                self.masked.push(p);
+                self.masked.push_str(trail);
+                self.digits += count_digits(core);
+                return;
+            }
+        }
+        if holds & holds::DIGIT != 0 {
+            self.push_masking_digits(chunk);
+        } else {
+            self.masked.push_str(chunk);
+        }
     }
 
     /// Hashes the words of the masked text into `words`, once per [`Tokens::mask`].
@@ -174,6 +186,32 @@ impl Tokens {
         });
     }
 }
+
+/// What a byte tells [`Tokens::mask`] about the chunk it is in.
+mod holds {
+    pub const DOT: u8 = 1;
+    pub const AT: u8 = 2;
+    pub const DIGIT: u8 = 4;
+    pub const NON_ASCII: u8 = 8;
+}
+
+/// [`holds`] of each byte.
+const HOLDS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'.' => holds::DOT,
+            b'@' => holds::AT,
+            b'0'..=b'9' => holds::DIGIT,
+            0x80..=0xFF => holds::NON_ASCII,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+};
 
 /// Whether a byte belongs to a word: ASCII letters and digits, and any byte of a non-ASCII
 /// character.
