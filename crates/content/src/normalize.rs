@@ -190,8 +190,8 @@ impl Normalizer {
         }
         self.chars.clear();
         if text.chars().all(passes_through) {
-            // Text whose non-ASCII characters all pass through steps 1-3 (`£`, `€`, emoji) is its
-            // own result of them, as ASCII is.
+            // Text whose non-ASCII characters all pass through steps 1-3, but which the byte path
+            // does not carry (a spacer such as `•`), is its own result of them, as ASCII is.
             self.chars.extend(text.chars());
         } else {
             strip_invisibles(text, &mut self.pre, ob);
@@ -574,6 +574,7 @@ fn transcode(text: &str, units: &mut Vec<u8>, others: &mut String) -> bool {
         } else if let Some(plain) = plain_punctuation(c) {
             units.push(plain as u8);
         } else if c.is_control() {
+            // Removed, as lower-casing removes it.
         } else if is_spacer(c) || !c.to_lowercase().eq([c]) {
             return false;
         } else {
@@ -685,8 +686,9 @@ mod class {
 
 /// Step 4a for ASCII text or the units of [`transcode`], on bytes, with `lower` ([`LOWER_ASCII`]
 /// or [`LOWER_UNITS`]), in one pass that also sees which later steps have work: squeezing
-/// exactly, and whether leet or spaced letters are possible at all, which is rare enough that
-/// [`leet_or_spaced`] then looks again more closely.
+/// exactly, and whether leet or spaced letters are possible at all (a leet character next to a
+/// letter, four single characters). Only then does [`leet_or_spaced`] look again more closely;
+/// 58% of the bench world's texts rule out both.
 fn lower_case_ascii(text: &[u8], out: &mut Vec<u8>, lower: &[u8; 128]) -> Needs {
     use class::{ALNUM, LEET, LETTER};
     const _: () = assert!(
