@@ -303,6 +303,14 @@ pub fn text(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let n = Normalizer::new().normalize(&text);
     assert!((0.0..=1.0).contains(&n.obfuscation.score), "{text:?}");
+    // Whichever path the text took (ASCII bytes, bytes with placeholders, characters), it
+    // normalises as through the full one, which a zero-width space after it forces.
+    let full = Normalizer::new().normalize(&format!("{text} \u{200b}"));
+    assert_eq!(n.text, full.text, "{text:?}");
+    let mut counts = full.obfuscation.clone();
+    counts.zero_width -= 1;
+    counts.score = n.obfuscation.score;
+    assert_eq!(n.obfuscation, counts, "{text:?}");
     assert!(
         !n.text.starts_with(' ') && !n.text.ends_with(' ') && !n.text.contains("  "),
         "{text:?} -> {:?}",

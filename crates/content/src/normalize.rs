@@ -1217,6 +1217,20 @@ mod tests {
         assert_eq!(n.obfuscation.score, 0.0, "{:?}", n.obfuscation);
     }
 
+    /// Normalises `s` as it is and with a zero-width space after it, which forces the full
+    /// character path: the text must be the same, and the counts but for that one zero-width.
+    fn same_as_the_full_path(s: &str) -> Result<(), proptest::test_runner::TestCaseError> {
+        let mut nz = Normalizer::new();
+        let fast = nz.normalize(s);
+        let full = nz.normalize(&format!("{s} \u{200b}"));
+        proptest::prop_assert_eq!(&fast.text, &full.text);
+        let mut counts = full.obfuscation.clone();
+        counts.zero_width -= 1;
+        counts.score = fast.obfuscation.score;
+        proptest::prop_assert_eq!(&fast.obfuscation, &counts);
+        Ok(())
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
 
@@ -1226,14 +1240,7 @@ mod tests {
         fn passing_through_equals_the_full_path(
             s in "([A-Za-z0-9 .,!?:@$/-]|£|€|•|→|™|😀){0,40}"
         ) {
-            let mut nz = Normalizer::new();
-            let fast = nz.normalize(&s);
-            let full = nz.normalize(&format!("{s} \u{200b}"));
-            proptest::prop_assert_eq!(&fast.text, &full.text);
-            let mut counts = full.obfuscation.clone();
-            counts.zero_width -= 1;
-            counts.score = fast.obfuscation.score;
-            proptest::prop_assert_eq!(&fast.obfuscation, &counts);
+            same_as_the_full_path(&s)?;
         }
 
         /// ASCII text takes the byte path; the same text with a zero-width space takes the
@@ -1242,14 +1249,7 @@ mod tests {
         fn the_ascii_byte_path_equals_the_character_path(
             s in "([a-eA-E0123456789 .,!?:@$/_*\t\n\x0b-]{1,4}|  |www|wwww|aaaa|c l a i m|f[.]r[.]e[.]e|y0u|ca11|[$]ave|fr33){0,40}"
         ) {
-            let mut nz = Normalizer::new();
-            let fast = nz.normalize(&s);
-            let full = nz.normalize(&format!("{s} \u{200b}"));
-            proptest::prop_assert_eq!(&fast.text, &full.text);
-            let mut counts = full.obfuscation.clone();
-            counts.zero_width -= 1;
-            counts.score = fast.obfuscation.score;
-            proptest::prop_assert_eq!(&fast.obfuscation, &counts);
+            same_as_the_full_path(&s)?;
         }
     }
 
@@ -1263,14 +1263,22 @@ mod tests {
         fn the_placeholder_byte_path_equals_the_character_path(
             s in "([a-eA-E0134589 .,!?:@$/_*\t-]{1,4}|€|£|😀|→|’|“|—|\u{a0}|\u{85}|\u{92}|\u{2003}|•|·|é|\x01|\x02|  |www|aaaa|c l a i m|c•l•a•i•m|fr€€|fr€e|€5|5€|y0u|ca11|££|😀😀😀){0,40}"
         ) {
-            let mut nz = Normalizer::new();
-            let fast = nz.normalize(&s);
-            let full = nz.normalize(&format!("{s} \u{200b}"));
-            proptest::prop_assert_eq!(&fast.text, &full.text);
-            let mut counts = full.obfuscation.clone();
-            counts.zero_width -= 1;
-            counts.score = fast.obfuscation.score;
-            proptest::prop_assert_eq!(&fast.obfuscation, &counts);
+            same_as_the_full_path(&s)?;
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        /// Any text normalises alike whichever path it takes: the ASCII byte path, the byte path
+        /// with placeholders, the pass-through character path or the full one; a zero-width
+        /// space forces the full path. ASCII runs, the symbols the byte path carries, spacers,
+        /// imitating scripts, combining marks and any character at all.
+        #[test]
+        fn any_text_normalises_as_through_the_full_path(
+            s in "([a-zA-Z0-9 .@$€£•·’*_-]{0,6}|[а-яΑ-Ω]|[\u{300}-\u{36f}]|.){0,30}"
+        ) {
+            same_as_the_full_path(&s)?;
         }
     }
 
