@@ -158,25 +158,25 @@ impl Normalizer {
         out.text.clear();
         out.obfuscation = Obfuscation::default();
         let ob = &mut out.obfuscation;
-        if text.is_ascii() {
-            // ASCII is its own NFKC and has no invisibles or confusables but the controls. Steps
-            // 4-7 run on bytes: the same code as for characters (see [`Unit`]), a quarter of the
-            // memory to walk, and only those the lower-casing pass saw a reason for.
-            let needs = lower_case_ascii(text.as_bytes(), &mut self.bytes, &LOWER_ASCII);
-            steps_4b_to_7(
-                &mut self.bytes,
-                &mut self.bytes_tmp,
-                &mut out.text,
-                ob,
-                needs,
-            );
-            out.obfuscation.finish();
-            return;
-        }
-        if transcode(text, &mut self.bytes_tmp, &mut self.others) {
+        // The byte path: steps 4-7 on bytes, the same code as for characters (see [`Unit`]), a
+        // quarter of the memory to walk, and only those the lowering pass saw a reason for.
+        let lowered = if text.is_ascii() {
+            // ASCII is its own NFKC and has no invisibles or confusables but the controls.
+            Some((
+                lower_case_ascii(text.as_bytes(), &mut self.bytes, &LOWER_ASCII),
+                false,
+            ))
+        } else if transcode(text, &mut self.bytes_tmp, &mut self.others) {
             // Mostly ASCII, with symbols that every step leaves alone (`£`, `€`, `’`, emoji):
-            // the byte path too, each such symbol one placeholder byte, put back at the end.
-            let needs = lower_case_ascii(&self.bytes_tmp, &mut self.bytes, &LOWER_UNITS);
+            // each such symbol one placeholder byte, put back at the end.
+            Some((
+                lower_case_ascii(&self.bytes_tmp, &mut self.bytes, &LOWER_UNITS),
+                true,
+            ))
+        } else {
+            None
+        };
+        if let Some((needs, placeholders)) = lowered {
             steps_4b_to_7(
                 &mut self.bytes,
                 &mut self.bytes_tmp,
@@ -184,7 +184,9 @@ impl Normalizer {
                 ob,
                 needs,
             );
-            put_back(&mut out.text, &self.others, &mut self.pre);
+            if placeholders {
+                put_back(&mut out.text, &self.others, &mut self.pre);
+            }
             out.obfuscation.finish();
             return;
         }
