@@ -38,17 +38,19 @@ pub struct Link {
     pub text: String,
     /// Where it is in the original text (byte offsets).
     pub span: Range<usize>,
-    /// The scheme, lower case (`http` for a defanged `hxxp`), if one was written.
-    pub scheme: Option<String>,
-    /// The host: IDNA ASCII (punycode), lower case, or the IPv4 address.
-    pub host: String,
+    /// The scheme, lower case (`http` for a defanged `hxxp`), if one was written: `http`,
+    /// `https` or `ftp`.
+    pub scheme: Option<&'static str>,
+    /// The host: IDNA ASCII (punycode), lower case, or the IPv4 address. Shared with the scanner's
+    /// cache of judged hosts, so that a host seen before costs no copy.
+    pub host: Arc<str>,
     /// The port, if one was written.
     pub port: Option<u16>,
     /// Path, query and fragment as written (`/login?x=1`), or empty.
     pub path: String,
     /// The registrable domain (`example.co.uk` for `a.b.example.co.uk`); `None` for an IP host or
-    /// a host that is itself a public suffix.
-    pub registrable_domain: Option<String>,
+    /// a host that is itself a public suffix. Shared like [`Link::host`].
+    pub registrable_domain: Option<Arc<str>>,
     /// The host is on the shortener list.
     pub shortener: bool,
     /// The host is a raw IPv4 address.
@@ -208,29 +210,33 @@ impl LinkScanner {
     /// Finds the links and phone numbers of `text`, each in order of appearance.
     pub fn scan(&self, text: &str) -> (Vec<Link>, Vec<Phone>) {
         let view = View::new(text);
-        let (links, link_ranges) = self.links(text, &view);
-        let phones = self.phones(text, &view, &link_ranges);
-        (links, phones)
+        SCAN_SCRATCH.with(|scratch| {
+            let mut fresh = ScanScratch::default();
+            let mut scratch = scratch.try_borrow_mut();
+            // Re-entered on this thread (not possible through this crate): fresh memory.
+            let scratch = scratch.as_deref_mut().unwrap_or(&mut fresh);
+            scratch.ranges.clear();
+            let links = self.links(text, &view, &mut scratch.ranges);
+            let phones = self.phones(text, &view, scratch);
+            (links, phones)
+        })
     }
 
     /// Finds the links of `text`.
     pub fn links_of(&self, text: &str) -> Vec<Link> {
-        self.links(text, &View::new(text)).0
+        self.links(text, &View::new(text), &mut Vec::new())
     }
 
-    /// The links, and where each is in the view.
-    fn links(&self, original: &str, view: &View) -> (Vec<Link>, Vec<Range<usize>>) {
+    /// The links, adding where each is in the view to `ranges`.
+    fn links(&self, original: &str, view: &View, ranges: &mut Vec<Range<usize>>) -> Vec<Link> {
         let s = &*view.text;
         let mut links = Vec::new();
-        let mut ranges = Vec::new();
         for whole in self.url_matches(s) {
             if links.len() == MAX_PER_MESSAGE {
                 break;
             }
             let parts = UrlParts::of(s, whole.range(), &self.host_at_start);
-            let scheme = parts
-                .scheme
-                .map(|r| s[r].to_ascii_lowercase().replace("xx", "tt"));
+            let scheme = parts.scheme.and_then(|r| scheme_name(&s[r]));
             let before = s[..whole.start()].chars().next_back();
             let after = s[whole.end()..].chars().next();
             if after == Some('@') {
@@ -262,7 +268,7 @@ impl LinkScanner {
             links.push(link);
             ranges.push(whole.start()..end);
         }
-        (links, ranges)
+        links
     }
 
     /// The matches of [`URL_PATTERN`] in `s`, the ones `find_iter` finds, with less of `s`
@@ -290,7 +296,7 @@ impl LinkScanner {
     fn judge(
         &self,
         raw_host: &str,
-        scheme: Option<String>,
+        scheme: Option<&'static str>,
         port: Option<u16>,
         path: &str,
         text_and_span: impl FnOnce() -> (String, Range<usize>),
@@ -357,12 +363,12 @@ impl LinkScanner {
         if raw_host.bytes().all(|b| b.is_ascii_digit() || b == b'.') && !raw_ip {
             return None; // 1.2.3.999 or a version number
         }
-        let (host, idn) = if raw_ip {
-            (raw_host.to_string(), false)
+        let (host, idn): (Arc<str>, bool) = if raw_ip {
+            (raw_host.into(), false)
         } else {
             let ascii = idna::domain_to_ascii(raw_host).ok()?;
             let idn = !raw_host.is_ascii() || ascii.split('.').any(|l| l.starts_with("xn--"));
-            (ascii, idn)
+            (ascii.into(), idn)
         };
         let (registrable, suffix, known) = if raw_ip {
             (None, None, true)
@@ -372,7 +378,7 @@ impl LinkScanner {
             let suffix = suffix
                 .and_then(|s| std::str::from_utf8(s.as_bytes()).ok())
                 .map(str::to_string);
-            (psl::domain_str(&host).map(str::to_string), suffix, known)
+            (psl::domain_str(&host).map(Arc::from), suffix, known)
         };
         let lookalike = match (&registrable, &suffix) {
             (Some(r), Some(sfx)) => self.brands.lookalike(&host, r, sfx),
@@ -399,18 +405,23 @@ impl LinkScanner {
         })
     }
 
-    fn phones(&self, original: &str, view: &View, link_ranges: &[Range<usize>]) -> Vec<Phone> {
+    /// The phone numbers of the view, outside the links at `scratch.ranges`.
+    fn phones(&self, original: &str, view: &View, scratch: &mut ScanScratch) -> Vec<Phone> {
         // Blank out the links (byte for byte, so offsets hold) so their digits are not numbers.
-        let masked: Cow<str> = if link_ranges.is_empty() {
-            Cow::Borrowed(&view.text)
+        let s = if scratch.ranges.is_empty() {
+            &*view.text
         } else {
-            let mut masked = view.text.as_bytes().to_vec();
-            for r in link_ranges {
-                masked[r.clone()].fill(b' ');
+            let masked = &mut scratch.masked;
+            masked.clear();
+            let mut at = 0;
+            for r in &scratch.ranges {
+                masked.push_str(&view.text[at..r.start]);
+                masked.extend(std::iter::repeat_n(' ', r.len()));
+                at = r.end;
             }
-            Cow::Owned(String::from_utf8(masked).expect("ASCII spaces over whole characters"))
+            masked.push_str(&view.text[at..]);
+            &**masked
         };
-        let s = &*masked;
         let digits = DigitRuns::of(s);
         let mut found: Vec<(Range<usize>, String, PhoneKind, bool)> = Vec::new();
         let overlaps = |found: &[(Range<usize>, String, PhoneKind, bool)], r: &Range<usize>| {
@@ -488,15 +499,27 @@ impl LinkScanner {
     }
 }
 
+/// A thread's working memory for [`LinkScanner::scan`]: where the links are in the view, and the
+/// view with the links blanked out, kept from message to message.
+#[derive(Default)]
+struct ScanScratch {
+    ranges: Vec<Range<usize>>,
+    masked: String,
+}
+
+thread_local! {
+    static SCAN_SCRATCH: RefCell<ScanScratch> = RefCell::new(ScanScratch::default());
+}
+
 /// Hosts judged per thread, at most this many before the cache starts over.
 const HOST_CACHE_ENTRIES: usize = 4096;
 
 /// What the lists say of one host as written.
 #[derive(Clone, Debug)]
 struct HostFacts {
-    host: String,
+    host: Arc<str>,
     idn: bool,
-    registrable: Option<String>,
+    registrable: Option<Arc<str>>,
     /// Whether the host is taken for a link when written without a scheme: without a path or
     /// port (`[0]`) and with one (`[1]`).
     plausible_bare: [bool; 2],
@@ -543,10 +566,7 @@ impl UrlParts {
         let mut host_start = 0;
         if let Some(sep) = m.find("://") {
             let word = &m[..sep];
-            if ["http", "https", "hxxp", "hxxps", "ftp"]
-                .iter()
-                .any(|w| word.eq_ignore_ascii_case(w))
-            {
+            if scheme_name(word).is_some() {
                 scheme = Some(0..sep);
                 host_start = sep + 3;
                 let rest = &m[host_start..];
@@ -651,6 +671,23 @@ fn trim_trailing_punctuation(mut path: &str) -> &str {
         }
         path = &path[..path.len() - last.len_utf8()];
     }
+}
+
+/// The schemes a link may be written with, and the name of each (a defanged `hxxp` is `http`).
+const SCHEMES: [(&str, &str); 5] = [
+    ("http", "http"),
+    ("https", "https"),
+    ("hxxp", "http"),
+    ("hxxps", "https"),
+    ("ftp", "ftp"),
+];
+
+/// The name of a scheme as written (in any case), if it is one of [`SCHEMES`].
+fn scheme_name(written: &str) -> Option<&'static str> {
+    SCHEMES
+        .iter()
+        .find(|(w, _)| written.eq_ignore_ascii_case(w))
+        .map(|&(_, name)| name)
 }
 
 fn is_ipv4(host: &str) -> bool {

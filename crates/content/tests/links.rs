@@ -75,7 +75,7 @@ fn scenarios() {
     for c in &cases.case {
         let (links, phones) = scanner.scan(&c.input);
         let mut problems = Vec::new();
-        let got_hosts: Vec<&str> = links.iter().map(|l| l.host.as_str()).collect();
+        let got_hosts: Vec<&str> = links.iter().map(|l| &*l.host).collect();
         let want_hosts: Vec<&str> = c.links.iter().map(|l| l.host.as_str()).collect();
         if got_hosts != want_hosts {
             problems.push(format!("links {got_hosts:?}, want {want_hosts:?}"));
@@ -108,7 +108,8 @@ fn scenarios() {
             if look != want_look {
                 problems.push(format!("{h}: lookalike {look:?}, want {want_look:?}"));
             }
-            if want.domain.is_some() && got.registrable_domain != want.domain {
+            if want.domain.is_some() && got.registrable_domain.as_deref() != want.domain.as_deref()
+            {
                 problems.push(format!(
                     "{h}: domain {:?}, want {:?}",
                     got.registrable_domain, want.domain
@@ -122,7 +123,7 @@ fn scenarios() {
             if want.port.is_some() && got.port != want.port {
                 problems.push(format!("{h}: port {:?}, want {:?}", got.port, want.port));
             }
-            if want.scheme.is_some() && got.scheme != want.scheme {
+            if want.scheme.is_some() && got.scheme != want.scheme.as_deref() {
                 problems.push(format!(
                     "{h}: scheme {:?}, want {:?}",
                     got.scheme, want.scheme
