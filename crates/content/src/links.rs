@@ -423,7 +423,8 @@ impl LinkScanner {
             &**masked
         };
         let digits = DigitRuns::of(s);
-        let mut found: Vec<(Range<usize>, String, PhoneKind, bool)> = Vec::new();
+        let found = &mut scratch.found;
+        found.clear();
         let overlaps = |found: &[(Range<usize>, String, PhoneKind, bool)], r: &Range<usize>| {
             found
                 .iter()
@@ -455,28 +456,29 @@ impl LinkScanner {
                 found.push((range, number, kind, premium));
             }
         }
-        let short_codes = (digits.longest >= 4).then(|| self.short_code.captures_iter(s));
-        for caps in short_codes.into_iter().flatten() {
+        // The number of a short code or call phrase is its match's group 1, which is the match's
+        // trailing digits (see `the_number_groups_are_the_trailing_digits`): read so, the search
+        // needs neither the capturing engine nor a set of captures per text.
+        let short_codes = (digits.longest >= 4).then(|| self.short_code.find_iter(s));
+        for m in short_codes.into_iter().flatten() {
             if found.len() >= 2 * MAX_PER_MESSAGE {
                 break;
             }
-            let m = caps.get(1).expect("group 1");
-            let r = m.range();
-            if !overlaps(&found, &r) {
-                found.push((r, m.as_str().to_string(), PhoneKind::ShortCode, false));
+            let r = trailing_digits(&m);
+            if !overlaps(found, &r) {
+                found.push((r.clone(), s[r].to_string(), PhoneKind::ShortCode, false));
             }
         }
-        let calls = (digits.longest >= 5).then(|| self.call.captures_iter(s));
-        for caps in calls.into_iter().flatten() {
+        let calls = (digits.longest >= 5).then(|| self.call.find_iter(s));
+        for m in calls.into_iter().flatten() {
             if found.len() >= 3 * MAX_PER_MESSAGE {
                 break;
             }
-            let m = caps.get(1).expect("group 1");
-            let r = m.range();
-            if overlaps(&found, &r) {
+            let r = trailing_digits(&m);
+            if overlaps(found, &r) {
                 continue;
             }
-            let digits = m.as_str();
+            let digits = &s[r.clone()];
             if digits.len() <= 6 {
                 found.push((r, digits.to_string(), PhoneKind::ShortCode, false));
             } else {
@@ -487,7 +489,7 @@ impl LinkScanner {
         found.sort_by_key(|(r, ..)| r.start);
         found.truncate(MAX_PER_MESSAGE);
         found
-            .into_iter()
+            .drain(..)
             .map(|(r, number, kind, premium_rate)| Phone {
                 text: s[r.clone()].to_string(),
                 span: view.original_span(r, original),
@@ -499,12 +501,14 @@ impl LinkScanner {
     }
 }
 
-/// A thread's working memory for [`LinkScanner::scan`]: where the links are in the view, and the
-/// view with the links blanked out, kept from message to message.
+/// A thread's working memory for [`LinkScanner::scan`]: where the links are in the view, the
+/// view with the links blanked out, and the phone numbers found, kept from message to message.
 #[derive(Default)]
 struct ScanScratch {
     ranges: Vec<Range<usize>>,
     masked: String,
+    /// The phone numbers found so far: where, the number, its kind, premium rate or not.
+    found: Vec<(Range<usize>, String, PhoneKind, bool)>,
 }
 
 thread_local! {
@@ -655,6 +659,17 @@ impl DigitRuns {
     }
 }
 
+/// Where the ASCII digits that end a match are.
+fn trailing_digits(m: &regex::Match) -> Range<usize> {
+    let n = m
+        .as_str()
+        .bytes()
+        .rev()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    m.end() - n..m.end()
+}
+
 /// Drops sentence punctuation that follows a link: `see example.com/x).` → `example.com/x`.
 fn trim_trailing_punctuation(mut path: &str) -> &str {
     loop {
@@ -743,31 +758,42 @@ fn classify_phone(text: &str) -> Option<(String, PhoneKind, bool)> {
     if !separators_ok {
         return None;
     }
-    let groups: Vec<usize> = text
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|g| !g.is_empty())
-        .map(str::len)
-        .collect();
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    // The lengths of the digit groups: the first six of `count` (the patterns below have five at
+    // most), without a list per candidate.
+    let mut lengths = [0usize; 6];
+    let mut count = 0;
+    for g in text.split(|c: char| !c.is_ascii_digit()) {
+        if !g.is_empty() {
+            if let Some(l) = lengths.get_mut(count) {
+                *l = g.len();
+            }
+            count += 1;
+        }
+    }
+    let groups = &lengths[..count.min(lengths.len())];
+    let mut digits = String::with_capacity(text.len());
+    digits.extend(text.chars().filter(char::is_ascii_digit));
     let n = digits.len();
-    let formatted = groups.len() > 1;
+    let formatted = count > 1;
     if text.starts_with('+') {
         if (8..=15).contains(&n) {
             let premium = is_premium_international(&digits);
-            return Some((format!("+{digits}"), PhoneKind::International, premium));
+            digits.insert(0, '+');
+            return Some((digits, PhoneKind::International, premium));
         }
         return None;
     }
     if let Some(rest) = digits.strip_prefix("00") {
         if (9..=13).contains(&rest.len()) && !rest.starts_with('0') {
             let premium = is_premium_international(rest);
-            return Some((format!("+{rest}"), PhoneKind::International, premium));
+            digits.replace_range(..2, "+");
+            return Some((digits, PhoneKind::International, premium));
         }
         return None;
     }
     if digits.starts_with('0') {
         let first = groups.first().copied().unwrap_or(0);
-        let french = groups.len() == 5 && groups.iter().all(|&g| g == 2);
+        let french = count == 5 && groups.iter().all(|&g| g == 2);
         if (10..=12).contains(&n) && (first >= 3 || french) {
             let premium = is_premium(&digits);
             return Some((digits, PhoneKind::National, premium));
@@ -775,7 +801,7 @@ fn classify_phone(text: &str) -> Option<(String, PhoneKind, bool)> {
         return None;
     }
     // North American: 3-3-4, optionally after a 1, formatted.
-    let nanp = match groups.as_slice() {
+    let nanp = match groups {
         [3, 3, 4] => true,
         [1, 3, 3, 4] => digits.starts_with('1'),
         _ => false,
@@ -962,7 +988,51 @@ mod tests {
         }
     }
 
+    /// Texts made of the words of short code and call phrases, digit runs and separators.
+    fn phrasey() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex(
+            "(((?i:text|txt|send|sms|reply|msg|call|dial|ring|phone|tel|whatsapp|us|now|on|at|to|win)|2|[0-9]{3,16}|[a-z]{1,4}|é)( | |[\t:.!?,]|)){0,12}",
+        )
+        .expect("a valid pattern")
+    }
+
+    /// Group 1 of each match of the short code and call patterns, and the match's trailing
+    /// digits (which `phones` reads instead).
+    fn number_groups(re: &Regex, s: &str) -> (Vec<Range<usize>>, Vec<Range<usize>>) {
+        let groups = re
+            .captures_iter(s)
+            .map(|caps| caps.get(1).expect("group 1").range())
+            .collect();
+        let trailing = re.find_iter(s).map(|m| trailing_digits(&m)).collect();
+        (groups, trailing)
+    }
+
+    #[test]
+    fn the_number_groups_are_the_trailing_digits() {
+        let scanner = &scanners().0;
+        for s in [
+            "Text WIN to 87121 now, or txt STOP 2 80808. Call 09061701461 or ring us now on 87575",
+            "call:123456 tel. 0123456789 CALL at 55555 dial\t77777 text me on 123456",
+        ] {
+            let (groups, trailing) = number_groups(&scanner.short_code, s);
+            assert!(!groups.is_empty());
+            assert_eq!(groups, trailing, "{s}");
+            let (groups, trailing) = number_groups(&scanner.call, s);
+            assert!(!groups.is_empty());
+            assert_eq!(groups, trailing, "{s}");
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn number_groups_are_trailing_digits_in_any_text(s in phrasey()) {
+            let scanner = &scanners().0;
+            for re in [&scanner.short_code, &scanner.call] {
+                let (groups, trailing) = number_groups(re, &s);
+                proptest::prop_assert_eq!(groups, trailing, "{:?}", s);
+            }
+        }
+
         #[test]
         fn url_parts_read_off_a_match_equal_the_regex_groups(s in texty()) {
             for (read, regex) in parts_both_ways(&s) {
