@@ -177,15 +177,17 @@ impl Normalizer {
             None
         };
         if let Some((needs, placeholders)) = lowered {
-            steps_4b_to_7(
-                &mut self.bytes,
-                &mut self.bytes_tmp,
-                &mut out.text,
-                ob,
-                needs,
-            );
+            // With placeholders, the steps write into a buffer and the characters are put back
+            // from there: the normal form is allocated once.
+            let into = if placeholders {
+                self.pre.clear();
+                &mut self.pre
+            } else {
+                &mut out.text
+            };
+            steps_4b_to_7(&mut self.bytes, &mut self.bytes_tmp, into, ob, needs);
             if placeholders {
-                put_back(&mut out.text, &self.others, &mut self.pre);
+                put_back(&self.pre, &self.others, &mut out.text);
             }
             out.obfuscation.finish();
             return;
@@ -587,10 +589,10 @@ fn transcode(text: &str, units: &mut Vec<u8>, others: &mut String) -> bool {
     true
 }
 
-/// Puts the characters of [`transcode`]'s placeholders back into a normal form: `€`, and the
-/// characters of `others` in order. `scratch` is a buffer.
-fn put_back(text: &mut String, others: &str, scratch: &mut String) {
-    scratch.clear();
+/// Writes a normal form with placeholders to `out` with their characters put back (see
+/// [`transcode`]): `€`, and the characters of `others` in order.
+fn put_back(text: &str, others: &str, out: &mut String) {
+    out.reserve(text.len() + others.len());
     let mut others = others.chars();
     let mut copied = 0;
     for (i, b) in text.bytes().enumerate() {
@@ -599,18 +601,15 @@ fn put_back(text: &mut String, others: &str, scratch: &mut String) {
             placeholder::EURO => '€',
             _ => continue,
         };
-        scratch.push_str(&text[copied..i]);
-        scratch.push(c);
+        out.push_str(&text[copied..i]);
+        out.push(c);
         copied = i + 1;
     }
     debug_assert!(
         others.next().is_none(),
         "every placeholder is kept, in order"
     );
-    if copied > 0 {
-        scratch.push_str(&text[copied..]);
-        std::mem::swap(text, scratch);
-    }
+    out.push_str(&text[copied..]);
 }
 
 /// Step 4a for each ASCII character: white space becomes a space, other controls go (0), letters
@@ -1105,6 +1104,8 @@ fn leet_plan<U: Unit>(token: &[U], followed_by_dot_word: bool) -> Option<LeetPla
 /// Steps 6 and 7: squeezes runs of one letter to two and collapses whitespace, writing the output.
 fn squeeze_and_collapse<U: Unit>(chars: &[U], out: &mut String, ob: &mut Obfuscation) {
     let n = chars.len();
+    // At most one byte a unit for ASCII: one allocation instead of one per doubling.
+    out.reserve(n);
     let mut i = 0;
     let mut pending_space = false;
     while i < n {
