@@ -675,12 +675,14 @@ fn compile_set(patterns: &[String], size_limit: usize) -> Result<meta::Regex, Ru
         })
 }
 
-/// A thread's cache for the regex set last scanned on it, and its matches (see [`compile_set`]).
+/// A thread's cache for the regex set last scanned on it, and its matches (see [`compile_set`]);
+/// and the rules that fired on the last text.
 struct SetScratch {
     /// The [`RuleSet::id`] the cache belongs to (clones share it, and their regex).
     set: u64,
     cache: meta::Cache,
     matched: PatternSet,
+    fired: Vec<usize>,
 }
 
 impl SetScratch {
@@ -689,6 +691,7 @@ impl SetScratch {
             set: set.id,
             cache: set.regexes.create_cache(),
             matched: PatternSet::new(set.regexes.pattern_len()),
+            fired: Vec::new(),
         }
     }
 }
@@ -980,19 +983,25 @@ impl RuleSet {
 
     /// The rules that fire on a text that is already in normal form.
     pub fn scan_text(&self, text: &str) -> Vec<RuleHit> {
-        let mut fired: Vec<usize> = Vec::new();
+        SET_SCRATCH.with(|slot| match slot.try_borrow_mut() {
+            Ok(mut slot) => {
+                let scratch = match &mut *slot {
+                    Some(s) if s.set == self.id => s,
+                    other => other.insert(SetScratch::new(self)),
+                };
+                self.scan_with(text, scratch)
+            }
+            // Re-entered on this thread (not possible through this crate): fresh memory.
+            Err(_) => self.scan_with(text, &mut SetScratch::new(self)),
+        })
+    }
+
+    /// [`RuleSet::scan_text`] with this thread's working memory.
+    fn scan_with(&self, text: &str, scratch: &mut SetScratch) -> Vec<RuleHit> {
+        let mut fired = std::mem::take(&mut scratch.fired);
+        fired.clear();
         if !self.regex_rules.is_empty() {
-            SET_SCRATCH.with(|slot| match slot.try_borrow_mut() {
-                Ok(mut slot) => {
-                    let scratch = match &mut *slot {
-                        Some(s) if s.set == self.id => s,
-                        other => other.insert(SetScratch::new(self)),
-                    };
-                    self.fire_regexes(text, scratch, &mut fired);
-                }
-                // Re-entered on this thread (not possible through this crate): fresh memory.
-                Err(_) => self.fire_regexes(text, &mut SetScratch::new(self), &mut fired),
-            });
+            self.fire_regexes(text, scratch, &mut fired);
         }
         if let Some(ac) = &self.keywords {
             let bytes = text.as_bytes();
@@ -1009,9 +1018,9 @@ impl RuleSet {
         }
         fired.sort_unstable();
         fired.dedup();
-        fired
-            .into_iter()
-            .map(|i| {
+        let hits = fired
+            .iter()
+            .map(|&i| {
                 let r = &self.rules[i];
                 RuleHit {
                     id: r.id.clone(),
@@ -1020,7 +1029,9 @@ impl RuleSet {
                     index: i,
                 }
             })
-            .collect()
+            .collect();
+        scratch.fired = fired;
+        hits
     }
 
     /// Adds to `fired` the regex rules that fire on `text`: the set's matches, each regex's gate
