@@ -127,6 +127,8 @@ pub struct Scratch {
     normalizer: Normalizer,
     tokens: tokens::Tokens,
     memo: memo::Memo,
+    /// The analysis [`ContentEngine::analyze_with_then`] lends, its lists kept between messages.
+    analysis: Analysis,
 }
 
 impl Scratch {
@@ -235,44 +237,82 @@ impl ContentEngine {
 
     /// Analyses one message with the caller's scratch memory.
     pub fn analyze_with(&self, text: &str, scratch: &mut Scratch) -> Analysis {
-        scratch.memo.serve(self.id);
-        match scratch.memo.text(text) {
-            Seen::Known(analysis) => analysis,
-            Seen::Again(hash) => {
-                let analysis = self.compute(text, scratch);
-                scratch.memo.remember(text, hash, &analysis);
-                analysis
-            }
-            Seen::New => self.compute(text, scratch),
+        match self.prepare(text, scratch) {
+            Some(known) => scratch.memo.known(known).clone(),
+            // The computed analysis is the caller's: its lists go with it.
+            None => std::mem::take(&mut scratch.analysis),
         }
     }
 
-    /// [`ContentEngine::analyze_with`], computed.
-    fn compute(&self, text: &str, scratch: &mut Scratch) -> Analysis {
-        let normalized = scratch.normalizer.normalize(text);
-        let rule_hits = self.rules.scan(&normalized);
-        let (links, phones) = self.links.scan(text);
+    /// Analyses one message and hands the analysis to `then`, using this thread's scratch
+    /// memory: for a caller that keeps only some of it. The analysis is lent, not built for the
+    /// caller: its normal form and lists are the thread's, kept between messages, and a text
+    /// analysed recently is lent from the memo, not copied.
+    pub fn analyze_then<R>(&self, text: &str, then: impl FnOnce(&Analysis) -> R) -> R {
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut scratch) => self.analyze_with_then(text, &mut scratch, then),
+            // Re-entered on this thread (`then` analysing another text): fresh memory.
+            Err(_) => self.analyze_with_then(text, &mut Scratch::new(), then),
+        })
+    }
+
+    /// [`ContentEngine::analyze_then`] with the caller's scratch memory.
+    pub fn analyze_with_then<R>(
+        &self,
+        text: &str,
+        scratch: &mut Scratch,
+        then: impl FnOnce(&Analysis) -> R,
+    ) -> R {
+        match self.prepare(text, scratch) {
+            Some(known) => then(scratch.memo.known(known)),
+            None => then(&scratch.analysis),
+        }
+    }
+
+    /// The analysis of `text`: remembered by the memo (`Some`, its hash for [`Memo::known`]) or
+    /// computed into `scratch.analysis` (`None`).
+    ///
+    /// [`Memo::known`]: memo::Memo::known
+    fn prepare(&self, text: &str, scratch: &mut Scratch) -> Option<u64> {
+        scratch.memo.serve(self.id);
+        match scratch.memo.text(text) {
+            Seen::Known(hash) => Some(hash),
+            Seen::Again(hash) => {
+                self.compute(text, scratch);
+                scratch.memo.remember(text, hash, &scratch.analysis);
+                None
+            }
+            Seen::New => {
+                self.compute(text, scratch);
+                None
+            }
+        }
+    }
+
+    /// Analyses `text` into `scratch.analysis`.
+    fn compute(&self, text: &str, scratch: &mut Scratch) {
+        let Scratch {
+            normalizer,
+            tokens,
+            memo,
+            analysis,
+        } = scratch;
+        normalizer.normalize_into(text, &mut analysis.normalized);
+        self.rules
+            .scan_into(&analysis.normalized.text, &mut analysis.rule_hits);
+        self.links
+            .scan_into(text, &mut analysis.links, &mut analysis.phones);
         // One tokenisation for both the fingerprint and the classifier; what depends on the
         // masked text alone may be remembered from an earlier copy of the same template (whose
         // words then need no hashing: the memo hashes them when it computes).
-        scratch.tokens.mask(&normalized.text);
-        scratch.tokens.shape(text);
-        let memo = scratch
-            .memo
-            .masked(self.model.as_deref(), &mut scratch.tokens);
-        let mut analysis = Analysis {
-            normalized,
-            links,
-            phones,
-            rule_hits,
-            spam_probability: None,
-            fingerprint: memo.fingerprint,
+        tokens.mask(&analysis.normalized.text);
+        tokens.shape(text);
+        let memo = memo.masked(self.model.as_deref(), tokens);
+        analysis.fingerprint = memo.fingerprint;
+        analysis.spam_probability = match (&self.model, memo.text) {
+            (Some(model), Some(score)) => Some(model.probability_with(score, tokens, analysis)),
+            _ => None,
         };
-        if let (Some(model), Some(score)) = (&self.model, memo.text) {
-            analysis.spam_probability =
-                Some(model.probability_with(score, &scratch.tokens, &analysis));
-        }
-        analysis
     }
 }
 

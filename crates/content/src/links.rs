@@ -209,6 +209,16 @@ impl LinkScanner {
 
     /// Finds the links and phone numbers of `text`, each in order of appearance.
     pub fn scan(&self, text: &str) -> (Vec<Link>, Vec<Phone>) {
+        let (mut links, mut phones) = (Vec::new(), Vec::new());
+        self.scan_into(text, &mut links, &mut phones);
+        (links, phones)
+    }
+
+    /// [`LinkScanner::scan`] into `links` and `phones` (emptied first), for a caller that keeps
+    /// the lists.
+    pub(crate) fn scan_into(&self, text: &str, links: &mut Vec<Link>, phones: &mut Vec<Phone>) {
+        links.clear();
+        phones.clear();
         let view = View::new(text);
         SCAN_SCRATCH.with(|scratch| {
             let mut fresh = ScanScratch::default();
@@ -216,21 +226,27 @@ impl LinkScanner {
             // Re-entered on this thread (not possible through this crate): fresh memory.
             let scratch = scratch.as_deref_mut().unwrap_or(&mut fresh);
             scratch.ranges.clear();
-            let links = self.links(text, &view, &mut scratch.ranges);
-            let phones = self.phones(text, &view, scratch);
-            (links, phones)
-        })
+            self.links(text, &view, links, &mut scratch.ranges);
+            self.phones(text, &view, scratch, phones);
+        });
     }
 
     /// Finds the links of `text`.
     pub fn links_of(&self, text: &str) -> Vec<Link> {
-        self.links(text, &View::new(text), &mut Vec::new())
+        let mut links = Vec::new();
+        self.links(text, &View::new(text), &mut links, &mut Vec::new());
+        links
     }
 
-    /// The links, adding where each is in the view to `ranges`.
-    fn links(&self, original: &str, view: &View, ranges: &mut Vec<Range<usize>>) -> Vec<Link> {
+    /// Adds the links of the view to `links`, and where each is in the view to `ranges`.
+    fn links(
+        &self,
+        original: &str,
+        view: &View,
+        links: &mut Vec<Link>,
+        ranges: &mut Vec<Range<usize>>,
+    ) {
         let s = &*view.text;
-        let mut links = Vec::new();
         for whole in self.url_matches(s) {
             if links.len() == MAX_PER_MESSAGE {
                 break;
@@ -268,7 +284,6 @@ impl LinkScanner {
             links.push(link);
             ranges.push(whole.start()..end);
         }
-        links
     }
 
     /// The matches of [`URL_PATTERN`] in `s`, the ones `find_iter` finds, with less of `s`
@@ -405,8 +420,14 @@ impl LinkScanner {
         })
     }
 
-    /// The phone numbers of the view, outside the links at `scratch.ranges`.
-    fn phones(&self, original: &str, view: &View, scratch: &mut ScanScratch) -> Vec<Phone> {
+    /// Adds the phone numbers of the view, outside the links at `scratch.ranges`, to `phones`.
+    fn phones(
+        &self,
+        original: &str,
+        view: &View,
+        scratch: &mut ScanScratch,
+        phones: &mut Vec<Phone>,
+    ) {
         // Blank out the links (byte for byte, so offsets hold) so their digits are not numbers.
         let s = if scratch.ranges.is_empty() {
             &*view.text
@@ -488,16 +509,17 @@ impl LinkScanner {
         }
         found.sort_by_key(|(r, ..)| r.start);
         found.truncate(MAX_PER_MESSAGE);
-        found
-            .drain(..)
-            .map(|(r, number, kind, premium_rate)| Phone {
-                text: s[r.clone()].to_string(),
-                span: view.original_span(r, original),
-                number,
-                kind,
-                premium_rate,
-            })
-            .collect()
+        phones.extend(
+            found
+                .drain(..)
+                .map(|(r, number, kind, premium_rate)| Phone {
+                    text: s[r.clone()].to_string(),
+                    span: view.original_span(r, original),
+                    number,
+                    kind,
+                    premium_rate,
+                }),
+        );
     }
 }
 

@@ -110,8 +110,8 @@ impl<V, const SLOTS: usize> Table<V, SLOTS> {
 
 /// What [`Memo::text`] knows of a text.
 pub(crate) enum Seen {
-    /// Its analysis, remembered.
-    Known(Analysis),
+    /// Its analysis is remembered: [`Memo::known`] under this hash.
+    Known(u64),
     /// Seen once recently: [`Memo::remember`] its analysis under this hash.
     Again(u64),
     /// Not seen recently (now noted), or too long to remember.
@@ -173,7 +173,7 @@ impl Memo {
         let slot = self.texts.slot(hash);
         if slot.generation == generation && slot.hash == hash {
             match &slot.value {
-                Some(known) if slot.key == text => return Seen::Known(Analysis::clone(known)),
+                Some(_) if slot.key == text => return Seen::Known(hash),
                 None => return Seen::Again(hash),
                 // Another text with the same 64-bit hash: it is noted below in its place.
                 Some(_) => {}
@@ -181,6 +181,15 @@ impl Memo {
         }
         slot.store(generation, hash, "", None);
         Seen::New
+    }
+
+    /// The analysis remembered under `hash`, which [`Memo::text`] answered with
+    /// [`Seen::Known`] (nothing changed the memo since).
+    pub(crate) fn known(&self, hash: u64) -> &Analysis {
+        self.texts.slots[hash as usize & (TEXT_SLOTS - 1)]
+            .value
+            .as_deref()
+            .expect("the slot Memo::text found")
     }
 
     /// Remembers the analysis of `text`, which [`Memo::text`] answered with [`Seen::Again`].
@@ -286,7 +295,7 @@ mod tests {
         };
         memo.remember("hello", hash, &marked(1));
         for _ in 0..3 {
-            assert!(matches!(memo.text("hello"), Seen::Known(a) if a == marked(1)));
+            assert!(matches!(memo.text("hello"), Seen::Known(h) if *memo.known(h) == marked(1)));
         }
         // Another engine: nothing is known, also when the first one is served again.
         memo.serve(8);
@@ -315,8 +324,8 @@ mod tests {
         }
         let mut known = 0;
         for (i, text) in texts.iter().enumerate().rev() {
-            if let Seen::Known(a) = memo.text(text) {
-                assert_eq!(a, marked(i), "{text}");
+            if let Seen::Known(h) = memo.text(text) {
+                assert_eq!(*memo.known(h), marked(i), "{text}");
                 known += 1;
             }
         }

@@ -983,21 +983,29 @@ impl RuleSet {
 
     /// The rules that fire on a text that is already in normal form.
     pub fn scan_text(&self, text: &str) -> Vec<RuleHit> {
+        let mut hits = Vec::new();
+        self.scan_into(text, &mut hits);
+        hits
+    }
+
+    /// [`RuleSet::scan_text`] into `hits` (emptied first), for a caller that keeps the list.
+    pub(crate) fn scan_into(&self, text: &str, hits: &mut Vec<RuleHit>) {
+        hits.clear();
         SET_SCRATCH.with(|slot| match slot.try_borrow_mut() {
             Ok(mut slot) => {
                 let scratch = match &mut *slot {
                     Some(s) if s.set == self.id => s,
                     other => other.insert(SetScratch::new(self)),
                 };
-                self.scan_with(text, scratch)
+                self.scan_with(text, scratch, hits);
             }
             // Re-entered on this thread (not possible through this crate): fresh memory.
-            Err(_) => self.scan_with(text, &mut SetScratch::new(self)),
-        })
+            Err(_) => self.scan_with(text, &mut SetScratch::new(self), hits),
+        });
     }
 
-    /// [`RuleSet::scan_text`] with this thread's working memory.
-    fn scan_with(&self, text: &str, scratch: &mut SetScratch) -> Vec<RuleHit> {
+    /// [`RuleSet::scan_into`] with this thread's working memory.
+    fn scan_with(&self, text: &str, scratch: &mut SetScratch, hits: &mut Vec<RuleHit>) {
         let mut fired = std::mem::take(&mut scratch.fired);
         fired.clear();
         if !self.regex_rules.is_empty() {
@@ -1018,20 +1026,16 @@ impl RuleSet {
         }
         fired.sort_unstable();
         fired.dedup();
-        let hits = fired
-            .iter()
-            .map(|&i| {
-                let r = &self.rules[i];
-                RuleHit {
-                    id: r.id.clone(),
-                    category: r.category,
-                    weight: r.weight,
-                    index: i,
-                }
-            })
-            .collect();
+        hits.extend(fired.iter().map(|&i| {
+            let r = &self.rules[i];
+            RuleHit {
+                id: r.id.clone(),
+                category: r.category,
+                weight: r.weight,
+                index: i,
+            }
+        }));
         scratch.fired = fired;
-        hits
     }
 
     /// Adds to `fired` the regex rules that fire on `text`: the set's matches, each regex's gate

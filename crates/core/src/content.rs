@@ -45,8 +45,8 @@ pub struct ContentFacts {
 impl ContentFacts {
     /// Analyses `text` with `engine` and keeps the facts.
     pub fn analyze(engine: &ContentEngine, text: &str) -> ContentFacts {
-        let analysis = engine.analyze(text);
-        ContentFacts::of(&analysis, engine.model().map_or(1.0, |m| m.threshold()))
+        let threshold = engine.model().map_or(1.0, |m| m.threshold());
+        engine.analyze_then(text, |analysis| ContentFacts::of(analysis, threshold))
     }
 
     /// The facts of an analysis; `spam_threshold` is the model's.
