@@ -309,10 +309,11 @@ impl ContentEngine {
         tokens.shape(text);
         let memo = memo.masked(self.model.as_deref(), tokens);
         analysis.fingerprint = memo.fingerprint;
-        analysis.spam_probability = match (&self.model, memo.text) {
-            (Some(model), Some(score)) => Some(model.probability_with(score, tokens, analysis)),
-            _ => None,
-        };
+        // Cleared first: the model reads the analysis, which held the previous text's.
+        analysis.spam_probability = None;
+        if let (Some(model), Some(score)) = (&self.model, memo.text) {
+            analysis.spam_probability = Some(model.probability_with(score, tokens, analysis));
+        }
     }
 }
 
