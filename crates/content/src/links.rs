@@ -446,7 +446,7 @@ impl LinkScanner {
         let digits = DigitRuns::of(s);
         let found = &mut scratch.found;
         found.clear();
-        let overlaps = |found: &[(Range<usize>, String, PhoneKind, bool)], r: &Range<usize>| {
+        let overlaps = |found: &[Found], r: &Range<usize>| {
             found
                 .iter()
                 .any(|(f, ..)| f.start < r.end && r.start < f.end)
@@ -529,9 +529,11 @@ impl LinkScanner {
 struct ScanScratch {
     ranges: Vec<Range<usize>>,
     masked: String,
-    /// The phone numbers found so far: where, the number, its kind, premium rate or not.
-    found: Vec<(Range<usize>, String, PhoneKind, bool)>,
+    found: Vec<Found>,
 }
+
+/// A phone number found: where, the number, its kind, premium rate or not.
+type Found = (Range<usize>, String, PhoneKind, bool);
 
 thread_local! {
     static SCAN_SCRATCH: RefCell<ScanScratch> = RefCell::new(ScanScratch::default());

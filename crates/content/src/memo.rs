@@ -99,12 +99,17 @@ impl<V, const SLOTS: usize> Default for Table<V, SLOTS> {
 }
 
 impl<V, const SLOTS: usize> Table<V, SLOTS> {
+    /// Where the one slot of a key with this hash is.
+    fn index(hash: u64) -> usize {
+        hash as usize & (SLOTS - 1)
+    }
+
     /// The one slot of a key with this hash.
     fn slot(&mut self, hash: u64) -> &mut Slot<V> {
         if self.slots.is_empty() {
             self.slots.resize_with(SLOTS, Slot::default);
         }
-        &mut self.slots[hash as usize & (SLOTS - 1)]
+        &mut self.slots[Self::index(hash)]
     }
 }
 
@@ -186,7 +191,7 @@ impl Memo {
     /// The analysis remembered under `hash`, which [`Memo::text`] answered with
     /// [`Seen::Known`] (nothing changed the memo since).
     pub(crate) fn known(&self, hash: u64) -> &Analysis {
-        self.texts.slots[hash as usize & (TEXT_SLOTS - 1)]
+        self.texts.slots[Table::<Box<Analysis>, TEXT_SLOTS>::index(hash)]
             .value
             .as_deref()
             .expect("the slot Memo::text found")
