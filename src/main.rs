@@ -16,7 +16,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// without transparent huge pages (`no_thp`): mimalloc returns freed memory to the system and
 /// takes it back as it goes, and with huge pages each return cost the kernel a 2 MiB zeroing on
 /// the next touch (7% of a replay's samples); without them a replay's system time fell by 0.3 s
-/// and its peak memory by a fifth. `MIMALLOC_ALLOW_THP=1` turns them back on.
+/// and its peak memory by a fifth. The feature compiles mimalloc's huge-page advice out: where the
+/// kernel gives huge pages only on advice (`madvise`, the default here), no setting at run time
+/// brings them back (`MIMALLOC_ALLOW_THP=1` leaves `AnonHugePages` at 0).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
