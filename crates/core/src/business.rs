@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
-use std::ops::AddAssign;
+use std::ops::{AddAssign, SubAssign};
 
 use bincode::{Decode, Encode};
 use serde::Serialize;
@@ -70,6 +70,23 @@ struct Counts {
     replies: u32,
     /// Messages whose content was flagged.
     flagged: u32,
+}
+
+impl SubAssign for Counts {
+    fn sub_assign(&mut self, o: Counts) {
+        self.messages -= o.messages;
+        self.marketing -= o.marketing;
+        self.blocks -= o.blocks;
+        self.reports -= o.reports;
+        self.opt_outs -= o.opt_outs;
+        self.deliveries -= o.deliveries;
+        self.delivered -= o.delivered;
+        self.failed -= o.failed;
+        self.invalid -= o.invalid;
+        self.reads -= o.reads;
+        self.replies -= o.replies;
+        self.flagged -= o.flagged;
+    }
 }
 
 impl AddAssign for Counts {
@@ -762,8 +779,10 @@ impl BusinessState {
         &mut self.history[pos]
     }
 
-    fn counts(&mut self, ts: Timestamp) -> (&mut Counts, &mut Counts) {
-        (self.day.slot_mut(ts), self.week.slot_mut(ts))
+    /// Counts `delta` at `ts` in the day and week windows.
+    fn count(&mut self, ts: Timestamp, delta: Counts) {
+        self.day.add(ts, delta);
+        self.week.add(ts, delta);
     }
 
     /// Applies a `business` record: what the platform knew before the log.
@@ -783,16 +802,15 @@ impl BusinessState {
     /// Applies a recipient's feedback.
     pub fn on_feedback(&mut self, f: &Feedback, recipient: u64, policy: &Policy) {
         self.advance(f.ts);
-        let (d, w) = self.counts(f.ts);
-        let bump = |c: &mut Counts| match f.kind {
-            FeedbackKind::Block => c.blocks += 1,
-            FeedbackKind::Report => c.reports += 1,
-            FeedbackKind::OptOut => c.opt_outs += 1,
-            FeedbackKind::Read => c.reads += 1,
-            FeedbackKind::Reply => c.replies += 1,
-        };
-        bump(d);
-        bump(w);
+        let mut c = Counts::default();
+        match f.kind {
+            FeedbackKind::Block => c.blocks = 1,
+            FeedbackKind::Report => c.reports = 1,
+            FeedbackKind::OptOut => c.opt_outs = 1,
+            FeedbackKind::Read => c.reads = 1,
+            FeedbackKind::Reply => c.replies = 1,
+        }
+        self.count(f.ts, c);
         let t = &mut self.totals;
         match f.kind {
             FeedbackKind::Block => t.blocks += 1,
@@ -827,17 +845,17 @@ impl BusinessState {
         self.advance(d.ts);
         let invalid =
             d.status == DeliveryStatus::Failed && d.error.as_deref() == Some("invalid_number");
-        let (day, week) = self.counts(d.ts);
-        for c in [day, week] {
-            c.deliveries += 1;
-            match d.status {
-                DeliveryStatus::Delivered => c.delivered += 1,
-                DeliveryStatus::Failed => c.failed += 1,
-            }
-            if invalid {
-                c.invalid += 1;
-            }
-        }
+        let delivered = d.status == DeliveryStatus::Delivered;
+        self.count(
+            d.ts,
+            Counts {
+                deliveries: 1,
+                delivered: u32::from(delivered),
+                failed: u32::from(!delivered),
+                invalid: u32::from(invalid),
+                ..Counts::default()
+            },
+        );
         match d.status {
             DeliveryStatus::Delivered => self.totals.delivered += 1,
             DeliveryStatus::Failed => {
@@ -903,19 +921,17 @@ impl BusinessState {
         });
 
         // Count the attempt.
-        let (d, w) = self.counts(ts);
-        d.messages += 1;
-        w.messages += 1;
-        if flagged {
-            d.flagged += 1;
-            w.flagged += 1;
-        }
-        if marketing {
-            d.marketing += 1;
-            w.marketing += 1;
-        }
-        *self.msgs_1m.slot_mut(ts) += 1;
-        *self.msgs_1h.slot_mut(ts) += 1;
+        self.count(
+            ts,
+            Counts {
+                messages: 1,
+                flagged: u32::from(flagged),
+                marketing: u32::from(marketing),
+                ..Counts::default()
+            },
+        );
+        self.msgs_1m.add(ts, 1);
+        self.msgs_1h.add(ts, 1);
         self.totals.messages += 1;
         if marketing {
             self.totals.marketing += 1;

@@ -9,9 +9,12 @@
 //! Events that arrive out of order land in their own bucket as long as it is still in the ring;
 //! older ones are counted in the oldest bucket still held, so nothing is dropped silently.
 
-use std::ops::AddAssign;
+use std::ops::{AddAssign, SubAssign};
 
-use bincode::{Decode, Encode};
+use bincode::de::{BorrowDecoder, Decoder};
+use bincode::enc::Encoder;
+use bincode::error::{DecodeError, EncodeError};
+use bincode::{BorrowDecode, Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::event::Timestamp;
@@ -65,22 +68,37 @@ impl Span {
     }
 }
 
-/// A ring of buckets of `T` covering one [`Span`].
-#[derive(Clone, Debug, Encode, Decode)]
+/// A ring of buckets of `T` covering one [`Span`], with their running total.
+///
+/// The total is what [`Ring::sum`] returns: kept as buckets are added to and cleared, instead of
+/// adding up all 60 buckets each time (several sums per message, and the day and week windows'
+/// buckets are 48 bytes each: the engine's reading of its windows touched every bucket of them).
+/// Buckets change only through [`Ring::add`], [`Ring::advance`] and [`Ring::move_key`], which
+/// keep the total equal to the buckets' sum; it is not part of the encoding (see the `Encode`
+/// impl), so snapshots are as before.
+#[derive(Clone, Debug)]
 pub struct Ring<T> {
     span: Span,
     /// Absolute index (`ts / width`) of the newest bucket; 0 before the first event.
     head: u64,
     slots: Vec<T>,
+    /// The sum of `slots`.
+    total: T,
 }
 
-impl<T: Copy + Default> Ring<T> {
+/// What a bucket may hold: counters that add and subtract exactly.
+pub trait Bucket: Copy + Default + AddAssign + SubAssign + PartialEq + std::fmt::Debug {}
+
+impl<T: Copy + Default + AddAssign + SubAssign + PartialEq + std::fmt::Debug> Bucket for T {}
+
+impl<T: Bucket> Ring<T> {
     /// An empty ring.
     pub fn new(span: Span) -> Self {
         Ring {
             span,
             head: 0,
             slots: vec![T::default(); BUCKETS],
+            total: T::default(),
         }
     }
 
@@ -102,12 +120,16 @@ impl<T: Copy + Default> Ring<T> {
         let gap = idx - self.head;
         if gap >= BUCKETS as u64 || self.head == 0 {
             self.slots.iter_mut().for_each(|s| *s = T::default());
+            self.total = T::default();
         } else {
             for i in self.head + 1..=idx {
-                self.slots[(i % BUCKETS as u64) as usize] = T::default();
+                let slot = &mut self.slots[(i % BUCKETS as u64) as usize];
+                self.total -= *slot;
+                *slot = T::default();
             }
         }
         self.head = idx;
+        self.check_total();
     }
 
     /// Whether an event at `ts` still falls inside the window (after [`Ring::advance`]).
@@ -116,34 +138,32 @@ impl<T: Copy + Default> Ring<T> {
         idx <= self.head && self.head - idx < BUCKETS as u64
     }
 
-    /// The bucket for `ts`: its own if still held, else the oldest one held (late events are
-    /// counted, never dropped). Call [`Ring::advance`] first.
-    pub fn slot_mut(&mut self, ts: Timestamp) -> &mut T {
+    /// Adds `count` to the bucket for `ts`: its own if still held, else the oldest one held (late
+    /// events are counted, never dropped). Call [`Ring::advance`] first.
+    pub fn add(&mut self, ts: Timestamp, count: T) {
         let idx = self
             .index(ts)
             .clamp(self.head.saturating_sub(BUCKETS as u64 - 1), self.head);
-        &mut self.slots[(idx % BUCKETS as u64) as usize]
+        self.slots[(idx % BUCKETS as u64) as usize] += count;
+        self.total += count;
+        self.check_total();
     }
 
-    /// The bucket for `ts` if it is still in the window.
-    pub fn slot_if_covered(&mut self, ts: Timestamp) -> Option<&mut T> {
-        if self.covers(ts) {
-            let idx = self.index(ts);
-            Some(&mut self.slots[(idx % BUCKETS as u64) as usize])
-        } else {
-            None
-        }
-    }
-}
-
-impl<T: Copy + Default + AddAssign> Ring<T> {
     /// The total over the window.
     pub fn sum(&self) -> T {
-        let mut total = T::default();
-        for s in &self.slots {
-            total += *s;
+        self.total
+    }
+
+    /// In this crate's tests, that the running total is the buckets' sum.
+    fn check_total(&self) {
+        #[cfg(test)]
+        {
+            let mut sum = T::default();
+            for s in &self.slots {
+                sum += *s;
+            }
+            assert_eq!(sum, self.total, "a window's running total drifted");
         }
-        total
     }
 }
 
@@ -156,12 +176,58 @@ impl Ring<u32> {
         if old == new {
             return;
         }
-        if old != 0
-            && let Some(s) = self.slot_if_covered(old)
-        {
-            *s = s.saturating_sub(1);
+        if old != 0 && self.covers(old) {
+            let at = (self.index(old) % BUCKETS as u64) as usize;
+            let slot = &mut self.slots[at];
+            if *slot > 0 {
+                *slot -= 1;
+                self.total -= 1;
+            }
         }
-        *self.slot_mut(new) += 1;
+        self.add(new, 1);
+    }
+}
+
+/// Encoded as the buckets alone, as before the running total: span, head, buckets.
+impl<T: Encode> Encode for Ring<T> {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        self.span.encode(encoder)?;
+        self.head.encode(encoder)?;
+        self.slots.encode(encoder)
+    }
+}
+
+/// Decoded from the buckets, the total added up again; a ring of another length than
+/// [`BUCKETS`] is refused.
+impl<Ctx, T: Bucket + Decode<Ctx>> Decode<Ctx> for Ring<T> {
+    fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        let span = Span::decode(decoder)?;
+        let head = u64::decode(decoder)?;
+        let slots = Vec::<T>::decode(decoder)?;
+        if slots.len() != BUCKETS {
+            return Err(DecodeError::OtherString(format!(
+                "a window has {} buckets, not {BUCKETS}",
+                slots.len()
+            )));
+        }
+        let mut total = T::default();
+        for s in &slots {
+            total += *s;
+        }
+        Ok(Ring {
+            span,
+            head,
+            slots,
+            total,
+        })
+    }
+}
+
+impl<'de, Ctx, T: Bucket + Decode<Ctx>> BorrowDecode<'de, Ctx> for Ring<T> {
+    fn borrow_decode<D: BorrowDecoder<'de, Context = Ctx>>(
+        decoder: &mut D,
+    ) -> Result<Self, DecodeError> {
+        Self::decode(decoder)
     }
 }
 
@@ -175,7 +241,7 @@ mod tests {
     fn counts_expire_at_the_bucket_edge() {
         let mut r: Ring<u32> = Ring::new(Span::Hour);
         r.advance(T0);
-        *r.slot_mut(T0) += 1;
+        r.add(T0, 1);
         // 59 buckets later the event is still inside the window ...
         let edge = T0 + 59 * Span::Hour.bucket_millis();
         r.advance(edge);
@@ -191,8 +257,8 @@ mod tests {
     fn late_events_land_in_their_bucket_or_the_oldest() {
         let mut r: Ring<u32> = Ring::new(Span::Minute);
         r.advance(T0 + 30_000);
-        *r.slot_mut(T0 + 10_000) += 1; // 20 s late: its own bucket
-        *r.slot_mut(T0 - 600_000) += 1; // 10 min late: the oldest bucket
+        r.add(T0 + 10_000, 1); // 20 s late: its own bucket
+        r.add(T0 - 600_000, 1); // 10 min late: the oldest bucket
         assert_eq!(r.sum(), 2);
         r.advance(T0 + 30_000 + 31_000);
         // The oldest bucket (T0 - 29 s) has left; the 20-s-late one (T0 + 10 s) has not.
@@ -203,11 +269,31 @@ mod tests {
     fn long_gaps_clear_everything() {
         let mut r: Ring<u32> = Ring::new(Span::Day);
         r.advance(T0);
-        *r.slot_mut(T0) += 5;
+        r.add(T0, 5);
         r.advance(T0 + 3 * Span::Day.millis());
         assert_eq!(r.sum(), 0);
         r.advance(T0); // never backwards
         assert_eq!(r.sum(), 0);
+    }
+
+    #[test]
+    fn encoded_as_the_buckets_alone_and_decoded_with_their_total() {
+        let mut r: Ring<u32> = Ring::new(Span::Hour);
+        r.advance(T0);
+        r.add(T0, 3);
+        r.add(T0 - 120_000, 2);
+        let config = bincode::config::standard();
+        let bytes = bincode::encode_to_vec(&r, config).unwrap();
+        // The format snapshots and checkpoints have always had: span, head, the buckets.
+        let fields = (r.span, r.head, r.slots.clone());
+        assert_eq!(bytes, bincode::encode_to_vec(&fields, config).unwrap());
+        let (back, _): (Ring<u32>, usize) = bincode::decode_from_slice(&bytes, config).unwrap();
+        assert_eq!(back.sum(), 5);
+        assert_eq!(back.slots, r.slots);
+
+        let short = bincode::encode_to_vec((r.span, r.head, vec![1u32; 59]), config).unwrap();
+        let err = bincode::decode_from_slice::<Ring<u32>, _>(&short, config).unwrap_err();
+        assert!(err.to_string().contains("59 buckets"), "{err}");
     }
 
     #[test]
@@ -259,7 +345,7 @@ mod properties {
             let ts = now.saturating_sub(late).max(T0);
             counts.advance(now);
             distinct.advance(now);
-            *counts.slot_mut(ts) += 1;
+            counts.add(ts, 1);
             let old = last.get(&key).copied().unwrap_or(0);
             let new = old.max(ts);
             distinct.move_key(old, new);
