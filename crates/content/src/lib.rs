@@ -142,6 +142,15 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
 }
 
+/// Runs `f` with this thread's scratch memory, or with fresh memory when the thread's is already
+/// in use (re-entered: an `analyze_then` closure analysing another text).
+fn with_thread_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Scratch::new()),
+    })
+}
+
 /// The content heuristics, assembled: rules, brands, blocklist, shorteners and the classifier.
 ///
 /// `Send + Sync`: share one behind an `Arc` or, better on many threads, clone one per worker
@@ -228,11 +237,7 @@ impl ContentEngine {
 
     /// Analyses one message, using this thread's scratch memory.
     pub fn analyze(&self, text: &str) -> Analysis {
-        SCRATCH.with(|s| match s.try_borrow_mut() {
-            Ok(mut scratch) => self.analyze_with(text, &mut scratch),
-            // Re-entered on this thread (not possible through this crate): use fresh memory.
-            Err(_) => self.analyze_with(text, &mut Scratch::new()),
-        })
+        with_thread_scratch(|scratch| self.analyze_with(text, scratch))
     }
 
     /// Analyses one message with the caller's scratch memory.
@@ -249,11 +254,7 @@ impl ContentEngine {
     /// caller: its normal form and lists are the thread's, kept between messages, and a text
     /// analysed recently is lent from the memo, not copied.
     pub fn analyze_then<R>(&self, text: &str, then: impl FnOnce(&Analysis) -> R) -> R {
-        SCRATCH.with(|s| match s.try_borrow_mut() {
-            Ok(mut scratch) => self.analyze_with_then(text, &mut scratch, then),
-            // Re-entered on this thread (`then` analysing another text): fresh memory.
-            Err(_) => self.analyze_with_then(text, &mut Scratch::new(), then),
-        })
+        with_thread_scratch(|scratch| self.analyze_with_then(text, scratch, then))
     }
 
     /// [`ContentEngine::analyze_then`] with the caller's scratch memory.

@@ -72,39 +72,30 @@ struct Counts {
     flagged: u32,
 }
 
-impl SubAssign for Counts {
-    fn sub_assign(&mut self, o: Counts) {
-        self.messages -= o.messages;
-        self.marketing -= o.marketing;
-        self.blocks -= o.blocks;
-        self.reports -= o.reports;
-        self.opt_outs -= o.opt_outs;
-        self.deliveries -= o.deliveries;
-        self.delivered -= o.delivered;
-        self.failed -= o.failed;
-        self.invalid -= o.invalid;
-        self.reads -= o.reads;
-        self.replies -= o.replies;
-        self.flagged -= o.flagged;
-    }
+/// `AddAssign` and `SubAssign` for [`Counts`], field by field, from one list of its fields; the
+/// pattern below names every field, so a field added to `Counts` and not here does not compile.
+macro_rules! counts_field_wise {
+    ($($field:ident),+ $(,)?) => {
+        const _: fn(Counts) = |Counts { $($field: _),+ }| {};
+
+        impl AddAssign for Counts {
+            fn add_assign(&mut self, o: Counts) {
+                $(self.$field += o.$field;)+
+            }
+        }
+
+        impl SubAssign for Counts {
+            fn sub_assign(&mut self, o: Counts) {
+                $(self.$field -= o.$field;)+
+            }
+        }
+    };
 }
 
-impl AddAssign for Counts {
-    fn add_assign(&mut self, o: Counts) {
-        self.messages += o.messages;
-        self.marketing += o.marketing;
-        self.blocks += o.blocks;
-        self.reports += o.reports;
-        self.opt_outs += o.opt_outs;
-        self.deliveries += o.deliveries;
-        self.delivered += o.delivered;
-        self.failed += o.failed;
-        self.invalid += o.invalid;
-        self.reads += o.reads;
-        self.replies += o.replies;
-        self.flagged += o.flagged;
-    }
-}
+counts_field_wise!(
+    messages, marketing, blocks, reports, opt_outs, deliveries, delivered, failed, invalid, reads,
+    replies, flagged,
+);
 
 impl Counts {
     fn complaints(&self) -> u64 {

@@ -86,12 +86,26 @@ pub struct Ring<T> {
     total: T,
 }
 
-/// What a bucket may hold: counters that add and subtract exactly.
-pub trait Bucket: Copy + Default + AddAssign + SubAssign + PartialEq + std::fmt::Debug {}
+/// What a ring's buckets may hold: counters that add and subtract exactly.
+pub trait Counter: Copy + Default + AddAssign + SubAssign + PartialEq + std::fmt::Debug {}
 
-impl<T: Copy + Default + AddAssign + SubAssign + PartialEq + std::fmt::Debug> Bucket for T {}
+impl<T: Copy + Default + AddAssign + SubAssign + PartialEq + std::fmt::Debug> Counter for T {}
 
-impl<T: Bucket> Ring<T> {
+/// The sum of some buckets.
+fn sum_of<T: Counter>(slots: &[T]) -> T {
+    let mut total = T::default();
+    for s in slots {
+        total += *s;
+    }
+    total
+}
+
+/// Where the bucket of absolute index `idx` lies in a ring.
+fn at(idx: u64) -> usize {
+    (idx % BUCKETS as u64) as usize
+}
+
+impl<T: Counter> Ring<T> {
     /// An empty ring.
     pub fn new(span: Span) -> Self {
         Ring {
@@ -123,7 +137,7 @@ impl<T: Bucket> Ring<T> {
             self.total = T::default();
         } else {
             for i in self.head + 1..=idx {
-                let slot = &mut self.slots[(i % BUCKETS as u64) as usize];
+                let slot = &mut self.slots[at(i)];
                 self.total -= *slot;
                 *slot = T::default();
             }
@@ -134,8 +148,13 @@ impl<T: Bucket> Ring<T> {
 
     /// Whether an event at `ts` still falls inside the window (after [`Ring::advance`]).
     pub fn covers(&self, ts: Timestamp) -> bool {
+        self.covered(ts).is_some()
+    }
+
+    /// Where the bucket of `ts` lies, if it is still inside the window.
+    fn covered(&self, ts: Timestamp) -> Option<usize> {
         let idx = self.index(ts);
-        idx <= self.head && self.head - idx < BUCKETS as u64
+        (idx <= self.head && self.head - idx < BUCKETS as u64).then(|| at(idx))
     }
 
     /// Adds `count` to the bucket for `ts`: its own if still held, else the oldest one held (late
@@ -144,7 +163,7 @@ impl<T: Bucket> Ring<T> {
         let idx = self
             .index(ts)
             .clamp(self.head.saturating_sub(BUCKETS as u64 - 1), self.head);
-        self.slots[(idx % BUCKETS as u64) as usize] += count;
+        self.slots[at(idx)] += count;
         self.total += count;
         self.check_total();
     }
@@ -157,13 +176,11 @@ impl<T: Bucket> Ring<T> {
     /// In this crate's tests, that the running total is the buckets' sum.
     fn check_total(&self) {
         #[cfg(test)]
-        {
-            let mut sum = T::default();
-            for s in &self.slots {
-                sum += *s;
-            }
-            assert_eq!(sum, self.total, "a window's running total drifted");
-        }
+        assert_eq!(
+            sum_of(&self.slots),
+            self.total,
+            "a window's running total drifted"
+        );
     }
 }
 
@@ -176,8 +193,9 @@ impl Ring<u32> {
         if old == new {
             return;
         }
-        if old != 0 && self.covers(old) {
-            let at = (self.index(old) % BUCKETS as u64) as usize;
+        if old != 0
+            && let Some(at) = self.covered(old)
+        {
             let slot = &mut self.slots[at];
             if *slot > 0 {
                 *slot -= 1;
@@ -199,7 +217,7 @@ impl<T: Encode> Encode for Ring<T> {
 
 /// Decoded from the buckets, the total added up again; a ring of another length than
 /// [`BUCKETS`] is refused.
-impl<Ctx, T: Bucket + Decode<Ctx>> Decode<Ctx> for Ring<T> {
+impl<Ctx, T: Counter + Decode<Ctx>> Decode<Ctx> for Ring<T> {
     fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
         let span = Span::decode(decoder)?;
         let head = u64::decode(decoder)?;
@@ -210,20 +228,16 @@ impl<Ctx, T: Bucket + Decode<Ctx>> Decode<Ctx> for Ring<T> {
                 slots.len()
             )));
         }
-        let mut total = T::default();
-        for s in &slots {
-            total += *s;
-        }
         Ok(Ring {
             span,
             head,
+            total: sum_of(&slots),
             slots,
-            total,
         })
     }
 }
 
-impl<'de, Ctx, T: Bucket + Decode<Ctx>> BorrowDecode<'de, Ctx> for Ring<T> {
+impl<'de, Ctx, T: Counter + Decode<Ctx>> BorrowDecode<'de, Ctx> for Ring<T> {
     fn borrow_decode<D: BorrowDecoder<'de, Context = Ctx>>(
         decoder: &mut D,
     ) -> Result<Self, DecodeError> {
