@@ -60,8 +60,20 @@ const TRAILER: u64 = 16;
 /// command runs. The heuristics are built here unless the file fits and will be read: a pack's
 /// mistake is reported before anything runs, and a run that reads every message's facts never
 /// compiles the packs (the file's digest says this program built them from these bytes before).
-pub fn load(rules: Option<&Path>, path: Option<&Path>) -> Result<(Heuristics, Option<Analyses>)> {
-    let packs = rules.map(crate::util::read_rule_packs).transpose()?;
+/// With `--no-content` there is nothing to analyse or keep: no facts, and no file (the command
+/// line refuses `--analyses` with it).
+pub fn load(
+    content: &crate::util::ContentArgs,
+    path: Option<&Path>,
+) -> Result<(Heuristics, Option<Analyses>)> {
+    if content.no_content {
+        return Ok((Heuristics::off(), None));
+    }
+    let packs = content
+        .rules
+        .as_deref()
+        .map(crate::util::read_rule_packs)
+        .transpose()?;
     let kept = match path {
         Some(path) => content_digest(packs.as_deref())
             .and_then(|digest| Analyses::open(path, digest))
@@ -71,6 +83,7 @@ pub fn load(rules: Option<&Path>, path: Option<&Path>) -> Result<(Heuristics, Op
     let heuristics = Heuristics {
         packs,
         analyzer: OnceLock::new(),
+        off: false,
     };
     if !matches!(&kept, Ok(Some(k)) if k.reading()) {
         heuristics.analyzer()?;
@@ -82,6 +95,8 @@ pub fn load(rules: Option<&Path>, path: Option<&Path>) -> Result<(Heuristics, Op
 pub struct Heuristics {
     packs: Option<Vec<RulePack>>,
     analyzer: OnceLock<Analyzer>,
+    /// Content signals off (`--no-content`): every message's facts are none.
+    off: bool,
 }
 
 impl Heuristics {
@@ -92,7 +107,22 @@ impl Heuristics {
         Heuristics {
             packs: None,
             analyzer,
+            off: false,
         }
+    }
+
+    /// No content heuristics: no message is analysed.
+    fn off() -> Heuristics {
+        Heuristics {
+            packs: None,
+            analyzer: OnceLock::from(Analyzer::new(None)),
+            off: true,
+        }
+    }
+
+    /// Whether content signals are off, so that a batch's facts cost nothing to get.
+    pub fn is_off(&self) -> bool {
+        self.off
     }
 
     /// The analyzer, built on the first call (compiling the `--rules` packs, or the shipped ones).

@@ -68,9 +68,8 @@ enum Command {
         /// A policy file laid over the default policy.
         #[arg(long)]
         policy: Option<PathBuf>,
-        /// Rule packs: every *.toml in this directory, in place of the shipped packs.
-        #[arg(long)]
-        rules: Option<PathBuf>,
+        #[command(flatten)]
+        content: util::ContentArgs,
         /// Worker threads (the output is the same for any number).
         #[arg(long)]
         threads: Option<usize>,
@@ -85,7 +84,7 @@ enum Command {
         html: Option<PathBuf>,
         /// Keep the messages' content analyses in this file: read when it was written for the same
         /// logs and heuristics (any policy), else computed and written for the next replay.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "no_content")]
         analyses: Option<PathBuf>,
         /// Bad lines to count and skip before giving up.
         #[arg(long, default_value_t = 1000)]
@@ -105,9 +104,8 @@ enum Command {
         /// The policy in force, then the candidate: `--policy OLD.toml --policy NEW.toml`.
         #[arg(long = "policy", required = true, num_args = 1)]
         policies: Vec<PathBuf>,
-        /// Rule packs: every *.toml in this directory, in place of the shipped packs.
-        #[arg(long)]
-        rules: Option<PathBuf>,
+        #[command(flatten)]
+        content: util::ContentArgs,
         /// The generator's truth: also compare precision, recall and messages lost.
         #[arg(long)]
         truth: Option<PathBuf>,
@@ -119,7 +117,7 @@ enum Command {
         sample: usize,
         /// Keep the messages' content analyses in this file, as `replay --analyses` does (the
         /// same file serves both).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "no_content")]
         analyses: Option<PathBuf>,
         /// Worker threads (the output is the same for any number).
         #[arg(long)]
@@ -146,15 +144,14 @@ enum Command {
         /// A policy file laid over the default policy.
         #[arg(long)]
         policy: Option<PathBuf>,
-        /// Rule packs: every *.toml in this directory, in place of the shipped packs.
-        #[arg(long)]
-        rules: Option<PathBuf>,
+        #[command(flatten)]
+        content: util::ContentArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
         /// Keep the messages' content analyses in this file, as `replay --analyses` does (the
         /// same file serves both).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "no_content")]
         analyses: Option<PathBuf>,
         /// Bad lines to count and skip before giving up.
         #[arg(long, default_value_t = 1000)]
@@ -189,6 +186,10 @@ enum Command {
         /// Concurrent HTTP connections, each posting batches of 100 messages to /v1/check.
         #[arg(long, default_value_t = 4)]
         http_connections: usize,
+        /// Measure with content signals off (`--no-content` for every command measured): what
+        /// the rest of the pipeline costs.
+        #[arg(long)]
+        no_content: bool,
     },
     /// Train the content classifier on the training side of a labelled corpus.
     Train(cmd::content::TrainArgs),
@@ -239,9 +240,8 @@ enum Command {
         /// A policy file laid over the default policy.
         #[arg(long)]
         policy: Option<PathBuf>,
-        /// Rule packs: every *.toml in this directory, in place of the shipped packs.
-        #[arg(long)]
-        rules: Option<PathBuf>,
+        #[command(flatten)]
+        content: util::ContentArgs,
         /// Keep the state durable in this directory: a journal of every event, committed before
         /// its verdict is written, and snapshots; restored from it on start.
         #[arg(long)]
@@ -322,7 +322,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Replay {
             logs,
             policy,
-            rules,
+            content,
             threads,
             verdicts,
             report,
@@ -334,7 +334,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         } => {
             let policy = util::load_policy(policy.as_deref())?;
             set_threads(threads)?;
-            let (content, analyses) = analyses::load(rules.as_deref(), analyses.as_deref())?;
+            let (content, analyses) = analyses::load(&content, analyses.as_deref())?;
             cmd::replay::run(cmd::replay::ReplayOptions {
                 logs,
                 policy,
@@ -351,7 +351,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Diff {
             logs,
             policies,
-            rules,
+            content,
             truth,
             out,
             sample,
@@ -362,7 +362,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         } => {
             let (old, new) = cmd::diff::policies(&policies)?;
             set_threads(threads)?;
-            let (content, analyses) = analyses::load(rules.as_deref(), analyses.as_deref())?;
+            let (content, analyses) = analyses::load(&content, analyses.as_deref())?;
             cmd::diff::run(cmd::diff::DiffOptions {
                 analyses,
                 content,
@@ -381,14 +381,14 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             business,
             message,
             policy,
-            rules,
+            content,
             json,
             analyses,
             max_errors,
             quiet,
         } => {
             let policy = util::load_policy(policy.as_deref())?;
-            let (content, analyses) = analyses::load(rules.as_deref(), analyses.as_deref())?;
+            let (content, analyses) = analyses::load(&content, analyses.as_deref())?;
             cmd::explain::run(cmd::explain::ExplainOptions {
                 analyses,
                 logs,
@@ -403,7 +403,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Filter {
             policy,
-            rules,
+            content,
             state_dir,
             snapshot_every,
             resume_after,
@@ -413,7 +413,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             set_threads(threads)?;
             let mut builder = spamward_filter::Filter::builder();
             builder.policy(util::load_policy(policy.as_deref())?);
-            builder.content(Some(util::load_content(rules.as_deref())?));
+            builder.content(content.engine()?);
             if let Some(p) = partition {
                 builder.partition(p);
             }
@@ -439,6 +439,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             json,
             http_seconds,
             http_connections,
+            no_content,
         } => cmd::bench::run(cmd::bench::BenchOptions {
             events,
             input,
@@ -448,6 +449,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             json,
             http_seconds,
             http_connections,
+            no_content,
         }),
         Command::Train(args) => args.run(),
         Command::EvalContent(args) => args.run(),

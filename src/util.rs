@@ -1,6 +1,6 @@
 //! Small formatting helpers for the command line.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use spamward_core::{Policy, Timestamp};
@@ -44,6 +44,29 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// Which content heuristics a command runs: the shipped rule packs, others, or none.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct ContentArgs {
+    /// Rule packs: every *.toml in this directory, in place of the shipped packs.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Content signals off: no message text is analysed, and verdicts rest on the volume,
+    /// complaint, recipient and delivery signals alone (where text may not be read, or to
+    /// measure what content analysis costs).
+    #[arg(long, conflicts_with = "rules")]
+    pub no_content: bool,
+}
+
+impl ContentArgs {
+    /// The content engine to run, `None` with `--no-content`.
+    pub fn engine(&self) -> Result<Option<spamward_content::ContentEngine>> {
+        if self.no_content {
+            return Ok(None);
+        }
+        load_content(self.rules.as_deref()).map(Some)
+    }
+}
+
 /// The content heuristics: the shipped ones, or with the rule packs of `rules` (every `*.toml` in
 /// the directory, in name order) in place of the shipped packs. A pack with a mistake is refused
 /// with its file, rule id and what is wrong; nothing is loaded then.
@@ -52,12 +75,12 @@ pub fn load_content(rules: Option<&Path>) -> Result<spamward_content::ContentEng
 }
 
 /// A rule pack as read: its file and its text.
-pub type RulePack = (std::path::PathBuf, String);
+pub type RulePack = (PathBuf, String);
 
 /// The rule packs of a directory: every `*.toml` in it, in name order, read; an error when there
 /// is none.
 pub fn read_rule_packs(dir: &Path) -> Result<Vec<RulePack>> {
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read rule packs in {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))

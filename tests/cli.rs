@@ -270,6 +270,53 @@ fn bench_measures_and_reports_json() {
     );
 }
 
+/// `bench --no-content` measures every command with content signals off, says so, and has no
+/// kept analyses to measure; `--no-content` is refused beside what needs content.
+#[test]
+fn bench_with_content_off_measures_the_rest_of_the_pipeline() {
+    let out = ok(&[
+        "bench",
+        "--events",
+        "20000",
+        "--runs",
+        "1",
+        "--http-seconds",
+        "1",
+        "--no-content",
+        "--json",
+    ]);
+    let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(f["content_signals"], false, "{f}");
+    assert!(f["replay_kept_messages_per_second"].is_null(), "{f}");
+    for key in [
+        "replay_messages_per_second",
+        "filter_pipe_messages_per_second",
+        "check_p99_us",
+    ] {
+        assert!(f[key].as_f64().unwrap() > 0.0, "{key}: {f}");
+    }
+    assert!(
+        f["http"]["messages_per_second"].as_f64().unwrap() > 0.0,
+        "{f}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = small_world(dir.path(), 3);
+    for args in [
+        vec!["replay", p(&log), "--no-content", "--analyses", "x.facts"],
+        vec!["replay", p(&log), "--no-content", "--rules", "data/rules"],
+        vec!["filter", "--no-content", "--rules", "data/rules"],
+    ] {
+        let out = spamward(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            stderr(&out).contains("cannot be used with"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
 /// The log a bench generates can be Parquet, the data lakes' format; it is read like the others.
 #[test]
 fn bench_runs_on_a_generated_parquet_log() {

@@ -38,6 +38,79 @@ fn a_streamed_world_gets_replays_verdicts_byte_for_byte() {
     assert!(err.contains("0 bad lines"), "{err}");
 }
 
+/// With content signals off (`--no-content`), where message text may not be read: replay and
+/// the filter still agree byte for byte, no verdict gives a content reason, and the other signals
+/// still act (the same world with content on gives content reasons, so the flag is not ignored).
+#[test]
+fn with_content_off_replay_and_filter_agree_and_no_reason_is_about_content() {
+    const CONTENT: [&str; 7] = [
+        "content_classifier",
+        "content_rules",
+        "phishing_link",
+        "obfuscation",
+        "new_link_domain",
+        "campaign_24h",
+        "flagged_content_rate_24h",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let events = small_world(dir.path(), 13);
+    let reasons = |verdicts: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(verdicts)
+            .lines()
+            .flat_map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                v["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["signal"].as_str().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+
+    let with = dir.path().join("with.jsonl");
+    ok(&["replay", p(&events), "--verdicts", p(&with), "-q"]);
+    let with = reasons(&fs::read(&with).unwrap());
+    assert!(
+        with.iter().any(|r| CONTENT.contains(&r.as_str())),
+        "the world has content reasons with content on"
+    );
+
+    let without = dir.path().join("without.jsonl");
+    ok(&[
+        "replay",
+        p(&events),
+        "--no-content",
+        "--verdicts",
+        p(&without),
+        "-q",
+    ]);
+    let expected = fs::read(&without).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_spamward"))
+        .args(["filter", "--no-content"])
+        .stdin(File::open(&events).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout == expected, "filter and replay disagree");
+
+    let without = reasons(&expected);
+    assert!(!without.is_empty(), "other signals still give reasons");
+    let content: Vec<&String> = without
+        .iter()
+        .filter(|r| CONTENT.contains(&r.as_str()))
+        .collect();
+    assert!(
+        content.is_empty(),
+        "content reasons with content off: {content:?}"
+    );
+}
+
 /// Bad lines in the middle: an error record in place of each, with its line number, and every
 /// message still gets its one verdict — the same as replay gives the log without them.
 #[test]

@@ -47,6 +47,8 @@ pub struct BenchOptions {
     pub http_seconds: u64,
     /// Concurrent HTTP connections.
     pub http_connections: usize,
+    /// Content signals off in every command measured.
+    pub no_content: bool,
 }
 
 /// The figures.
@@ -58,13 +60,16 @@ struct Figures {
     messages: u64,
     threads: String,
     runs: usize,
+    /// Whether content signals were on (`--no-content` turns them off).
+    content_signals: bool,
     replay_seconds_median: f64,
     replay_messages_per_second: f64,
     replay_events_per_second: f64,
     replay_mb_per_second: f64,
     replay_peak_rss_mb: f64,
-    /// Replay reading the content analyses a first replay kept (`--analyses`).
-    replay_kept_messages_per_second: f64,
+    /// Replay reading the content analyses a first replay kept (`--analyses`); none with
+    /// content signals off.
+    replay_kept_messages_per_second: Option<f64>,
     filter_pipe_messages_per_second: Option<f64>,
     check_p50_us: f64,
     check_p99_us: f64,
@@ -169,6 +174,12 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         .with_context(|| format!("cannot read {}", input.display()))?
         .len();
     let threads = opts.threads.map_or("all".to_owned(), |t| t.to_string());
+    // Passed to every command measured.
+    let content_flag: &[&str] = if opts.no_content {
+        &["--no-content"]
+    } else {
+        &[]
+    };
 
     // Replay, as its own process.
     let report = dir.path().join("report.json");
@@ -179,6 +190,7 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
             cmd.args(["replay", "-q", "--verdicts", "/dev/null", "--report"])
                 .arg(&report)
                 .arg(&input)
+                .args(content_flag)
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped());
@@ -201,12 +213,16 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
     let peak = children_peak_rss();
     let replay = median(&mut seconds);
     // Again with the content analyses kept by a first replay (`--analyses`), as when a policy
-    // change is replayed over logs replayed before.
-    let kept = dir.path().join("kept.analyses");
-    let kept_args = [std::ffi::OsStr::new("--analyses"), kept.as_os_str()];
-    replays(&kept_args, 1)?; // writes the file
-    let mut kept_seconds = replays(&kept_args, opts.runs.max(1))?;
-    let replay_kept = median(&mut kept_seconds);
+    // change is replayed over logs replayed before; with content off there are none to keep.
+    let replay_kept = if opts.no_content {
+        None
+    } else {
+        let kept = dir.path().join("kept.analyses");
+        let kept_args = [std::ffi::OsStr::new("--analyses"), kept.as_os_str()];
+        replays(&kept_args, 1)?; // writes the file
+        let mut kept_seconds = replays(&kept_args, opts.runs.max(1))?;
+        Some(median(&mut kept_seconds))
+    };
 
     // The pipe filter, as its own process, fed JSON Lines.
     let jsonl = if input.to_string_lossy().ends_with(".jsonl") {
@@ -233,6 +249,7 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
             let started = Instant::now();
             let status = Command::new(&exe)
                 .arg("filter")
+                .args(content_flag)
                 .stdin(File::open(p)?)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -246,7 +263,12 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
 
     // In-process check latency, every event in order, messages timed: `Filter::observe` is the
     // content analysis and then `observe_analyzed`, timed each.
-    let filter = Filter::new(Policy::default());
+    let mut builder = Filter::builder();
+    builder.policy(Policy::default());
+    if opts.no_content {
+        builder.content(None);
+    }
+    let filter = builder.build();
     let engine = filter.content();
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
     let (mut content_hist, mut engine_hist) = (hist.clone(), hist.clone());
@@ -281,7 +303,7 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         let shares = http_bodies(&input, opts.http_connections.max(1))?;
         let mut runs = Vec::new();
         for _ in 0..opts.runs.max(1) {
-            runs.push(http_run(&exe, &shares, opts.http_seconds)?);
+            runs.push(http_run(&exe, content_flag, &shares, opts.http_seconds)?);
         }
         runs.sort_by(|a, b| a.messages_per_second.total_cmp(&b.messages_per_second));
         Some(runs[runs.len() / 2].clone())
@@ -296,12 +318,13 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         messages,
         threads,
         runs: opts.runs.max(1),
+        content_signals: !opts.no_content,
         replay_seconds_median: replay,
         replay_messages_per_second: messages as f64 / replay,
         replay_events_per_second: events as f64 / replay,
         replay_mb_per_second: input_bytes as f64 / 1e6 / replay,
         replay_peak_rss_mb: peak as f64 / 1e6,
-        replay_kept_messages_per_second: messages as f64 / replay_kept,
+        replay_kept_messages_per_second: replay_kept.map(|s| messages as f64 / s),
         filter_pipe_messages_per_second: (!pipe.is_empty())
             .then(|| messages as f64 / median(&mut pipe)),
         check_p50_us: total.p50_us,
@@ -327,6 +350,9 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         thousands(f.events),
         thousands(f.messages)
     )?;
+    if !f.content_signals {
+        writeln!(o, "signals     content off (--no-content)")?;
+    }
     writeln!(
         o,
         "replay      {:.0} messages/s, {:.0} events/s, {:.1} MB/s (median of {}, threads {}), peak RSS {:.0} MB",
@@ -337,11 +363,13 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         f.threads,
         f.replay_peak_rss_mb
     )?;
-    writeln!(
-        o,
-        "  analyses kept {:.0} messages/s (median of {}; `--analyses`, written by a first replay)",
-        f.replay_kept_messages_per_second, f.runs
-    )?;
+    if let Some(kept) = f.replay_kept_messages_per_second {
+        writeln!(
+            o,
+            "  analyses kept {kept:.0} messages/s (median of {}; `--analyses`, written by a first replay)",
+            f.runs
+        )?;
+    }
     if let Some(m) = f.filter_pipe_messages_per_second {
         writeln!(o, "filter pipe {m:.0} messages/s (median of {})", f.runs)?;
     }
@@ -355,6 +383,9 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         ("engine", f.check_engine),
         ("second half", f.check_second_half),
     ] {
+        if part == "content analysis" && !f.content_signals {
+            continue;
+        }
         writeln!(
             o,
             "  {part:<18}p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs",
@@ -416,12 +447,18 @@ fn http_bodies(input: &Path, connections: usize) -> Result<Vec<Vec<String>>> {
 /// One run of `spamward serve` under load: started on a free loopback port, loaded for `seconds`
 /// (or until the messages run out) by one connection per share of [`http_bodies`], then stopped
 /// with SIGTERM.
-fn http_run(exe: &Path, shares: &[Vec<String>], seconds: u64) -> Result<Http> {
+fn http_run(
+    exe: &Path,
+    content_flag: &[&str],
+    shares: &[Vec<String>],
+    seconds: u64,
+) -> Result<Http> {
     use std::io::BufRead;
     use std::time::Duration;
 
     let mut child = Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(content_flag)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

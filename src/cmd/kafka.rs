@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use spamward_kafka::{Options, Stats};
 
 use crate::progress::interrupt_flag;
-use crate::util::{load_content, load_policy, thousands};
+use crate::util::{ContentArgs, load_policy, thousands};
 
 /// `spamward kafka`'s options.
 #[derive(clap::Args, Debug)]
@@ -31,12 +31,9 @@ pub struct KafkaArgs {
     /// A policy file laid over the default policy.
     #[arg(long)]
     pub policy: Option<PathBuf>,
-    /// A directory of rule packs instead of the shipped ones.
-    #[arg(long)]
-    pub rules: Option<PathBuf>,
-    /// Content signals off.
-    #[arg(long)]
-    pub no_content: bool,
+    /// Rule packs (`--rules DIR`, instead of the shipped ones), or `--no-content`.
+    #[command(flatten)]
+    pub content: ContentArgs,
     /// A partition with no checkpoint starts at its earliest offset (default: its end).
     #[arg(long)]
     pub from_beginning: bool,
@@ -104,11 +101,7 @@ impl KafkaArgs {
         if self.batch == 0 {
             bail!("--batch 0: must be at least 1");
         }
-        let content = if self.no_content {
-            None
-        } else {
-            Some(load_content(self.rules.as_deref())?)
-        };
+        let content = self.content.engine()?;
         let opts = Options {
             brokers: self.brokers,
             input: self.input,

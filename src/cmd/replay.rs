@@ -132,16 +132,17 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
     let mut line = Vec::with_capacity(256);
     // Two batches in flight: the next one's content is analysed while the engine applies this one
     // and its verdicts are written, so the engine's sequential pass does not leave a core idle.
-    // Reading kept analyses is quick, so then the next batch's cross-business pass (the engine's
-    // sequential part) runs beside this one's per-business pass too; analysing is the longer side,
-    // so then it runs with the per-business pass (measured both ways: each placement is the
-    // faster one for its case). The verdicts are those of `engine.process`, batch after batch
+    // Reading kept analyses is quick (and with content off there is nothing to get), so then the
+    // next batch's cross-business pass (the engine's sequential part) runs beside this one's
+    // per-business pass too; analysing is the longer side, so then it runs with the
+    // per-business pass (measured both ways: each placement is the faster one for its case). The verdicts are those of `engine.process`, batch after batch
     // (see `Engine::split`).
     let heuristics = &opts.content;
     let mut analyses = opts.analyses.take();
-    let ahead = analyses
-        .as_ref()
-        .is_some_and(crate::analyses::Analyses::reading);
+    let ahead = heuristics.is_off()
+        || analyses
+            .as_ref()
+            .is_some_and(crate::analyses::Analyses::reading);
     {
         let (mut cross, mut businesses) = engine.split();
         let mut applying: Option<Ready> = None;

@@ -26,22 +26,24 @@ use spamward_filter::durable::{DEFAULT_SNAPSHOT_EVERY, Durable, DurableOptions};
 use spamward_filter::server::{Server, ServerConfig};
 use spamward_filter::{Filter, Partition};
 
-use crate::util::{load_content, load_policy, thousands};
+use crate::util::{ContentArgs, load_policy, thousands};
 
 /// Where the policy and the rule packs come from, at start and at every reload.
 pub struct Sources {
     /// The policy file laid over the default, if any.
     pub policy: Option<PathBuf>,
-    /// The rule packs' directory, if not the shipped packs.
-    pub rules: Option<PathBuf>,
+    /// The rule packs' directory, if not the shipped packs, or content signals off.
+    pub content: ContentArgs,
 }
 
 impl Sources {
-    fn load(&self) -> Result<(spamward_core::Policy, spamward_content::ContentEngine)> {
-        Ok((
-            load_policy(self.policy.as_deref())?,
-            load_content(self.rules.as_deref())?,
-        ))
+    fn load(
+        &self,
+    ) -> Result<(
+        spamward_core::Policy,
+        Option<spamward_content::ContentEngine>,
+    )> {
+        Ok((load_policy(self.policy.as_deref())?, self.content.engine()?))
     }
 }
 
@@ -56,13 +58,12 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// A policy file laid over the default policy; SIGHUP and POST /v1/policy/reload read it
-    /// again.
+    /// again, and the `--rules` packs with it.
     #[arg(long)]
     pub policy: Option<PathBuf>,
-    /// Rule packs: every *.toml in this directory, in place of the shipped packs; SIGHUP and
-    /// POST /v1/policy/reload read them again with the policy.
-    #[arg(long)]
-    pub rules: Option<PathBuf>,
+    /// Rule packs (`--rules`), or content signals off (`--no-content`).
+    #[command(flatten)]
+    pub content: ContentArgs,
     /// Keep the state durable in this directory (journal and snapshots) and restore it from
     /// there on start.
     #[arg(long)]
@@ -110,7 +111,7 @@ impl ServeArgs {
         run(
             Sources {
                 policy: self.policy,
-                rules: self.rules,
+                content: self.content,
             },
             self.listen,
             self.partition,
@@ -138,7 +139,7 @@ pub fn run(
     // A bad policy stops the start, before anything listens.
     let (policy, content) = sources.load()?;
     let mut builder = Filter::builder();
-    builder.policy(policy).content(Some(content));
+    builder.policy(policy).content(content);
     if let Some(p) = partition {
         builder.partition(p);
     }
@@ -164,7 +165,7 @@ pub fn run(
     let reloaded = Arc::clone(&filter);
     let load = move || {
         let (policy, content) = sources.load().map_err(|e| format!("{e:#}"))?;
-        reloaded.set_content(Some(content));
+        reloaded.set_content(content);
         Ok(policy)
     };
     let server = Server::with_policy_loader(Arc::clone(&filter), config, load)
