@@ -653,6 +653,48 @@ fn the_policy_reloads_on_request_and_on_sighup_and_a_bad_file_changes_nothing() 
     assert_eq!(m[r#"spamward_policy_reloads_total{result="error"}"#], 2.0);
 }
 
+/// `serve --no-content` reads no message text: a phishing lure that the service with content
+/// signals blocks for its link gets no content reason, `/metrics` says content signals are off,
+/// and a policy reload keeps them off.
+#[test]
+fn with_content_off_no_answer_has_a_content_reason_even_after_a_reload() {
+    let lure = r#"{"id":"m-1","ts":1764000000000,"business":"b-1","recipient":"r-1","category":"utility","text":"Your PayPal account is suspended. Verify now at https://paypa1-secure.com/login"}"#;
+    let signals = |service: &Service| -> Vec<String> {
+        let a = service.post("/v1/check", lure);
+        assert_eq!(a.status, 200, "{}", a.body);
+        a.json()["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["signal"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let on = Service::start(&[]);
+    assert!(
+        signals(&on).iter().any(|s| s == "phishing_link"),
+        "the lure is caught with content on"
+    );
+    assert_eq!(on.metrics()["spamward_content_signals"], 1.0);
+
+    let off = Service::start(&["--no-content"]);
+    assert_eq!(off.metrics()["spamward_content_signals"], 0.0);
+    let a = off.post("/v1/policy/reload", "");
+    assert_eq!(a.status, 200, "{}", a.body);
+    let reasons = signals(&off);
+    assert!(
+        !reasons.iter().any(|s| s.starts_with("content")
+            || [
+                "phishing_link",
+                "obfuscation",
+                "new_link_domain",
+                "campaign_24h"
+            ]
+            .contains(&s.as_str())),
+        "{reasons:?}"
+    );
+    assert_eq!(off.metrics()["spamward_content_signals"], 0.0);
+}
+
 #[test]
 fn a_bad_policy_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -737,6 +737,7 @@ async fn metrics(State(s): State<Arc<Shared>>) -> Response {
         s.in_flight(),
         s.config.max_in_flight,
         s.filter.businesses(),
+        s.filter.content().is_some(),
     );
     let mut resp = Response::new(Body::from(text));
     resp.headers_mut().insert(

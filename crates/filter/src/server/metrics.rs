@@ -145,6 +145,7 @@ impl Metrics {
         in_flight: usize,
         max_in_flight: usize,
         businesses: usize,
+        content_signals: bool,
     ) -> String {
         let mut out = String::with_capacity(4096);
         let o = &mut out;
@@ -258,6 +259,18 @@ impl Metrics {
             "Businesses with state in the filter.",
         );
         line(o, "spamward_businesses", &[], businesses as u64);
+        header(
+            o,
+            "spamward_content_signals",
+            "gauge",
+            "1 if message content is analysed (the content signals are on), 0 if not (--no-content).",
+        );
+        line(
+            o,
+            "spamward_content_signals",
+            &[],
+            u64::from(content_signals),
+        );
         out
     }
 }

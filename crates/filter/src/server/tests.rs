@@ -713,6 +713,7 @@ async fn metrics_count_what_was_done_in_prometheus_text() {
     assert_eq!(get("spamward_max_in_flight_requests"), 256.0);
     assert_eq!(get("spamward_rejected_requests_total"), 0.0);
     assert_eq!(get("spamward_businesses"), 3.0);
+    assert_eq!(get("spamward_content_signals"), 1.0);
 }
 
 const BOUND_COUNT: usize = 15;
