@@ -317,6 +317,53 @@ fn bench_with_content_off_measures_the_rest_of_the_pipeline() {
     }
 }
 
+/// Content signals earn their cost: on a small world, the same replay with `--no-content` lets
+/// many more abusive messages through and acts on abusers later, and content signals stop no
+/// more than a sliver of legitimate messages beyond what the other signals stop.
+#[test]
+fn content_signals_stop_abuse_sooner_than_the_other_signals_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = small_world(dir.path(), 5);
+    let truth = dir.path().join("truth.json");
+    let eval = |extra: &[&str]| -> serde_json::Value {
+        let report = dir.path().join("report.json");
+        let mut args = vec!["replay", p(&log), "--report", p(&report), "-q"];
+        args.extend(extra);
+        ok(&args);
+        let out = ok(&[
+            "eval",
+            "--truth",
+            p(&truth),
+            "--report",
+            p(&report),
+            "--json",
+        ]);
+        // The figures, then the closing `business F1:` line.
+        serde_json::Deserializer::from_slice(&out.stdout)
+            .into_iter()
+            .next()
+            .unwrap()
+            .unwrap()
+    };
+    let (on, off) = (eval(&[]), eval(&["--no-content"]));
+    let n = |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap();
+    assert_eq!(n(&on, "abusive_messages"), n(&off, "abusive_messages"));
+    assert!(
+        n(&on, "abusive_messages_allowed") * 3 < n(&off, "abusive_messages_allowed"),
+        "on {on}\noff {off}"
+    );
+    assert!(
+        on["median_messages_before_action"].as_f64().unwrap()
+            < off["median_messages_before_action"].as_f64().unwrap(),
+        "on {on}\noff {off}"
+    );
+    assert!(
+        n(&on, "legitimate_messages_not_allowed")
+            <= n(&off, "legitimate_messages_not_allowed") + n(&on, "legitimate_messages") / 200,
+        "on {on}\noff {off}"
+    );
+}
+
 /// The log a bench generates can be Parquet, the data lakes' format; it is read like the others.
 #[test]
 fn bench_runs_on_a_generated_parquet_log() {
