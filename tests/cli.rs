@@ -288,6 +288,7 @@ fn bench_with_content_off_measures_the_rest_of_the_pipeline() {
     let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(f["content_signals"], false, "{f}");
     assert!(f["replay_kept_messages_per_second"].is_null(), "{f}");
+    assert!(f["check_content"].is_null(), "{f}");
     for key in [
         "replay_messages_per_second",
         "filter_pipe_messages_per_second",
@@ -330,6 +331,11 @@ fn content_signals_stop_abuse_sooner_than_the_other_signals_alone() {
         let mut args = vec!["replay", p(&log), "--report", p(&report), "-q"];
         args.extend(extra);
         ok(&args);
+        // A report made without content signals says so; one made with them is as it was.
+        let written: serde_json::Value =
+            serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+        let says = &written["summary"]["content_signals"];
+        assert_eq!(says.is_null(), extra.is_empty(), "{says}");
         let out = ok(&[
             "eval",
             "--truth",

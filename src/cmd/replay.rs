@@ -76,6 +76,14 @@ struct ReportSummary {
     complete: bool,
     verdicts: ActionCounts,
     statuses: StatusCounts,
+    /// Written only when false (`--no-content`), so that a report made without content signals
+    /// cannot pass for one made with them.
+    #[serde(skip_serializing_if = "is_true")]
+    content_signals: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -135,8 +143,8 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
     // Reading kept analyses is quick (and with content off there is nothing to get), so then the
     // next batch's cross-business pass (the engine's sequential part) runs beside this one's
     // per-business pass too; analysing is the longer side, so then it runs with the
-    // per-business pass (measured both ways: each placement is the faster one for its case). The verdicts are those of `engine.process`, batch after batch
-    // (see `Engine::split`).
+    // per-business pass (measured both ways: each placement is the faster one for its case).
+    // The verdicts are those of `engine.process`, batch after batch (see `Engine::split`).
     let heuristics = &opts.content;
     let mut analyses = opts.analyses.take();
     let ahead = heuristics.is_off()
@@ -214,6 +222,7 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
         complete: outcome.failure.is_none(),
         verdicts: actions,
         statuses,
+        content_signals: !opts.content.is_off(),
     };
     if let Some(p) = &opts.report {
         write_report(p, &summary, &standings)?;
@@ -441,6 +450,12 @@ pub(crate) fn pct(n: u64, of: u64) -> String {
 fn print_summary(s: &ReportSummary, standings: &[(String, Standing)], top: usize) -> Result<()> {
     let mut o = std::io::stdout().lock();
     let c = &s.counts;
+    if !s.content_signals {
+        writeln!(
+            o,
+            "signals     content off (--no-content): no message text was analysed"
+        )?;
+    }
     writeln!(
         o,
         "events      {:>12}   messages {}, feedback {}, deliveries {}, business records {}, bad lines {}",
