@@ -27,7 +27,7 @@ use crate::policy::{BusinessAction, MessageAction, Policy, RateRule};
 use crate::signal::{Family, Hit, Scope, Signal};
 use crate::stats::{Prior, poisson_upper_tail};
 use crate::verdict::{Action, Quality, Status, StatusChange, Verdict};
-use crate::window::{Ring, Span};
+use crate::window::{Counter, Ring, Span};
 
 const HOUR: u64 = 3_600_000;
 /// Status changes kept per business (the most recent ones).
@@ -72,8 +72,9 @@ struct Counts {
     flagged: u32,
 }
 
-/// `AddAssign` and `SubAssign` for [`Counts`], field by field, from one list of its fields; the
-/// pattern below names every field, so a field added to `Counts` and not here does not compile.
+/// `AddAssign`, `SubAssign` and [`Counter`] for [`Counts`], field by field, from one list of its
+/// fields; the pattern below names every field, so a field added to `Counts` and not here does
+/// not compile.
 macro_rules! counts_field_wise {
     ($($field:ident),+ $(,)?) => {
         const _: fn(Counts) = |Counts { $($field: _),+ }| {};
@@ -87,6 +88,14 @@ macro_rules! counts_field_wise {
         impl SubAssign for Counts {
             fn sub_assign(&mut self, o: Counts) {
                 $(self.$field -= o.$field;)+
+            }
+        }
+
+        impl Counter for Counts {
+            fn checked_add(self, o: Counts) -> Option<Counts> {
+                Some(Counts {
+                    $($field: self.$field.checked_add(o.$field)?,)+
+                })
             }
         }
     };

@@ -87,17 +87,23 @@ pub struct Ring<T> {
 }
 
 /// What a ring's buckets may hold: counters that add and subtract exactly.
-pub trait Counter: Copy + Default + AddAssign + SubAssign + PartialEq + std::fmt::Debug {}
+pub trait Counter: Copy + Default + AddAssign + SubAssign + PartialEq + std::fmt::Debug {
+    /// `self + other`, or `None` where a count would overflow.
+    fn checked_add(self, other: Self) -> Option<Self>;
+}
 
-impl<T: Copy + Default + AddAssign + SubAssign + PartialEq + std::fmt::Debug> Counter for T {}
-
-/// The sum of some buckets.
-fn sum_of<T: Counter>(slots: &[T]) -> T {
-    let mut total = T::default();
-    for s in slots {
-        total += *s;
+impl Counter for u32 {
+    fn checked_add(self, other: u32) -> Option<u32> {
+        u32::checked_add(self, other)
     }
-    total
+}
+
+/// The sum of some buckets, `None` if it overflows (only a damaged or forged snapshot holds such
+/// buckets: the engine's own counts stay far below).
+fn sum_of<T: Counter>(slots: &[T]) -> Option<T> {
+    slots
+        .iter()
+        .try_fold(T::default(), |total, s| total.checked_add(*s))
 }
 
 /// Where the bucket of absolute index `idx` lies in a ring.
@@ -185,7 +191,7 @@ impl<T: Counter> Ring<T> {
         #[cfg(test)]
         assert_eq!(
             sum_of(&self.slots),
-            self.total,
+            Some(self.total),
             "a window's running total drifted"
         );
     }
@@ -235,10 +241,13 @@ impl<Ctx, T: Counter + Decode<Ctx>> Decode<Ctx> for Ring<T> {
                 slots.len()
             )));
         }
+        let total = sum_of(&slots).ok_or_else(|| {
+            DecodeError::OtherString("a window's buckets add up past their counters".into())
+        })?;
         Ok(Ring {
             span,
             head,
-            total: sum_of(&slots),
+            total,
             slots,
         })
     }
@@ -315,6 +324,19 @@ mod tests {
         let short = bincode::encode_to_vec((r.span, r.head, vec![1u32; 59]), config).unwrap();
         let err = bincode::decode_from_slice::<Ring<u32>, _>(&short, config).unwrap_err();
         assert!(err.to_string().contains("59 buckets"), "{err}");
+
+        // Buckets whose total a counter cannot hold (a forged snapshot): refused, not a panic
+        // or a wrapped total.
+        let mut slots = vec![0u32; BUCKETS];
+        (slots[0], slots[7]) = (u32::MAX, 1);
+        let forged = bincode::encode_to_vec((r.span, r.head, slots), config).unwrap();
+        let err = bincode::decode_from_slice::<Ring<u32>, _>(&forged, config).unwrap_err();
+        assert!(err.to_string().contains("add up past"), "{err}");
+        slots = vec![0u32; BUCKETS];
+        slots[0] = u32::MAX;
+        let full = bincode::encode_to_vec((r.span, r.head, slots), config).unwrap();
+        let (back, _): (Ring<u32>, usize) = bincode::decode_from_slice(&full, config).unwrap();
+        assert_eq!(back.sum(), u32::MAX);
     }
 
     #[test]
