@@ -48,3 +48,12 @@ pub fn small_world(dir: &Path, seed: u64) -> PathBuf {
     ]);
     dir.join("events.jsonl")
 }
+
+/// Whether a verdict's reason `code` is one of the content signals (by the core's own list of
+/// signals and their families).
+pub fn is_content_signal(code: &str) -> bool {
+    use spamward_core::signal::{Family, Signal};
+    Signal::ALL
+        .iter()
+        .any(|s| s.code() == code && s.family() == Family::Content)
+}
