@@ -247,6 +247,27 @@ fn bench_measures_and_reports_json() {
     ] {
         assert!(f[key].as_f64().unwrap() > 0.0, "{key}: {f}");
     }
+    // CPU per message of each process measured, in µs: at the rate measured it kept some of
+    // this machine's cores busy and not more than all of them. The bounds are loose (other tests
+    // share the cores), but a unit slip, a factor of a thousand, falls outside them.
+    let cores = std::thread::available_parallelism().unwrap().get() as f64;
+    for (cpu, rate) in [
+        ("replay_cpu_us_per_message", "replay_messages_per_second"),
+        (
+            "replay_kept_cpu_us_per_message",
+            "replay_kept_messages_per_second",
+        ),
+        (
+            "filter_pipe_cpu_us_per_message",
+            "filter_pipe_messages_per_second",
+        ),
+    ] {
+        let busy = f[cpu].as_f64().unwrap() * f[rate].as_f64().unwrap() / 1e6;
+        assert!(
+            0.01 < busy && busy <= cores * 2.0,
+            "{cpu}: {busy} cores: {f}"
+        );
+    }
     let (p50, p99, p999) = (
         f["check_p50_us"].as_f64().unwrap(),
         f["check_p99_us"].as_f64().unwrap(),
@@ -288,10 +309,13 @@ fn bench_with_content_off_measures_the_rest_of_the_pipeline() {
     let f: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(f["content_signals"], false, "{f}");
     assert!(f["replay_kept_messages_per_second"].is_null(), "{f}");
+    assert!(f["replay_kept_cpu_us_per_message"].is_null(), "{f}");
     assert!(f["check_content"].is_null(), "{f}");
     for key in [
         "replay_messages_per_second",
+        "replay_cpu_us_per_message",
         "filter_pipe_messages_per_second",
+        "filter_pipe_cpu_us_per_message",
         "check_p99_us",
     ] {
         assert!(f[key].as_f64().unwrap() > 0.0, "{key}: {f}");

@@ -8,7 +8,9 @@
 //! alone, when the filter's lazily built automata and caches are warm), and the HTTP service
 //! as a separate `spamward serve` process on 127.0.0.1, loaded by concurrent connections posting
 //! the log's messages to `/v1/check` in batches of 100 (messages/s and per-request latency).
-//! Separate processes measure what an operator gets, start-up and I/O included.
+//! Separate processes measure what an operator gets, start-up and I/O included. For the processes
+//! it also reports the CPU time (user and system) per message, which is what sizing a deployment
+//! needs: messages/s on this machine's cores depend on how many there are, CPU per message less so.
 
 use std::fs::File;
 use std::io::Write;
@@ -67,10 +69,14 @@ struct Figures {
     replay_events_per_second: f64,
     replay_mb_per_second: f64,
     replay_peak_rss_mb: f64,
+    /// CPU time (user and system, all threads) of the replay per message, median of the runs.
+    replay_cpu_us_per_message: f64,
     /// Replay reading the content analyses a first replay kept (`--analyses`); none with
     /// content signals off.
     replay_kept_messages_per_second: Option<f64>,
+    replay_kept_cpu_us_per_message: Option<f64>,
     filter_pipe_messages_per_second: Option<f64>,
+    filter_pipe_cpu_us_per_message: Option<f64>,
     check_p50_us: f64,
     check_p99_us: f64,
     check_p999_us: f64,
@@ -129,16 +135,54 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// Peak resident memory of the children waited for so far, in bytes.
-fn children_peak_rss() -> u64 {
+/// What the children waited for so far used: their peak resident memory, in bytes, and their
+/// CPU time, user and system, in seconds. The bench runs one child at a time, so the difference
+/// before and after a run is that run's.
+#[derive(Clone, Copy, Default)]
+struct ChildrenUsage {
+    peak_rss: u64,
+    cpu_seconds: f64,
+}
+
+fn children_usage() -> ChildrenUsage {
     // SAFETY: getrusage writes into the struct we own; RUSAGE_CHILDREN is a valid selector.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    if rc == 0 {
-        usage.ru_maxrss as u64 * 1024
-    } else {
-        0
+    if rc != 0 {
+        return ChildrenUsage::default();
     }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    ChildrenUsage {
+        peak_rss: usage.ru_maxrss as u64 * 1024,
+        cpu_seconds: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+    }
+}
+
+/// One run of a measured process: wall and CPU seconds.
+#[derive(Clone, Copy)]
+struct Run {
+    wall: f64,
+    cpu: f64,
+}
+
+/// The medians of runs' wall and CPU seconds (each its own median).
+fn medians(runs: &[Run]) -> Run {
+    let mut wall: Vec<f64> = runs.iter().map(|r| r.wall).collect();
+    let mut cpu: Vec<f64> = runs.iter().map(|r| r.cpu).collect();
+    Run {
+        wall: median(&mut wall),
+        cpu: median(&mut cpu),
+    }
+}
+
+/// Runs `cmd` to its end, timed, and its output.
+fn timed(cmd: &mut Command) -> Result<(Run, std::process::Output)> {
+    let before = children_usage().cpu_seconds;
+    let started = Instant::now();
+    let out = cmd.output()?;
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = children_usage().cpu_seconds - before;
+    Ok((Run { wall, cpu }, out))
 }
 
 fn generate(dir: &Path, events: u64, format: &str) -> Result<PathBuf> {
@@ -184,8 +228,8 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
 
     // Replay, as its own process.
     let report = dir.path().join("report.json");
-    let replays = |extra: &[&std::ffi::OsStr], runs: usize| -> Result<Vec<f64>> {
-        let mut seconds = Vec::new();
+    let replays = |extra: &[&std::ffi::OsStr], runs: usize| -> Result<Vec<Run>> {
+        let mut measured = Vec::new();
         for _ in 0..runs {
             let mut cmd = Command::new(&exe);
             cmd.args(["replay", "-q", "--verdicts", "/dev/null", "--report"])
@@ -198,21 +242,19 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
             if let Some(t) = opts.threads {
                 cmd.args(["--threads", &t.to_string()]);
             }
-            let started = Instant::now();
-            let out = cmd.output()?;
-            seconds.push(started.elapsed().as_secs_f64());
+            let (run, out) = timed(&mut cmd)?;
+            measured.push(run);
             if !out.status.success() {
                 bail!("replay failed: {}", String::from_utf8_lossy(&out.stderr));
             }
         }
-        Ok(seconds)
+        Ok(measured)
     };
-    let mut seconds = replays(&[], opts.runs.max(1))?;
+    let replay = medians(&replays(&[], opts.runs.max(1))?);
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&report)?)?;
     let events = summary["summary"]["events"].as_u64().unwrap_or(0);
     let messages = summary["summary"]["messages"].as_u64().unwrap_or(0);
-    let peak = children_peak_rss();
-    let replay = median(&mut seconds);
+    let peak = children_usage().peak_rss;
     // Again with the content analyses kept by a first replay (`--analyses`), as when a policy
     // change is replayed over logs replayed before; with content off there are none to keep.
     let replay_kept = if opts.no_content {
@@ -221,8 +263,7 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         let kept = dir.path().join("kept.analyses");
         let kept_args = [std::ffi::OsStr::new("--analyses"), kept.as_os_str()];
         replays(&kept_args, 1)?; // writes the file
-        let mut kept_seconds = replays(&kept_args, opts.runs.max(1))?;
-        Some(median(&mut kept_seconds))
+        Some(medians(&replays(&kept_args, opts.runs.max(1))?))
     };
 
     // The pipe filter, as its own process, fed JSON Lines.
@@ -247,17 +288,20 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
     let mut pipe = Vec::new();
     if let Some(p) = &jsonl {
         for _ in 0..opts.runs.max(1) {
-            let started = Instant::now();
-            let status = Command::new(&exe)
-                .arg("filter")
-                .args(content_flag)
-                .stdin(File::open(p)?)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()?;
-            pipe.push(started.elapsed().as_secs_f64());
-            if !status.success() {
-                bail!("the pipe filter failed");
+            let (run, out) = timed(
+                Command::new(&exe)
+                    .arg("filter")
+                    .args(content_flag)
+                    .stdin(File::open(p)?)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped()),
+            )?;
+            pipe.push(run);
+            if !out.status.success() {
+                bail!(
+                    "the pipe filter failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
         }
     }
@@ -312,6 +356,8 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         None
     };
 
+    let per_message = |seconds: f64| seconds * 1e6 / messages.max(1) as f64;
+    let pipe = (!pipe.is_empty()).then(|| medians(&pipe));
     let f = Figures {
         input: input.display().to_string(),
         input_bytes,
@@ -320,14 +366,16 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         threads,
         runs: opts.runs.max(1),
         content_signals: !opts.no_content,
-        replay_seconds_median: replay,
-        replay_messages_per_second: messages as f64 / replay,
-        replay_events_per_second: events as f64 / replay,
-        replay_mb_per_second: input_bytes as f64 / 1e6 / replay,
+        replay_seconds_median: replay.wall,
+        replay_messages_per_second: messages as f64 / replay.wall,
+        replay_events_per_second: events as f64 / replay.wall,
+        replay_mb_per_second: input_bytes as f64 / 1e6 / replay.wall,
         replay_peak_rss_mb: peak as f64 / 1e6,
-        replay_kept_messages_per_second: replay_kept.map(|s| messages as f64 / s),
-        filter_pipe_messages_per_second: (!pipe.is_empty())
-            .then(|| messages as f64 / median(&mut pipe)),
+        replay_cpu_us_per_message: per_message(replay.cpu),
+        replay_kept_messages_per_second: replay_kept.map(|r| messages as f64 / r.wall),
+        replay_kept_cpu_us_per_message: replay_kept.map(|r| per_message(r.cpu)),
+        filter_pipe_messages_per_second: pipe.map(|r| messages as f64 / r.wall),
+        filter_pipe_cpu_us_per_message: pipe.map(|r| per_message(r.cpu)),
         check_p50_us: total.p50_us,
         check_p99_us: total.p99_us,
         check_p999_us: total.p999_us,
@@ -364,15 +412,28 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         f.threads,
         f.replay_peak_rss_mb
     )?;
-    if let Some(kept) = f.replay_kept_messages_per_second {
+    writeln!(
+        o,
+        "  {}",
+        cpu_line(f.replay_cpu_us_per_message, f.replay_messages_per_second)
+    )?;
+    if let (Some(kept), Some(cpu)) = (
+        f.replay_kept_messages_per_second,
+        f.replay_kept_cpu_us_per_message,
+    ) {
         writeln!(
             o,
             "  analyses kept {kept:.0} messages/s (median of {}; `--analyses`, written by a first replay)",
             f.runs
         )?;
+        writeln!(o, "    {}", cpu_line(cpu, kept))?;
     }
-    if let Some(m) = f.filter_pipe_messages_per_second {
+    if let (Some(m), Some(cpu)) = (
+        f.filter_pipe_messages_per_second,
+        f.filter_pipe_cpu_us_per_message,
+    ) {
         writeln!(o, "filter pipe {m:.0} messages/s (median of {})", f.runs)?;
+        writeln!(o, "  {}", cpu_line(cpu, m))?;
     }
     writeln!(
         o,
@@ -407,6 +468,14 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         )?;
     }
     Ok(true)
+}
+
+/// CPU per message, and the cores it kept busy at the rate measured.
+fn cpu_line(us_per_message: f64, messages_per_second: f64) -> String {
+    format!(
+        "CPU {us_per_message:.2} µs a message ({:.2} cores busy)",
+        us_per_message * messages_per_second / 1e6
+    )
 }
 
 /// The log's messages as `/v1/check` bodies of [`HTTP_BATCH`], dealt round-robin to `connections`
