@@ -233,6 +233,18 @@ fn takeover(signal: &str) -> Audit {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The survivor counts what the other member publishes on the signals topic. Waited for, not
+    // assumed after a fixed pause: on a loaded machine the first publication can come seconds
+    // after the first verdicts, and a member stopped before it leaves nothing to count.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while remote_observations(&log_b) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the survivor never counted the other member's observations:\n{}",
+            lines(&log_b).join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     std::thread::sleep(Duration::from_millis(1500));
     let sent = Command::new("kill")
         .args(["-s", signal, &a.id().to_string()])
@@ -269,8 +281,18 @@ fn takeover(signal: &str) -> Audit {
         })
         .collect();
     assert_eq!(held.len(), 4, "{}", lines(&log_b).join("\n"));
-    // Before the kill the survivor counted what the other member published on the signals topic.
-    let remote: u64 = lines(&log_b)
+    // What it counted stays counted to its last report.
+    assert!(
+        remote_observations(&log_b) > 0,
+        "{}",
+        lines(&log_b).join("\n")
+    );
+    found
+}
+
+/// The remote observations a member's latest progress line reports (0 before any).
+fn remote_observations(log: &Path) -> u64 {
+    lines(log)
         .iter()
         .rev()
         .find_map(|l| {
@@ -278,7 +300,5 @@ fn takeover(signal: &str) -> Audit {
             (before.len() < l.len())
                 .then(|| before.rsplit(' ').next()?.replace(',', "").parse().ok())?
         })
-        .unwrap_or(0);
-    assert!(remote > 0, "{}", lines(&log_b).join("\n"));
-    found
+        .unwrap_or(0)
 }
