@@ -324,6 +324,13 @@ fn bench_with_content_off_measures_the_rest_of_the_pipeline() {
         f["http"]["messages_per_second"].as_f64().unwrap() > 0.0,
         "{f}"
     );
+    // The service's CPU per message: it kept some of the cores busy, not more than all of them
+    // (its start-up is counted too, so the bound is loose).
+    let cores = std::thread::available_parallelism().unwrap().get() as f64;
+    let busy = f["http"]["server_cpu_us_per_message"].as_f64().unwrap()
+        * f["http"]["messages_per_second"].as_f64().unwrap()
+        / 1e6;
+    assert!(0.01 < busy && busy <= cores * 2.0, "{busy} cores: {f}");
 
     let dir = tempfile::tempdir().unwrap();
     let log = small_world(dir.path(), 3);

@@ -8,9 +8,10 @@
 //! alone, when the filter's lazily built automata and caches are warm), and the HTTP service
 //! as a separate `spamward serve` process on 127.0.0.1, loaded by concurrent connections posting
 //! the log's messages to `/v1/check` in batches of 100 (messages/s and per-request latency).
-//! Separate processes measure what an operator gets, start-up and I/O included. For the processes
-//! it also reports the CPU time (user and system) per message, which is what sizing a deployment
-//! needs: messages/s on this machine's cores depend on how many there are, CPU per message less so.
+//! Separate processes measure what an operator gets, start-up and I/O included. For each of them
+//! (replay, the pipe, the service) it also reports the CPU time, user and system, per message,
+//! which is what sizing a deployment needs: messages/s depend on how many cores a machine has and
+//! what else runs on them, CPU per message less so.
 
 use std::fs::File;
 use std::io::Write;
@@ -122,6 +123,9 @@ struct Http {
     request_p50_ms: f64,
     request_p99_ms: f64,
     request_max_ms: f64,
+    /// The service's CPU time (user and system) per message answered, its start-up and shutdown
+    /// included; the clients run in the bench's own process and are not counted.
+    server_cpu_us_per_message: f64,
 }
 
 /// Messages per `/v1/check` request.
@@ -466,6 +470,11 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
             h.seconds,
             f.runs
         )?;
+        writeln!(
+            o,
+            "  the service's {}",
+            cpu_line(h.server_cpu_us_per_message, h.messages_per_second)
+        )?;
     }
     Ok(true)
 }
@@ -524,6 +533,7 @@ fn http_run(
     use std::io::BufRead;
     use std::time::Duration;
 
+    let cpu_before = children_usage().cpu_seconds;
     let mut child = Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(content_flag)
@@ -596,6 +606,7 @@ fn http_run(
         libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
     }
     let _ = child.wait();
+    let server_cpu = children_usage().cpu_seconds - cpu_before;
     let _ = drain.join();
     let mut latencies = Vec::new();
     for r in results {
@@ -607,14 +618,16 @@ fn http_run(
     latencies.sort_unstable();
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
     let requests = latencies.len() as u64;
+    let messages = requests * HTTP_BATCH as u64;
     Ok(Http {
         connections: shares.len(),
         batch: HTTP_BATCH,
         seconds: elapsed,
         requests,
-        messages_per_second: (requests * HTTP_BATCH as u64) as f64 / elapsed,
+        messages_per_second: messages as f64 / elapsed,
         request_p50_ms: at(0.5).as_secs_f64() * 1e3,
         request_p99_ms: at(0.99).as_secs_f64() * 1e3,
         request_max_ms: latencies[latencies.len() - 1].as_secs_f64() * 1e3,
+        server_cpu_us_per_message: server_cpu * 1e6 / messages as f64,
     })
 }
