@@ -247,10 +247,6 @@ fn bench_measures_and_reports_json() {
     ] {
         assert!(f[key].as_f64().unwrap() > 0.0, "{key}: {f}");
     }
-    // CPU per message of each process measured, in µs: at the rate measured it kept some of
-    // this machine's cores busy and not more than all of them. The bounds are loose (other tests
-    // share the cores), but a unit slip, a factor of a thousand, falls outside them.
-    let cores = std::thread::available_parallelism().unwrap().get() as f64;
     for (cpu, rate) in [
         ("replay_cpu_us_per_message", "replay_messages_per_second"),
         (
@@ -262,11 +258,7 @@ fn bench_measures_and_reports_json() {
             "filter_pipe_messages_per_second",
         ),
     ] {
-        let busy = f[cpu].as_f64().unwrap() * f[rate].as_f64().unwrap() / 1e6;
-        assert!(
-            0.01 < busy && busy <= cores * 2.0,
-            "{cpu}: {busy} cores: {f}"
-        );
+        assert_some_cores_busy(cpu, &f[cpu], &f[rate], &f);
     }
     let (p50, p99, p999) = (
         f["check_p50_us"].as_f64().unwrap(),
@@ -288,6 +280,24 @@ fn bench_measures_and_reports_json() {
     assert!(
         0.0 < q("p50_us") && q("p50_us") <= q("p99_us") && q("p99_us") <= q("p999_us"),
         "{f}"
+    );
+}
+
+/// A process `spamward bench` measured at `cpu` µs a message and `rate` messages/s kept some of
+/// this machine's cores busy and not more than all of them. The bounds are loose (other tests
+/// share the cores, and the service's start-up is counted), but a unit slip, a factor of a
+/// thousand, falls outside them.
+fn assert_some_cores_busy(
+    what: &str,
+    cpu: &serde_json::Value,
+    rate: &serde_json::Value,
+    f: &serde_json::Value,
+) {
+    let cores = std::thread::available_parallelism().unwrap().get() as f64;
+    let busy = cpu.as_f64().unwrap() * rate.as_f64().unwrap() / 1e6;
+    assert!(
+        0.01 < busy && busy <= cores * 2.0,
+        "{what}: {busy} cores: {f}"
     );
 }
 
@@ -324,13 +334,12 @@ fn bench_with_content_off_measures_the_rest_of_the_pipeline() {
         f["http"]["messages_per_second"].as_f64().unwrap() > 0.0,
         "{f}"
     );
-    // The service's CPU per message: it kept some of the cores busy, not more than all of them
-    // (its start-up is counted too, so the bound is loose).
-    let cores = std::thread::available_parallelism().unwrap().get() as f64;
-    let busy = f["http"]["server_cpu_us_per_message"].as_f64().unwrap()
-        * f["http"]["messages_per_second"].as_f64().unwrap()
-        / 1e6;
-    assert!(0.01 < busy && busy <= cores * 2.0, "{busy} cores: {f}");
+    assert_some_cores_busy(
+        "the service",
+        &f["http"]["server_cpu_us_per_message"],
+        &f["http"]["messages_per_second"],
+        &f,
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let log = small_world(dir.path(), 3);

@@ -64,14 +64,11 @@ impl Broker {
             .spawn()
             .expect("tansu starts");
         let address = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&address).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not listen on {address}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_until(
+            Duration::from_secs(30),
+            || std::net::TcpStream::connect(&address).is_ok(),
+            || format!("tansu did not listen on {address}"),
+        );
         Broker { child, address }
     }
 }
@@ -214,37 +211,29 @@ fn takeover(signal: &str) -> Audit {
     let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
     let mut a = member(&broker, "pair", &log_a, &[]);
     let mut b = member(&broker, "pair", &log_b, &[]);
-    // Stop the first member once both have had partitions and it has scored (so that the
-    // survivor has the first one's observations to read), after a moment more.
-    let scored = |log: &Path| {
-        lines(log).iter().any(|l| {
-            l.split(" verdicts (")
-                .next()
-                .filter(|before| before.len() < l.len())
-                .and_then(|before| before.rsplit(' ').next())
-                .is_some_and(|n| n != "0")
-        })
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !(lines(&log_b).iter().any(|l| l.contains("assigned")) && scored(&log_a)) {
-        assert!(
-            Instant::now() < deadline,
-            "the members never both got partitions"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    // The survivor counts what the other member publishes on the signals topic. Waited for, not
-    // assumed after a fixed pause: on a loaded machine the first publication can come seconds
-    // after the first verdicts, and a member stopped before it leaves nothing to count.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while remote_observations(&log_b) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the survivor never counted the other member's observations:\n{}",
-            lines(&log_b).join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // Stop the first member once both have had partitions and it has scored, and the survivor
+    // has counted what it published on the signals topic, after a moment more. The last is
+    // waited for, not assumed after a fixed pause: on a loaded machine the first publication can
+    // come seconds after the first verdicts, and a member stopped before it leaves nothing to
+    // count.
+    wait_until(
+        Duration::from_secs(60),
+        || {
+            lines(&log_b).iter().any(|l| l.contains("assigned"))
+                && reported(&log_a, " verdicts (") > 0
+        },
+        || "the members never both got partitions".to_owned(),
+    );
+    wait_until(
+        Duration::from_secs(120),
+        || reported(&log_b, REMOTE) > 0,
+        || {
+            format!(
+                "the survivor never counted the other member's observations:\n{}",
+                lines(&log_b).join("\n")
+            )
+        },
+    );
     std::thread::sleep(Duration::from_millis(1500));
     let sent = Command::new("kill")
         .args(["-s", signal, &a.id().to_string()])
@@ -282,23 +271,32 @@ fn takeover(signal: &str) -> Audit {
         .collect();
     assert_eq!(held.len(), 4, "{}", lines(&log_b).join("\n"));
     // What it counted stays counted to its last report.
-    assert!(
-        remote_observations(&log_b) > 0,
-        "{}",
-        lines(&log_b).join("\n")
-    );
+    assert!(reported(&log_b, REMOTE) > 0, "{}", lines(&log_b).join("\n"));
     found
 }
 
-/// The remote observations a member's latest progress line reports (0 before any).
-fn remote_observations(log: &Path) -> u64 {
+/// What a member's progress line calls the observations it read from the other members.
+const REMOTE: &str = " remote observations";
+
+/// The count a member's latest progress line gives before `label` (` verdicts (`, [`REMOTE`]);
+/// 0 before any such line. The counts are running totals.
+fn reported(log: &Path, label: &str) -> u64 {
     lines(log)
         .iter()
         .rev()
         .find_map(|l| {
-            let before = l.split(" remote observations").next()?;
+            let before = l.split(label).next()?;
             (before.len() < l.len())
                 .then(|| before.rsplit(' ').next()?.replace(',', "").parse().ok())?
         })
         .unwrap_or(0)
+}
+
+/// Polls `ready` until it holds, failing with `why` once `limit` has passed.
+fn wait_until(limit: Duration, mut ready: impl FnMut() -> bool, why: impl Fn() -> String) {
+    let deadline = Instant::now() + limit;
+    while !ready() {
+        assert!(Instant::now() < deadline, "{}", why());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -360,7 +360,7 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         None
     };
 
-    let per_message = |seconds: f64| seconds * 1e6 / messages.max(1) as f64;
+    let per_message = |seconds: f64| us_per_message(seconds, messages);
     let pipe = (!pipe.is_empty()).then(|| medians(&pipe));
     let f = Figures {
         input: input.display().to_string(),
@@ -477,6 +477,11 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         )?;
     }
     Ok(true)
+}
+
+/// `seconds` of CPU spread over `messages`, in µs a message.
+fn us_per_message(seconds: f64, messages: u64) -> f64 {
+    seconds * 1e6 / messages.max(1) as f64
 }
 
 /// CPU per message, and the cores it kept busy at the rate measured.
@@ -628,6 +633,6 @@ fn http_run(
         request_p50_ms: at(0.5).as_secs_f64() * 1e3,
         request_p99_ms: at(0.99).as_secs_f64() * 1e3,
         request_max_ms: latencies[latencies.len() - 1].as_secs_f64() * 1e3,
-        server_cpu_us_per_message: server_cpu * 1e6 / messages as f64,
+        server_cpu_us_per_message: us_per_message(server_cpu, messages),
     })
 }
