@@ -37,7 +37,10 @@
 //!   counting a message twice, and stale by at most what other members had not yet had
 //!   acknowledged when the batch began — before each batch a member reads the signals topic up to
 //!   the end offsets the broker lists at that moment and until the fetch reports each
-//!   partition's end (some brokers list ends short of them).
+//!   partition's end (some brokers list ends short of them). A member with nothing to score
+//!   reads it once a second, so that partitions it takes over start from a current view.
+//!   Observations are kept 36 h counted from their publication (the topic's timestamps are the
+//!   broker's), whatever their event time.
 #![deny(missing_docs)]
 
 pub mod audit;

@@ -1,7 +1,7 @@
 //! `spamward kafka`: one consumer-group member.
 //!
 //! The loop: poll a batch of input records; read the signals topic up to the end offsets it had
-//! when the batch began; analyse the batch's texts in parallel; score its events in order, each
+//! when the batch began (and once a second while there is nothing to score); analyse the batch's texts in parallel; score its events in order, each
 //! through its partition's business states and the cross-business view; produce one verdict
 //! per message and one observation per cross-business count. Every `commit_every`, and when
 //! partitions are revoked or the worker stops, checkpoint: wait for the broker to acknowledge
@@ -27,6 +27,9 @@ use crate::Error;
 use crate::cross::{CrossView, Observation};
 use crate::state::{PartitionState, Restore};
 use crate::topics::{self, MAX_RECORD_BYTES, TIMEOUT};
+
+/// How often a member whose partitions are quiet reads the signals topic.
+const IDLE_SIGNALS: Duration = Duration::from_secs(1);
 
 /// Header of a verdict record: the input partition of its message.
 pub const HEADER_PARTITION: &str = "spamward.partition";
@@ -452,11 +455,18 @@ pub fn run(
             ("max.message.bytes", MAX_RECORD_BYTES),
         ],
     )?;
+    // Retention counts from when the broker appended an observation (its event time is in the
+    // value): with the producer's timestamps, which are event times, a member replaying a log
+    // older than the retention would see the broker delete what the others publish at its next
+    // retention pass, before anyone read it.
     let signals_count = topics::ensure(
         &config,
         &opts.signals_topic(),
         count,
-        &[("retention.ms", day_and_a_half.as_str())],
+        &[
+            ("retention.ms", day_and_a_half.as_str()),
+            ("message.timestamp.type", "LogAppendTime"),
+        ],
     )?;
     let producer: ThreadedProducer<Deliveries> = topics::overlay(
         config
@@ -524,6 +534,7 @@ pub fn run(
         .map_err(|e| Error::new(format!("subscribing to {:?}: {e}", opts.input)))?;
 
     let mut last_checkpoint = Instant::now();
+    let mut last_signals = Instant::now();
     // Partitions whose end the consumer reported with nothing after it (for `until_end`).
     let mut at_end: BTreeSet<i32> = BTreeSet::new();
     let mut batch: Vec<Input> = Vec::with_capacity(opts.batch);
@@ -580,9 +591,16 @@ pub fn run(
             at_end.clear();
         }
         inner.stats.skipped += skipped;
-        if !batch.is_empty() {
+        // The signals topic is read before every batch and, while the member's partitions are
+        // quiet, once every IDLE_SIGNALS: a member with nothing to score still follows the
+        // others, so that partitions it takes over are scored with a view that is current
+        // already, and its progress line says what it has counted.
+        if !batch.is_empty() || last_signals.elapsed() >= IDLE_SIGNALS {
             let counted = signals.catch_up(&mut inner.view, &opts.policy)?;
             inner.stats.remote_observations += counted;
+            last_signals = Instant::now();
+        }
+        if !batch.is_empty() {
             shared.score(&mut inner, &batch)?;
         }
         let done = opts.until_end
