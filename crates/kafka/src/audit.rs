@@ -6,8 +6,11 @@ use std::collections::HashMap;
 
 use rdkafka::Message as _;
 use spamward_content::ContentEngine;
+use spamward_core::engine::context;
+use spamward_core::window::Span;
 use spamward_core::{
-    BusinessState, Category, ContentFacts, Event, MessageContext, Policy, Timestamp, apply,
+    BusinessState, Campaigns, Category, ContentFacts, Event, MessageContext, Policy, Timestamp,
+    apply,
 };
 
 use crate::Error;
@@ -78,12 +81,21 @@ pub struct Audit {
     pub scored_twice: u64,
     /// Marketing messages whose recipient count includes others' sends.
     pub fatigue_above_one: u64,
+    /// Messages whose campaign count includes other businesses.
+    pub campaign_above_one: u64,
 }
 
 /// Checks verdicts against the core over `events` (the log, in log order): each message has a
 /// verdict, its latest verdict is the core's given the recorded cross-business inputs, nothing
-/// but the log's messages has one, and no recipient count exceeds what the log holds in the
-/// 24 h before the message. The first discrepancy is the error.
+/// but the log's messages has one, no recipient count exceeds what the log holds in the 24 h
+/// before the message, and a campaign count is zero exactly where the message is not one the
+/// campaign signal counts (a fingerprinted message counts itself). The first discrepancy is the
+/// error.
+///
+/// Cross-business counts are checked from above and for the message itself only: a member's
+/// view holds what the other members had published when it scored, so a count may lack sends of
+/// other partitions, and the recipient index remembers the latest `cap + 1` sends, so one that
+/// scores a partition behind the others may count fewer of its own partition's sends too.
 pub fn audit(
     events: &[Event],
     verdicts: &HashMap<String, Vec<VerdictRecord>>,
@@ -108,6 +120,7 @@ pub fn audit(
 
     let mut found = Audit::default();
     let mut states: HashMap<&str, BusinessState> = HashMap::new();
+    let mut campaigns = Campaigns::default();
     for ev in events {
         let state = states
             .entry(ev.business())
@@ -140,6 +153,25 @@ pub fn audit(
                 String::from_utf8_lossy(&expected)
             ));
         }
+        // A fingerprinted message counts itself, so its count is zero exactly when the whole
+        // log's (the campaign index fed every message in log order) is. The whole log's count is
+        // no upper bound: a member reading one partition ahead of another has recorded later
+        // sends of the same text, and the index keeps each business's latest send.
+        let whole = context(
+            m,
+            facts.as_ref(),
+            policy,
+            |_, _, _| 0,
+            |fp, business, ts| campaigns.observe(fp, business, ts, Span::Day.millis()),
+        );
+        let n = last.ctx.campaign_businesses;
+        if (n == 0) != (whole.campaign_businesses == 0) {
+            return Err(format!(
+                "message {}: campaign count {n}, but the whole log gives {}",
+                m.id, whole.campaign_businesses
+            ));
+        }
+        found.campaign_above_one += u64::from(n > 1);
         if m.category == Category::Marketing {
             let times = &marketing[m.recipient.as_str()];
             let in_log = (times.partition_point(|&t| t <= m.ts)
