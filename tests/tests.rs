@@ -1,4 +1,8 @@
 //! End-to-end tests of the `spamward` command line and of the crates working together.
+//!
+//! `html` (headless Chromium) and `kafka` (an Apache Kafka broker) need outside components and
+//! form the end-to-end suite, built with `--features e2e`: `scripts/e2e` gets what they need and
+//! runs them.
 
 mod analyses;
 mod cli;
@@ -11,8 +15,10 @@ mod filter;
 mod fuzz;
 #[path = "../fuzz/src/lib.rs"]
 mod fuzz_entry;
+#[cfg(feature = "e2e")]
 mod html;
 mod interrupt;
+#[cfg(feature = "e2e")]
 mod kafka;
 mod load;
 mod parquet;
