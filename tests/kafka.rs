@@ -225,17 +225,22 @@ fn produce(broker: &Broker, log: &Path) {
 /// or one member would drop as too late what a slower one publishes.
 const LATENESS_MS: &str = "259200000";
 
-/// `spamward kafka` in group `group`, stderr to `log`.
+/// `spamward kafka` in group `group` on topics `events` and `verdicts`, stderr to `log`.
 fn member(broker: &Broker, group: &str, log: &Path, extra: &[&str]) -> Child {
+    member_on(broker, ("events", "verdicts"), group, log, extra)
+}
+
+/// `spamward kafka` in group `group` from topic `input` to topic `verdicts`, stderr to `log`.
+fn member_on(
+    broker: &Broker,
+    (input, verdicts): (&str, &str),
+    group: &str,
+    log: &Path,
+    extra: &[&str],
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_spamward"))
-        .args(["kafka", "--brokers", &broker.address, "--input", "events"])
-        .args([
-            "--verdicts",
-            "verdicts",
-            "--group",
-            group,
-            "--from-beginning",
-        ])
+        .args(["kafka", "--brokers", &broker.address, "--input", input])
+        .args(["--verdicts", verdicts, "--group", group, "--from-beginning"])
         .args(["--commit-every", "0.5", "--batch", "200"])
         .args(["--session-timeout-ms", "10000"])
         .args(["--allowed-lateness-ms", LATENESS_MS])
@@ -303,6 +308,63 @@ fn replay_through_a_broker_reads_to_the_end_and_agrees_with_the_core() {
             .filter(|e| matches!(e, Event::Message(_)))
             .count() as u64
     );
+}
+
+/// The hand-computed cases (`tests/hand`, see `tests/hand.rs`) through a member, content off:
+/// each case in a topic of one partition, so that the member reads it in log order, as the
+/// cross-business counts of the hand computation assume. Every message has one verdict, the
+/// hand-computed line.
+#[test]
+fn a_member_gives_the_hand_computed_verdicts() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = topics::config(&broker.address, &[]);
+    for case in crate::hand::CASES {
+        let (input, verdicts) = (format!("hand-{case}"), format!("hand-{case}-verdicts"));
+        for topic in [&input, &verdicts] {
+            topics::ensure(&config, topic, 1, &[("retention.ms", "-1")])
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        ok(&[
+            "kafka-produce",
+            "--brokers",
+            &broker.address,
+            "--topic",
+            &input,
+            p(&crate::hand::file(case, ".jsonl")),
+        ]);
+        let log = dir.path().join(format!("{case}.log"));
+        let mut one = member_on(
+            &broker,
+            (&input, &verdicts),
+            &format!("hand-{case}"),
+            &log,
+            &["--until-end", "--no-content"],
+        );
+        let status = exits(&mut one, Duration::from_secs(120), &log);
+        assert!(status.success(), "{case}: {}", lines(&log).join("\n"));
+        let got = read_verdicts(&broker.address, &[], &verdicts).unwrap_or_else(|e| panic!("{e}"));
+        let expected = crate::hand::expected(case);
+        for line in expected.lines() {
+            let id = serde_json::from_str::<serde_json::Value>(line).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let records = got.get(&id).map(Vec::as_slice).unwrap_or_default();
+            assert_eq!(
+                records.len(),
+                1,
+                "{case}: message {id}: {} verdicts",
+                records.len()
+            );
+            assert_eq!(records[0].json, line, "{case}: message {id}");
+        }
+        assert_eq!(
+            got.len(),
+            expected.lines().count(),
+            "{case}: verdicts of other ids"
+        );
+    }
 }
 
 /// Two members in one group score the first day; the first is stopped (SIGINT: it checkpoints

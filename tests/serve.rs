@@ -314,7 +314,7 @@ fn a_log_posted_in_order_is_answered_byte_for_byte_as_replay_answers() {
 }
 
 /// What [`post_log`] sent.
-struct Posted {
+pub(crate) struct Posted {
     requests: usize,
     messages: usize,
     others: usize,
@@ -323,7 +323,7 @@ struct Posted {
 /// Posts log lines in log order, one request after another: runs of messages (at most 100) to
 /// /v1/check, runs of other events to /v1/events. Each check's answer must be exactly the
 /// array of the next `expected` verdict lines.
-fn post_log<'a>(
+pub(crate) fn post_log<'a>(
     service: &Service,
     lines: &[&str],
     expected: &mut impl Iterator<Item = &'a str>,

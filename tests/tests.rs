@@ -15,6 +15,7 @@ mod filter;
 mod fuzz;
 #[path = "../fuzz/src/lib.rs"]
 mod fuzz_entry;
+mod hand;
 #[cfg(feature = "e2e")]
 mod html;
 mod interrupt;
