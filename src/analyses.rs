@@ -26,7 +26,8 @@
 //!   (a byte flipped inside a number would otherwise still decode).
 //!
 //! Layout: `SPWANL04`, the digest (u64, little-endian), then per message in log order a record:
-//! the checksum (u64: XXH3-64 of the rest of the record), the facts' length (u32, at most 1 MiB),
+//! the checksum (u64: XXH3-64 of the text hash and the facts that follow the length; a damaged
+//! length reads the wrong bytes, which then fail it), the facts' length (u32, at most 1 MiB),
 //! the text hash (u64, XXH3-64 of the text) and the facts (bincode, standard configuration), all
 //! little-endian; then `SPWEND01` and the record count (u64, little-endian). A file that exists and
 //! does not start with `SPWANL` is never overwritten.
@@ -616,6 +617,51 @@ mod tests {
                 Event::from_json(line.as_bytes()).unwrap()
             })
             .collect()
+    }
+
+    /// A literal test vector, worked out from the layout above outside this code (bincode 2's
+    /// standard configuration, XXH3-64 from another implementation): a record's bytes for a
+    /// text and its facts. A change of the layout or of `ContentFacts`' encoding breaks it, and
+    /// would make every kept file unreadable, so the magic's version must change with it.
+    #[test]
+    fn a_record_is_these_bytes() {
+        let text = "Your code is 1234";
+        let facts = ContentFacts {
+            spam_probability: Some(0.25),
+            spam_threshold: 0.5,
+            rule_score: 0.0,
+            rules: "a.b".into(),
+            phishing: None,
+            obfuscation: 0.0,
+            domains: vec![(7, "example.com".into())],
+            fingerprint: Some(0x0123_4567_89ab_cdef),
+        };
+        #[rustfmt::skip]
+        let expected: &[u8] = &[
+            // checksum 0xaba3c15344486e61, facts' length 62
+            0x61, 0x6e, 0x48, 0x44, 0x53, 0xc1, 0xa3, 0xab, 0x3e, 0x00, 0x00, 0x00,
+            // text hash 0xeb8746e74bcb51ac
+            0xac, 0x51, 0xcb, 0x4b, 0xe7, 0x46, 0x87, 0xeb,
+            // Some(0.25), 0.5, 0.0
+            0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xd0, 0x3f,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe0, 0x3f,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            // "a.b", None, 0.0
+            0x03, 0x61, 0x2e, 0x62, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            // [(7, "example.com")]
+            0x01, 0x07, 0x0b, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e, 0x63, 0x6f, 0x6d,
+            // Some(0x0123456789abcdef)
+            0x01, 0xfd, 0xef, 0xcd, 0xab, 0x89, 0x67, 0x45, 0x23, 0x01,
+        ];
+        assert_eq!(XxHash3_64::oneshot(text.as_bytes()), 0xeb87_46e7_4bcb_51ac);
+        let mut out = Vec::new();
+        encode_record(XxHash3_64::oneshot(text.as_bytes()), &facts, &mut out);
+        assert_eq!(out, expected);
+        let mut scratch = Vec::new();
+        assert_eq!(
+            decode_record(&mut &expected[..], &mut scratch),
+            Ok((0xeb87_46e7_4bcb_51ac, facts))
+        );
     }
 
     /// Whatever a damaged file holds, reading it neither panics nor yields facts that are not

@@ -198,6 +198,36 @@ mod tests {
         }
     }
 
+    /// Pinned vectors: the SimHash of fixed normal forms, recorded from this implementation.
+    /// Campaign clusters and kept analyses are keyed by these values, so a change of the
+    /// tokeniser, the shingles or the hash moves every cluster and invalidates every kept
+    /// file; such a change updates these values (and the kept analyses' magic) in a commit
+    /// that says why.
+    #[test]
+    fn pinned_vectors() {
+        for (text, simhash, tokens) in [
+            (
+                "your parcel is waiting for you at the depot today",
+                0x31a3_2640_2070_5210u64,
+                10,
+            ),
+            (
+                "you have won a guaranteed prize call now to claim",
+                0x4e10_8a98_5f09_b886,
+                10,
+            ),
+            ("hi # your code is #", 0xc521_1003_c46c_a178, 4),
+        ] {
+            let f = fp(text);
+            assert_eq!(
+                (f.simhash, f.tokens),
+                (simhash, tokens),
+                "{text:?}: {:#018x}",
+                f.simhash
+            );
+        }
+    }
+
     #[test]
     fn empty_and_short() {
         assert_eq!(fp("").tokens, 0);

@@ -268,10 +268,21 @@ fn partitions_parse_and_split_ownership_exactly() {
     }
     assert!(per.iter().all(|&n| n > 400), "roughly even: {per:?}");
     // The hash is fixed: a changed function would move every business between instances.
+    // Literal vectors (64-bit FNV-1a of the id, modulo the count), computed outside this code.
+    assert_eq!(spamward_core::corpus::fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
     assert_eq!(
-        Partition::of("b-17", 4),
-        (spamward_core::corpus::fnv1a64(b"b-17") % 4) as u32
+        spamward_core::corpus::fnv1a64(b"b-17"),
+        0x9177_179a_82da_4214
     );
+    for (id, owners) in [
+        ("b-17", [0, 2, 0, 4]),
+        ("b-0", [0, 2, 0, 8]),
+        ("airline-42", [0, 2, 2, 2]),
+        ("", [1, 2, 1, 5]),
+    ] {
+        let got = [2, 3, 4, 16].map(|n| Partition::of(id, n));
+        assert_eq!(got, owners, "{id:?} among 2, 3, 4 and 16 instances");
+    }
     let mine = Filter::builder().partition(parts[2]).build();
     assert_eq!(mine.partition(), Some(parts[2]));
     assert!(Filter::new(Policy::default()).owns("anything"));

@@ -279,6 +279,44 @@ mod tests {
         out.bytes()
     }
 
+    /// A literal test vector, worked out from the documented format alone (README, Binary log:
+    /// the header, then per record u32 LE length, u32 LE CRC-32, the event in bincode 2's
+    /// standard configuration) outside this code: a change of the format, the event's field
+    /// order or the encoding configuration breaks it, and so would every log already written.
+    #[test]
+    fn a_feedback_event_is_these_bytes() {
+        use spamward_core::{Feedback, FeedbackKind};
+        let event = Event::Feedback(Feedback {
+            ts: 1_793_577_600_000,
+            business: "b-1".into(),
+            recipient: "r-2".into(),
+            kind: FeedbackKind::Report,
+            message: Some("m-3".into()),
+        });
+        #[rustfmt::skip]
+        let expected: &[u8] = &[
+            // "\x89SPWLOG\n", version 1, flags 0
+            0x89, 0x53, 0x50, 0x57, 0x4c, 0x4f, 0x47, 0x0a, 0x01, 0x00, 0x00, 0x00,
+            // payload length 24, its CRC-32 0xc246b8ae
+            0x18, 0x00, 0x00, 0x00, 0xae, 0xb8, 0x46, 0xc2,
+            // variant 1 (Feedback); ts: 0xfd and the u64 LE; "b-1"; "r-2"
+            0x01, 0xfd, 0x00, 0x44, 0x8e, 0x99, 0xa1, 0x01, 0x00, 0x00,
+            0x03, 0x62, 0x2d, 0x31, 0x03, 0x72, 0x2d, 0x32,
+            // kind 1 (report); Some("m-3")
+            0x01, 0x01, 0x03, 0x6d, 0x2d, 0x33,
+        ];
+        assert_eq!(
+            write_all(Format::Binary, false, std::slice::from_ref(&event)),
+            expected
+        );
+        let back: Vec<Event> =
+            crate::LogReader::from_reader("vector", std::io::Cursor::new(expected.to_vec()), None)
+                .unwrap()
+                .map(|r| r.unwrap().event)
+                .collect();
+        assert_eq!(back, [event]);
+    }
+
     #[test]
     fn writes_the_documented_bytes() {
         let events = testgen::events(50, 31);
