@@ -84,8 +84,12 @@ fn explain_matches_the_report_and_the_verdicts() {
                 .iter()
                 .find(|r| r["signal"] == reason["signal"])
                 .unwrap();
-            if r["fired"] == true {
-                assert_eq!(r["threshold"], reason["threshold"]);
+            assert_eq!(r["fired"], true, "{id} {message}: {reason} from {r}");
+            for field in ["value", "threshold", "window", "probability", "detail"] {
+                assert_eq!(
+                    r[field], reason[field],
+                    "{id} {message}: {field} of {reason} and {r}"
+                );
             }
         }
         // The text form runs too.

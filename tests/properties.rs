@@ -6,9 +6,10 @@ use std::io::{Cursor, Write};
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
+use spamward_core::signal::Family;
 use spamward_core::window::{BUCKETS, Span};
 use spamward_core::{
-    Analyzed, BusinessInfo, Category, Delivery, DeliveryStatus, Engine, Event, Feedback,
+    Action, Analyzed, BusinessInfo, Category, Delivery, DeliveryStatus, Engine, Event, Feedback,
     FeedbackKind, Message, Policy, Tier, Verdict,
 };
 use spamward_filter::Filter;
@@ -139,27 +140,55 @@ fn read(bytes: Vec<u8>) -> Vec<Event> {
     reader.map(|r| r.unwrap().event).collect()
 }
 
+/// Texts of every kind the content signals judge: a login code, a template with its parameter,
+/// marketing with an opt-out line, lottery and phishing lures with links and a premium number,
+/// an obfuscated lure, and nothing at all.
+const TEXTS: [&str; 8] = [
+    "Your code is 1234",
+    "Hi Sam, your flight VJ 6264 to Copenhagen leaves tomorrow at 10:24. Check in at https://airline.example/app",
+    "50% off everything this weekend at our shop. Reply STOP to opt out",
+    "WINNER!! You have won a guaranteed 1000 prize. Call 09061701461 now to claim",
+    "URGENT: your account is locked, verify at http://paypa1-login.example/x",
+    "Y\u{200b}ou h4ve w0n a fr33 iPh0ne!! cl4im at bit.ly/x1y2",
+    "Your parcel is held, pay the 1.99 fee at http://parcel-fee.example/pay",
+    "",
+];
+
 /// A random log over a few businesses and recipients, in rough time order with late events.
+/// Its pace varies from log to log: dense logs of minutes, and sparse ones whose few hundred
+/// events span days to weeks, so that the 24 h and 7 d windows expire, the daily sweeps of the
+/// cross-business store run, and fatigue entries are evicted. Messages carry real texts and
+/// templates (content signals fire) and deliveries and reads name earlier messages.
 fn log() -> impl Strategy<Value = Vec<Event>> {
-    let step = (0u8..12, 0u8..6, 0u8..40, 0u64..120_000, 0u64..300_000);
-    prop::collection::vec(step, 1..600).prop_map(|steps| {
+    let step = (
+        0u8..14,
+        0u8..6,
+        0u8..40,
+        0u64..120_000,
+        0u64..300_000,
+        0usize..TEXTS.len(),
+    );
+    let pace = prop::sample::select(vec![1u64, 30, 300]);
+    (pace, prop::collection::vec(step, 1..600)).prop_map(|(pace, steps)| {
         let mut now = T0;
         let mut n = 0;
         steps
             .into_iter()
-            .map(|(kind, b, r, advance, late)| {
-                now += advance;
+            .map(|(kind, b, r, advance, late, text)| {
+                now += advance * pace;
                 n += 1;
                 let ts = now.saturating_sub(late).max(T0);
                 let business = format!("b-{b}");
                 let recipient = format!("r-{r}");
+                // An earlier message of this business, for deliveries and feedback to name.
+                let earlier = (n > 1).then(|| format!("m-{}", 1 + (advance as usize) % (n - 1)));
                 let feedback = |kind| {
                     Event::Feedback(Feedback {
                         ts,
                         business: business.clone(),
                         recipient: recipient.clone(),
                         kind,
-                        message: None,
+                        message: earlier.clone(),
                     })
                 };
                 match kind {
@@ -171,7 +200,7 @@ fn log() -> impl Strategy<Value = Vec<Event>> {
                         ts,
                         business,
                         recipient,
-                        message: "m".into(),
+                        message: earlier.unwrap_or_else(|| "m".into()),
                         status: DeliveryStatus::Failed,
                         error: Some("invalid_number".into()),
                     }),
@@ -182,6 +211,15 @@ fn log() -> impl Strategy<Value = Vec<Event>> {
                         verified: true,
                         created: T0 - 1,
                     }),
+                    6 => Event::Delivery(Delivery {
+                        ts,
+                        business,
+                        recipient,
+                        message: earlier.unwrap_or_else(|| "m".into()),
+                        status: DeliveryStatus::Delivered,
+                        error: None,
+                    }),
+                    7 => feedback(FeedbackKind::Read),
                     _ => Event::Message(Message {
                         id: format!("m-{n}"),
                         ts,
@@ -192,13 +230,43 @@ fn log() -> impl Strategy<Value = Vec<Event>> {
                         } else {
                             Category::Utility
                         },
-                        template: None,
-                        text: String::new(),
+                        template: (text < 3).then(|| format!("t-{text}")),
+                        text: TEXTS[text].to_owned(),
                     }),
                 }
             })
             .collect()
     })
+}
+
+/// The strategy reaches what it is for: across its cases, logs span more than 8 days, content
+/// signals fire, and verdicts other than allow occur (so the properties that use it compare
+/// more than empty windows and allowed messages).
+#[test]
+fn the_random_logs_reach_long_spans_content_and_actions() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut long, mut content, mut acted) = (0, 0, 0);
+    for _ in 0..48 {
+        let events = log().new_tree(&mut runner).unwrap().current();
+        let span = events.iter().map(Event::ts).max().unwrap() - T0;
+        long += u32::from(span > 8 * 86_400_000);
+        let mut engine = Engine::new(Policy::default());
+        for v in events.iter().filter_map(|ev| engine.observe(ev)) {
+            content += u32::from(
+                v.reasons
+                    .iter()
+                    .any(|h| h.signal.family() == Family::Content),
+            );
+            acted += u32::from(v.action != Action::Allow);
+        }
+    }
+    assert!(long >= 8, "{long} of 48 logs span more than 8 days");
+    assert!(
+        content > 0 && acted > 0,
+        "content reasons {content}, actions {acted}"
+    );
 }
 
 proptest! {
@@ -339,16 +407,6 @@ proptest! {
     }
 }
 
-/// Texts for the messages of a random log, so that content state (link domains, the campaign
-/// index) is part of what a snapshot must carry.
-const TEXTS: [&str; 5] = [
-    "",
-    "Your code is 123456",
-    "WINNER!! Claim your free prize now at http://prize-claim.example/win reply STOP",
-    "Your order has shipped: https://shop.example/track/9",
-    "Verify your account at http://paypa1.com/login now",
-];
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
@@ -358,20 +416,9 @@ proptest! {
     #[test]
     fn snapshot_restore_and_continue_equals_never_stopping(
         events in log(),
-        texts in prop::collection::vec(0..TEXTS.len(), 600),
         cut in any::<prop::sample::Index>(),
     ) {
         use spamward_filter::durable::{decode_snapshot, encode_snapshot};
-        let events: Vec<Event> = events
-            .into_iter()
-            .zip(texts)
-            .map(|(mut ev, t)| {
-                if let Event::Message(m) = &mut ev {
-                    m.text = TEXTS[t].to_owned();
-                }
-                ev
-            })
-            .collect();
         let builder = Filter::builder();
         let whole = builder.build();
         let want: Vec<Option<Verdict>> = events.iter().map(|ev| whole.observe(ev)).collect();

@@ -1231,6 +1231,15 @@ mod tests {
         counts.zero_width -= 1;
         counts.score = fast.obfuscation.score;
         proptest::prop_assert_eq!(&fast.obfuscation, &counts);
+        // The scores differ by that one zero-width character alone: by the documented formula
+        // (`1 - exp(-load)`, 0.5 a zero-width), 1 - score grows by a factor of e^0.5 without it.
+        let expected = 1.0 - (1.0 - full.obfuscation.score) * 0.5f64.exp();
+        proptest::prop_assert!(
+            (fast.obfuscation.score - expected).abs() < 1e-9,
+            "score {} on the fast path, {} on the full one",
+            fast.obfuscation.score,
+            full.obfuscation.score
+        );
         Ok(())
     }
 

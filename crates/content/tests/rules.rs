@@ -214,29 +214,21 @@ fn bad_packs_are_refused_with_pack_rule_and_cause() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// A failed reload leaves the engine scanning with the rules it had.
+/// `set_rules` puts a new rule set in force and hands back the old one. A pack with a mistake
+/// never gets this far (`RuleSet::builder().pack` refuses it, tested above with every kind of
+/// mistake), so that a failed reload keeps the rules in force is the caller's to hold: the
+/// service's reload is tested end to end in `tests/serve.rs`
+/// (`rule_packs_reload_with_the_policy`: a bad pack is refused by name and the old rule still
+/// fires).
 #[test]
-fn failed_reload_keeps_the_old_rules() {
+fn set_rules_replaces_the_rules_and_returns_the_old_ones() {
     let mut engine = util::engine().clone();
-    let before = engine
-        .analyze("You have won a guaranteed prize")
-        .rule_hits
-        .len();
-    assert!(before > 0);
-    let reload = RuleSet::builder().pack("broken.toml", "[[rule]]\nid = 'x.y'\ndescription = 'd'\ncategory = 'lottery'\nregex = '(unclosed'\nweight = 0.5\n").map(|b| b.build());
-    assert!(reload.is_err());
-    if let Ok(Ok(rules)) = reload {
-        engine.set_rules(rules);
-    }
-    assert_eq!(
-        engine
+    assert!(
+        !engine
             .analyze("You have won a guaranteed prize")
             .rule_hits
-            .len(),
-        before
+            .is_empty()
     );
-
-    // A good reload replaces them.
     let rules = RuleSet::builder()
         .pack("one.toml", "[[rule]]\nid = 'only.one'\ndescription = 'd'\ncategory = 'other'\nkeywords = ['prize']\nweight = 0.1\n")
         .unwrap()

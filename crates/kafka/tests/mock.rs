@@ -6,7 +6,8 @@
 
 use std::convert::Infallible;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -146,8 +147,14 @@ fn two_members_share_the_partitions() {
     let a = std::thread::spawn(move || run(oa));
     let b = std::thread::spawn(move || run(ob));
     let (a, b) = (a.join().unwrap(), b.join().unwrap());
-    assert!(a.verdicts + b.verdicts >= 1);
-    check(&c, &events);
+    let messages = events
+        .iter()
+        .filter(|e| matches!(e, Event::Message(_)))
+        .count() as u64;
+    // Hand-overs between them are clean (a revoked partition is checkpointed first), so each
+    // message is scored once, by one of the two.
+    assert_eq!(check(&c, &events), 0, "no message scored twice");
+    assert_eq!(a.verdicts + b.verdicts, messages, "{a:?}\n{b:?}");
 }
 
 #[test]
@@ -159,16 +166,53 @@ fn a_member_that_dies_is_replaced_from_its_checkpoints() {
     // leave) after a few batches.
     let mut opts = options(&c, "crash");
     opts.batch = 200;
+    // What the first member had scored when it died, and when it last checkpointed (the
+    // progress call after a batch comes after that batch's checkpoint, if it had one).
+    let died = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+    let seen = Arc::clone(&died);
     let first = std::thread::spawn(move || {
+        let mut checkpoints = 0;
         let _ = spamward_kafka::run(opts, &AtomicBool::new(false), |s| {
+            seen.0.store(s.verdicts, Ordering::Relaxed);
+            if s.checkpoints > checkpoints {
+                checkpoints = s.checkpoints;
+                seen.1.store(s.verdicts, Ordering::Relaxed);
+            }
             if s.verdicts >= 3_000 {
                 panic!("simulated crash after {} verdicts", s.verdicts);
             }
         });
     });
     assert!(first.join().is_err(), "the first member died");
+    let (scored, checkpointed) = (
+        died.0.load(Ordering::Relaxed),
+        died.1.load(Ordering::Relaxed),
+    );
+    assert!(
+        checkpointed > 0,
+        "the first member checkpointed before it died"
+    );
     let second = run(options(&c, "crash"));
     assert!(second.restored >= 1);
     let twice = check(&c, &events);
-    eprintln!("messages scored twice: {twice}");
+    let messages = events
+        .iter()
+        .filter(|e| matches!(e, Event::Message(_)))
+        .count() as u64;
+    // The second member resumes every partition at its last checkpoint: what the first had
+    // checkpointed is not scored again, and only what it scored after may be.
+    assert!(
+        twice <= scored - checkpointed,
+        "{twice} messages scored twice, but the first member scored only {} after its last \
+         checkpoint",
+        scored - checkpointed
+    );
+    assert!(
+        second.verdicts <= messages - checkpointed,
+        "the second member scored {} of {messages} messages; {checkpointed} were checkpointed",
+        second.verdicts
+    );
+    eprintln!(
+        "messages scored twice: {twice} (the first member scored {scored}, {checkpointed} checkpointed)"
+    );
 }

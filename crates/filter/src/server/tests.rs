@@ -444,7 +444,13 @@ async fn reloads_under_load_answer_every_request_once() {
                 for (k, v) in verdicts.iter().enumerate() {
                     let n = r * batch + k as u64;
                     assert_eq!(v["message"], format!("m-{c}-{n}"), "in order");
-                    actions.push(v["action"].as_str().unwrap().to_owned());
+                    let ramp = v["reasons"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|h| h["signal"] == "new_business_ramp_1h")
+                        .map(|h| h["threshold"].as_f64().unwrap());
+                    actions.push((v["action"].as_str().unwrap().to_owned(), ramp));
                 }
             }
             actions
@@ -470,9 +476,27 @@ async fn reloads_under_load_answer_every_request_once() {
     assert_eq!(reloader.await.unwrap(), 50);
     assert_eq!(actions.len() as u64, clients * requests * batch);
     // New businesses: the defaults allow their first messages, the strict policy throttles
-    // all but the first of the hour.
-    assert!(actions.iter().any(|a| a == "allow"), "{actions:?}");
-    assert!(actions.iter().any(|a| a == "throttle"), "{actions:?}");
+    // all but the first of the hour. Both throttle past their hourly ramp, so what tells the
+    // policies apart is the line a ramp reason names: the defaults' or the strict policy's,
+    // never another, and both occur, or the reloads changed nothing under load.
+    assert!(actions.iter().any(|(a, _)| a == "allow"), "{actions:?}");
+    let default = Policy::default().signals.new_business_ramp_1h.per_hour as f64;
+    let strict = Policy::from_toml_overlay(STRICT)
+        .unwrap()
+        .signals
+        .new_business_ramp_1h
+        .per_hour as f64;
+    assert_ne!(default, strict);
+    let lines: std::collections::BTreeSet<u64> = actions
+        .iter()
+        .filter_map(|(_, ramp)| ramp.map(f64::to_bits))
+        .collect();
+    assert_eq!(
+        lines,
+        [default.to_bits(), strict.to_bits()].into_iter().collect(),
+        "the ramp lines verdicts named: {:?}",
+        lines.iter().map(|&b| f64::from_bits(b)).collect::<Vec<_>>()
+    );
     let c = s.filter().counts();
     assert_eq!(c.messages, clients * requests * batch);
     assert_eq!(c.allowed + c.throttled + c.held + c.blocked, c.messages);
