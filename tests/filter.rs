@@ -14,7 +14,7 @@ fn filter(input: Stdio) -> Output {
 }
 
 /// [`filter`] with more arguments.
-fn filter_with(args: &[&str], input: Stdio) -> Output {
+pub(crate) fn filter_with(args: &[&str], input: Stdio) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_spamward"))
         .arg("filter")
         .args(args)

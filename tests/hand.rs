@@ -9,10 +9,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+use crate::filter::filter_with;
 use crate::serve::{Service, post_log};
 use crate::util::{ok, p};
 
@@ -105,16 +105,8 @@ fn replay_gives_the_hand_computed_verdicts_and_status_changes() {
 #[test]
 fn the_pipe_filter_gives_the_hand_computed_verdicts() {
     for case in CASES {
-        let out = Command::new(env!("CARGO_BIN_EXE_spamward"))
-            .args(["filter", "--no-content"])
-            .stdin(Stdio::from(fs::File::open(file(case, ".jsonl")).unwrap()))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let input = fs::File::open(file(case, ".jsonl")).unwrap();
+        let out = filter_with(&["--no-content"], input.into());
         assert_eq!(
             String::from_utf8(out.stdout).unwrap(),
             expected(case),

@@ -158,19 +158,15 @@ impl Broker {
         }
     }
 
-    /// Creates the input and verdicts topics, four partitions each, kept whole. Their records'
+    /// Creates `names` with `partitions` partitions each, kept whole. Their records'
     /// timestamps are event times, weeks before today in a generated world, and the broker's
     /// default retention (7 days, counted on those timestamps) would delete them at its first
     /// retention pass, half a minute after it starts.
-    fn topics(&self) {
-        for topic in ["events", "verdicts"] {
-            topics::ensure(
-                &topics::config(&self.address, &[]),
-                topic,
-                4,
-                &[("retention.ms", "-1")],
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+    fn topics(&self, names: &[&str], partitions: i32) {
+        let config = topics::config(&self.address, &[]);
+        for topic in names {
+            topics::ensure(&config, topic, partitions, &[("retention.ms", "-1")])
+                .unwrap_or_else(|e| panic!("{e}"));
         }
     }
 }
@@ -274,6 +270,13 @@ fn check(broker: &Broker, events: &[Event]) -> Result<Audit, String> {
     let content = ContentEngine::default();
     audit(events, &verdicts, &Policy::default(), Some(&content))
 }
+/// How many messages `events` holds.
+fn messages(events: &[Event]) -> u64 {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::Message(_)))
+        .count() as u64
+}
 
 fn lines(path: &Path) -> Vec<String> {
     BufReader::new(std::fs::File::open(path).unwrap())
@@ -289,7 +292,7 @@ fn replay_through_a_broker_reads_to_the_end_and_agrees_with_the_core() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
     let (log, events) = world(dir.path());
-    broker.topics();
+    broker.topics(&["events", "verdicts"], 4);
     produce(&broker, &log);
     let member_log = dir.path().join("member.log");
     let mut one = member(&broker, "replay", &member_log, &["--until-end"]);
@@ -301,13 +304,7 @@ fn replay_through_a_broker_reads_to_the_end_and_agrees_with_the_core() {
         "a clean run scores each message once"
     );
     assert!(found.fatigue_above_one > 0);
-    assert_eq!(
-        found.messages,
-        events
-            .iter()
-            .filter(|e| matches!(e, Event::Message(_)))
-            .count() as u64
-    );
+    assert_eq!(found.messages, messages(&events));
 }
 
 /// The hand-computed cases (`tests/hand`, see `tests/hand.rs`) through a member, content off:
@@ -318,13 +315,9 @@ fn replay_through_a_broker_reads_to_the_end_and_agrees_with_the_core() {
 fn a_member_gives_the_hand_computed_verdicts() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
-    let config = topics::config(&broker.address, &[]);
     for case in crate::hand::CASES {
         let (input, verdicts) = (format!("hand-{case}"), format!("hand-{case}-verdicts"));
-        for topic in [&input, &verdicts] {
-            topics::ensure(&config, topic, 1, &[("retention.ms", "-1")])
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
+        broker.topics(&[&input, &verdicts], 1);
         ok(&[
             "kafka-produce",
             "--brokers",
@@ -412,12 +405,9 @@ fn takeover(signal: &str) -> Audit {
     );
     std::fs::write(&first, all[..half].join("\n") + "\n").unwrap();
     std::fs::write(&second, all[half..].join("\n") + "\n").unwrap();
-    let first_messages = events[..half]
-        .iter()
-        .filter(|e| matches!(e, Event::Message(_)))
-        .count() as u64;
+    let first_messages = messages(&events[..half]);
 
-    broker.topics();
+    broker.topics(&["events", "verdicts"], 4);
     let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
     let mut a = member(&broker, "pair", &log_a, &[]);
     let mut b = member(&broker, "pair", &log_b, &[]);
@@ -432,9 +422,10 @@ fn takeover(signal: &str) -> Audit {
     wait_until(
         Duration::from_secs(120),
         || {
-            reported(&log_a, VERDICTS) + reported(&log_b, VERDICTS) >= first_messages
-                && reported(&log_a, REMOTE) > 0
-                && reported(&log_b, REMOTE) > 0
+            let (a, b) = (lines(&log_a), lines(&log_b));
+            reported(&a, VERDICTS) + reported(&b, VERDICTS) >= first_messages
+                && reported(&a, REMOTE) > 0
+                && reported(&b, REMOTE) > 0
         },
         || {
             format!(
@@ -493,28 +484,27 @@ fn takeover(signal: &str) -> Audit {
     found
 }
 
-/// The partitions a member's log says it was assigned, ever.
-fn assigned(log: &Path) -> std::collections::BTreeSet<String> {
-    lines(log)
-        .iter()
-        .filter_map(|l| {
-            let rest = l.split("partition ").nth(1)?;
-            rest.contains("assigned")
-                .then(|| rest.split(' ').next().unwrap_or("").to_owned())
-        })
-        .collect()
+/// The partition a member's log line says was assigned to it, if it says so.
+fn assignment(line: &str) -> Option<String> {
+    let rest = line.split("partition ").nth(1)?;
+    rest.contains(" assigned")
+        .then(|| rest.split(' ').next().unwrap_or("").to_owned())
 }
 
-/// The partitions a member's log says it holds now: assigned and not revoked since.
+/// The partitions a member's log says it was assigned, ever.
+fn assigned(log: &Path) -> std::collections::BTreeSet<String> {
+    lines(log).iter().filter_map(|l| assignment(l)).collect()
+}
+
+/// The partitions a member's log says it holds now: assigned and not revoked since (a
+/// revocation takes every partition back).
 fn holding(log: &Path) -> std::collections::BTreeSet<String> {
     let mut held = std::collections::BTreeSet::new();
     for l in lines(log) {
         if l.ends_with(" revoked") {
             held.clear();
-        } else if let Some(rest) = l.split("partition ").nth(1)
-            && rest.contains(" assigned")
-        {
-            held.insert(rest.split(' ').next().unwrap_or("").to_owned());
+        } else if let Some(p) = assignment(&l) {
+            held.insert(p);
         }
     }
     held
@@ -525,10 +515,10 @@ const VERDICTS: &str = " verdicts (";
 /// What a member's progress line calls the observations it read from the other members.
 const REMOTE: &str = " remote observations";
 
-/// The count a member's latest progress line gives before `label` ([`VERDICTS`], [`REMOTE`]);
-/// 0 before any such line. The counts are running totals.
-fn reported(log: &Path, label: &str) -> u64 {
-    lines(log)
+/// The count a member's latest progress line (of its log's `lines`) gives before `label`
+/// ([`VERDICTS`], [`REMOTE`]); 0 before any such line. The counts are running totals.
+fn reported(lines: &[String], label: &str) -> u64 {
+    lines
         .iter()
         .rev()
         .find_map(|l| {

@@ -196,13 +196,17 @@ fn log() -> impl Strategy<Value = Vec<Event>> {
                     1 => feedback(FeedbackKind::OptOut),
                     2 => feedback(FeedbackKind::Reply),
                     3 => feedback(FeedbackKind::Block),
-                    4 => Event::Delivery(Delivery {
+                    4 | 6 => Event::Delivery(Delivery {
                         ts,
                         business,
                         recipient,
                         message: earlier.unwrap_or_else(|| "m".into()),
-                        status: DeliveryStatus::Failed,
-                        error: Some("invalid_number".into()),
+                        status: if kind == 4 {
+                            DeliveryStatus::Failed
+                        } else {
+                            DeliveryStatus::Delivered
+                        },
+                        error: (kind == 4).then(|| "invalid_number".into()),
                     }),
                     5 if b == 0 => Event::Business(BusinessInfo {
                         ts,
@@ -210,14 +214,6 @@ fn log() -> impl Strategy<Value = Vec<Event>> {
                         tier: Tier::T2k,
                         verified: true,
                         created: T0 - 1,
-                    }),
-                    6 => Event::Delivery(Delivery {
-                        ts,
-                        business,
-                        recipient,
-                        message: earlier.unwrap_or_else(|| "m".into()),
-                        status: DeliveryStatus::Delivered,
-                        error: None,
                     }),
                     7 => feedback(FeedbackKind::Read),
                     _ => Event::Message(Message {

@@ -7,10 +7,8 @@ use std::collections::HashMap;
 use rdkafka::Message as _;
 use spamward_content::ContentEngine;
 use spamward_core::engine::context;
-use spamward_core::window::Span;
 use spamward_core::{
-    BusinessState, Campaigns, Category, ContentFacts, Event, MessageContext, Policy, Timestamp,
-    apply,
+    BusinessState, Category, ContentFacts, Event, MessageContext, Policy, Timestamp, apply,
 };
 
 use crate::Error;
@@ -120,7 +118,6 @@ pub fn audit(
 
     let mut found = Audit::default();
     let mut states: HashMap<&str, BusinessState> = HashMap::new();
-    let mut campaigns = Campaigns::default();
     for ev in events {
         let state = states
             .entry(ev.business())
@@ -153,22 +150,19 @@ pub fn audit(
                 String::from_utf8_lossy(&expected)
             ));
         }
-        // A fingerprinted message counts itself, so its count is zero exactly when the whole
-        // log's (the campaign index fed every message in log order) is. The whole log's count is
-        // no upper bound: a member reading one partition ahead of another has recorded later
-        // sends of the same text, and the index keeps each business's latest send.
-        let whole = context(
-            m,
-            facts.as_ref(),
-            policy,
-            |_, _, _| 0,
-            |fp, business, ts| campaigns.observe(fp, business, ts, Span::Day.millis()),
-        );
+        // A message the campaign signal counts counts itself, so its count is zero exactly when
+        // it is not one: the core's own `context` says which, asked with a count of one. (The
+        // whole log's count is no upper bound: a member reading one partition ahead of another
+        // has recorded later sends of the same text, and the index keeps each business's latest
+        // send.)
+        let counted =
+            context(m, facts.as_ref(), policy, |_, _, _| 0, |_, _, _| 1).campaign_businesses == 1;
         let n = last.ctx.campaign_businesses;
-        if (n == 0) != (whole.campaign_businesses == 0) {
+        if (n > 0) != counted {
             return Err(format!(
-                "message {}: campaign count {n}, but the whole log gives {}",
-                m.id, whole.campaign_businesses
+                "message {}: campaign count {n}, but the campaign signal {} it",
+                m.id,
+                if counted { "counts" } else { "does not count" }
             ));
         }
         found.campaign_above_one += u64::from(n > 1);

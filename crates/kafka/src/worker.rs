@@ -1,8 +1,9 @@
 //! `spamward kafka`: one consumer-group member.
 //!
 //! The loop: poll a batch of input records; read the signals topic up to the end offsets it had
-//! when the batch began (and once a second while there is nothing to score); analyse the batch's texts in parallel; score its events in order, each
-//! through its partition's business states and the cross-business view; produce one verdict
+//! when the batch began (and once a second while there is nothing to score); analyse the batch's
+//! texts in parallel; score its events in order, each through its partition's business states
+//! and the cross-business view; produce one verdict
 //! per message and one observation per cross-business count. Every `commit_every`, and when
 //! partitions are revoked or the worker stops, checkpoint: wait for the broker to acknowledge
 //! everything produced so far, write the changed business states, wait again, write the

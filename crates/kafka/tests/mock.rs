@@ -116,6 +116,13 @@ fn check(c: &Cluster, events: &[Event]) -> u64 {
     );
     found.scored_twice
 }
+/// How many messages `events` holds.
+fn messages(events: &[Event]) -> u64 {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::Message(_)))
+        .count() as u64
+}
 
 fn run(opts: Options) -> Stats {
     spamward_kafka::run(opts, &AtomicBool::new(false), |_| {}).unwrap()
@@ -127,11 +134,7 @@ fn one_member_scores_every_message_like_the_core() {
     let events = world(11);
     let c = cluster(&events, dir.path(), "solo");
     let stats = run(options(&c, "solo"));
-    let messages = events
-        .iter()
-        .filter(|e| matches!(e, Event::Message(_)))
-        .count();
-    assert_eq!(stats.verdicts, messages as u64);
+    assert_eq!(stats.verdicts, messages(&events));
     assert_eq!(stats.skipped, 0);
     assert_eq!(stats.restored, PARTITIONS as u64);
     assert_eq!(check(&c, &events), 0, "no duplicates");
@@ -147,14 +150,10 @@ fn two_members_share_the_partitions() {
     let a = std::thread::spawn(move || run(oa));
     let b = std::thread::spawn(move || run(ob));
     let (a, b) = (a.join().unwrap(), b.join().unwrap());
-    let messages = events
-        .iter()
-        .filter(|e| matches!(e, Event::Message(_)))
-        .count() as u64;
     // Hand-overs between them are clean (a revoked partition is checkpointed first), so each
     // message is scored once, by one of the two.
     assert_eq!(check(&c, &events), 0, "no message scored twice");
-    assert_eq!(a.verdicts + b.verdicts, messages, "{a:?}\n{b:?}");
+    assert_eq!(a.verdicts + b.verdicts, messages(&events), "{a:?}\n{b:?}");
 }
 
 #[test]
@@ -195,10 +194,7 @@ fn a_member_that_dies_is_replaced_from_its_checkpoints() {
     let second = run(options(&c, "crash"));
     assert!(second.restored >= 1);
     let twice = check(&c, &events);
-    let messages = events
-        .iter()
-        .filter(|e| matches!(e, Event::Message(_)))
-        .count() as u64;
+    let total = messages(&events);
     // The second member resumes every partition at its last checkpoint: what the first had
     // checkpointed is not scored again, and only what it scored after may be.
     assert!(
@@ -208,8 +204,8 @@ fn a_member_that_dies_is_replaced_from_its_checkpoints() {
         scored - checkpointed
     );
     assert!(
-        second.verdicts <= messages - checkpointed,
-        "the second member scored {} of {messages} messages; {checkpointed} were checkpointed",
+        second.verdicts <= total - checkpointed,
+        "the second member scored {} of {total} messages; {checkpointed} were checkpointed",
         second.verdicts
     );
     eprintln!(
