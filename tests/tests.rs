@@ -8,6 +8,7 @@ mod analyses;
 mod cli;
 mod content;
 mod diff;
+mod digests;
 mod docs;
 mod durable;
 mod explain;
