@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use serde::Serialize;
-use spamward_core::business::{HourCounts, Reading};
+use spamward_core::Reading;
+use spamward_core::business::HourCounts;
 use spamward_core::event::Message;
 use spamward_core::signal::Family;
 use spamward_core::verdict::StatusChange;

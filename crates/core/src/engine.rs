@@ -26,10 +26,11 @@ use rayon::prelude::*;
 
 use spamward_content::ContentEngine;
 
-use crate::business::{BusinessState, MessageContext, Reading, Standing, recipient_key};
+use crate::business::{BusinessState, MessageContext, Standing, recipient_key};
 use crate::content::{Campaigns, ContentFacts};
 use crate::event::{Category, Event, Message, Timestamp};
 use crate::policy::Policy;
+use crate::signals::Reading;
 use crate::verdict::Verdict;
 use crate::window::Span;
 

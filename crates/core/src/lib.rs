@@ -16,15 +16,17 @@
 pub mod business;
 pub mod content;
 pub mod corpus;
+mod decide;
 pub mod engine;
 pub mod event;
 pub mod policy;
 pub mod signal;
+pub mod signals;
 pub mod stats;
 pub mod verdict;
 pub mod window;
 
-pub use business::{BusinessState, MessageContext, Reading, Standing};
+pub use business::{BusinessState, MessageContext, Standing};
 pub use content::{Campaigns, ContentFacts};
 pub use engine::{
     Analyzed, Analyzer, BusinessPass, CrossPass, Engine, Prepared, RecipientLoad, apply,
@@ -35,4 +37,5 @@ pub use event::{
 };
 pub use policy::{Policy, PolicyError};
 pub use signal::{Hit, Signal};
+pub use signals::Reading;
 pub use verdict::{Action, Quality, Status, Verdict};

@@ -215,24 +215,6 @@ impl Signal {
             | Signal::NewLinkDomain => None,
         }
     }
-
-    /// What a hit does to the business's quality rating.
-    pub fn quality_impact(self) -> crate::verdict::Quality {
-        use crate::verdict::Quality;
-        match self {
-            Signal::ComplaintRate24h
-            | Signal::ComplaintRate7d
-            | Signal::InvalidNumberRate24h
-            | Signal::InvalidNumberRate7d
-            | Signal::FlaggedContentRate24h => Quality::Low,
-            Signal::ComplaintWarn7d
-            | Signal::OptOutRate24h
-            | Signal::FailedDeliveryRate24h
-            | Signal::LowReadRate7d
-            | Signal::RecipientFrequency24h => Quality::Medium,
-            _ => Quality::High,
-        }
-    }
 }
 
 impl fmt::Display for Signal {

@@ -3,6 +3,7 @@
 use super::*;
 use crate::engine::Engine;
 use crate::event::{BusinessInfo, Delivery, Event, Feedback, Message};
+use crate::signal::Signal;
 
 const T0: Timestamp = 1_793_577_600_000; // a Monday, 00:00 UTC
 const MIN: u64 = 60_000;
@@ -903,4 +904,175 @@ mod content {
         assert_eq!(hit.detail.as_deref(), Some("deals-now.example"));
         assert_eq!(hit.value, 2.0, "two domains linked before");
     }
+}
+
+/// A business record whose account was created `age` ms before `ts`.
+fn created(ts: Timestamp, age: u64) -> Event {
+    Event::Business(BusinessInfo {
+        ts,
+        business: "b-1".into(),
+        tier: Tier::T10k,
+        verified: true,
+        created: ts - age,
+    })
+}
+
+#[test]
+fn the_ramp_ends_exactly_its_hours_after_the_account_was_created() {
+    // The account was created 72 h (the ramp's hours) before T0. 60 messages in the half hour
+    // before: within the ramp.
+    let mut e = engine(Policy::default());
+    e.observe(&created(T0 - HOUR, 71 * HOUR));
+    let v = send(&mut e, T0 - 30 * MIN, 29 * MIN, 60, 0, Category::Utility);
+    assert!(v.iter().all(|v| v.reasons.is_empty()), "{:?}", v[59]);
+    // The 61st a millisecond before the end of the ramp is over it ...
+    let v = e
+        .observe(&msg(60, T0 - 1, "r-60", Category::Utility))
+        .unwrap();
+    assert_eq!(signals(&v), [Signal::NewBusinessRamp1h]);
+    assert_eq!((v.reasons[0].value, v.reasons[0].threshold), (61.0, 60.0));
+    // ... and the 62nd, at its end, is not: the business is no longer new.
+    let v = e.observe(&msg(61, T0, "r-61", Category::Utility)).unwrap();
+    assert!(v.reasons.is_empty(), "{v:?}");
+}
+
+/// The tier reading of a message to `recipient` at `ts`.
+fn tier_reading(e: &mut Engine, id: usize, ts: Timestamp, recipient: &str) -> Reading {
+    let (_, readings) = e
+        .observe_explained(&msg(id, ts, recipient, Category::Utility))
+        .unwrap();
+    readings
+        .into_iter()
+        .find(|r| r.signal == Signal::TierLimit24h)
+        .unwrap()
+}
+
+#[test]
+fn the_service_window_is_open_for_exactly_its_hours_after_a_reply() {
+    let mut e = engine(no_ramp());
+    e.observe(&established(T0, Tier::T250, false));
+    e.observe(&fb(T0, "r-1", FeedbackKind::Reply));
+    let window = Policy::default().tiers.service_window_hours * HOUR;
+    let inside = tier_reading(&mut e, 1, T0 + window - 1, "r-1");
+    assert_eq!(
+        inside.note,
+        Some("inside the customer-service window: not counted")
+    );
+    // At the window's end the business starts the conversation, and the recipient is counted.
+    let outside = tier_reading(&mut e, 2, T0 + window, "r-1");
+    assert_eq!((outside.note, outside.value), (None, 0.0));
+    let again = tier_reading(&mut e, 3, T0 + window + 1, "r-1");
+    assert_eq!(
+        (again.note, again.value),
+        (Some("recipient already counted in the moving 24 h"), 1.0)
+    );
+}
+
+#[test]
+fn feedback_and_receipts_are_counted_one_by_one() {
+    let mut e = engine(no_ramp());
+    e.observe(&established(T0, Tier::T10k, true));
+    send(&mut e, T0, MIN, 4, 0, Category::Marketing);
+    for (i, kind) in [
+        FeedbackKind::Block,
+        FeedbackKind::Block,
+        FeedbackKind::Report,
+        FeedbackKind::OptOut,
+        FeedbackKind::Read,
+        FeedbackKind::Read,
+        FeedbackKind::Reply,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        e.observe(&fb(T0 + 2 * MIN + i as u64, &format!("r-{i}"), kind));
+    }
+    e.observe(&delivery(T0 + 3 * MIN, "r-0", None));
+    e.observe(&delivery(T0 + 3 * MIN, "r-1", Some("expired")));
+    e.observe(&delivery(T0 + 3 * MIN, "r-2", Some("invalid_number")));
+    e.observe(&delivery(T0 + 3 * MIN, "r-3", Some("invalid_number")));
+    let t = standing(&e).totals;
+    assert_eq!(
+        (t.messages, t.marketing, t.blocks, t.reports, t.opt_outs),
+        (4, 4, 2, 1, 1)
+    );
+    assert_eq!((t.reads, t.replies), (2, 1));
+    assert_eq!((t.delivered, t.failed, t.invalid_numbers), (1, 3, 2));
+    assert_eq!((t.allowed, t.throttled, t.held, t.blocked), (4, 0, 0, 0));
+    let r = standing(&e).ratios;
+    // Only a failure named invalid_number is an invalid number.
+    assert_eq!(
+        (
+            r.invalid_number_rate_24h.count,
+            r.invalid_number_rate_24h.of
+        ),
+        (2, 4)
+    );
+    assert_eq!(
+        (r.failed_delivery_rate_24h.count, r.complaint_rate_24h.count),
+        (3, 3)
+    );
+}
+
+#[test]
+fn the_daily_sweep_forgets_quiet_recipients_but_not_opt_outs() {
+    let mut e = engine(no_ramp());
+    e.observe(&established(T0, Tier::T10k, true));
+    send(&mut e, T0, MIN, 2, 1, Category::Marketing); // r-1, r-2
+    e.observe(&fb(T0 + MIN, "r-2", FeedbackKind::OptOut));
+    send(&mut e, T0 + 6 * 24 * HOUR, MIN, 1, 3, Category::Marketing); // r-3
+    assert_eq!(e.recipients_held().0, 3);
+    // Eight days on, the sweep forgets r-1 (nothing in the week window) and keeps r-2, whose
+    // opt-out still holds, and r-3.
+    let v = send(&mut e, T0 + 8 * 24 * HOUR, MIN, 1, 4, Category::Marketing); // r-4
+    assert!(v[0].reasons.is_empty());
+    assert_eq!(e.recipients_held().0, 3);
+    let v = e
+        .observe(&msg(
+            9,
+            T0 + 8 * 24 * HOUR + MIN,
+            "r-2",
+            Category::Marketing,
+        ))
+        .unwrap();
+    assert_eq!(signals(&v), [Signal::OptedOut]);
+}
+
+#[test]
+fn a_status_change_names_the_feedback_that_tipped_it() {
+    let mut e = engine(Policy::default());
+    e.observe(&established(T0, Tier::T10k, true));
+    send(&mut e, T0, 6 * HOUR, 3000, 0, Category::Marketing);
+    for i in 0..30 {
+        e.observe(&fb(
+            T0 + 6 * HOUR + i * MIN,
+            &format!("r-{i}"),
+            FeedbackKind::Report,
+        ));
+    }
+    let s = standing(&e);
+    let first = &s.changes[0];
+    assert_eq!(first.from, Status::Active);
+    let tipped = first.trigger.strip_prefix("feedback report from r-");
+    assert!(
+        tipped.is_some_and(|n| n.parse::<u32>().is_ok()),
+        "{}",
+        first.trigger
+    );
+}
+
+#[test]
+fn history_keeps_hours_in_order_when_an_event_arrives_late() {
+    let mut e = engine(no_ramp());
+    e.observe(&established(T0, Tier::T10k, true));
+    send(&mut e, T0, MIN, 1, 0, Category::Utility);
+    send(&mut e, T0 + 2 * HOUR, MIN, 1, 1, Category::Utility);
+    // Late: an hour between the two.
+    send(&mut e, T0 + HOUR + 5 * MIN, MIN, 2, 2, Category::Utility);
+    let hours: Vec<_> = standing(&e)
+        .history
+        .iter()
+        .map(|h| (h.hour - T0, h.messages))
+        .collect();
+    assert_eq!(hours, [(0, 1), (HOUR, 2), (2 * HOUR, 1)]);
 }

@@ -1,0 +1,262 @@
+//! The signal families, and the one table from a signal to its policy rule.
+//!
+//! Each family is a module that computes its signals' [`Reading`]s from the state it owns (the
+//! link history, the hourly baseline) or the business's windows handed to it, and the policy:
+//!
+//! | module | signals |
+//! |---|---|
+//! | [`rates`] | the posterior rates: complaints, opt-outs, invalid numbers, failed deliveries, flagged content, reads |
+//! | [`volume`] | the hourly burst against the baseline, recipient frequency, the new-business ramp |
+//! | [`recipients`] | per message: opted out, the tier's limit, recipient fatigue |
+//! | [`content`] | per message: classifier, rules, phishing link, obfuscation, new link domain, campaign |
+//!
+//! A verdict and its explanation are made of the same readings. Asked to explain (`all`), a family
+//! yields every signal's reading, with a note where it cannot judge; otherwise it yields at least
+//! every reading that fires (the ones a verdict is made of), and skips computing the rest.
+//! [`rule`] maps a signal to its rule in the policy, its weight and its action; `crate::decide`
+//! combines readings into a verdict.
+
+pub mod content;
+pub mod rates;
+pub mod recipients;
+pub mod volume;
+
+use serde::Serialize;
+
+use crate::policy::{BusinessAction, MessageAction, Policy, RateRule};
+use crate::signal::{Hit, Signal, round_sig};
+use crate::window::Span;
+
+/// The note of a rate whose window is empty.
+pub(crate) const NOTE_EMPTY: &str = "nothing in the window yet";
+/// The note of a signal with too few events to judge.
+pub(crate) const NOTE_FEW: &str = "too few events to judge yet (min_count)";
+
+/// One signal's reading at a moment, fired or not: what an analyst asks for when a verdict needs
+/// explaining. The hits in verdicts are exactly the readings that fired.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reading {
+    /// The signal.
+    pub signal: Signal,
+    /// The measured value.
+    pub value: f64,
+    /// The policy's line.
+    pub threshold: f64,
+    /// The window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<Span>,
+    /// For rates: the posterior probability of being beyond the line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// For the burst test: the Poisson upper-tail probability of the hour's count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    /// The events behind the value (complaints, failures, messages ...).
+    pub count: u64,
+    /// Out of (recipients, deliveries; 0 where not a rate).
+    pub of: u64,
+    /// Whether it fired.
+    pub fired: bool,
+    /// Why it could not judge, or did not apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+    /// What the signal saw, where a number does not say it (rule ids, a domain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Reading {
+    /// A reading of `value` against `threshold` (both rounded as hits are), not fired.
+    pub(crate) fn new(signal: Signal, value: f64, threshold: f64, count: u64, of: u64) -> Reading {
+        Reading {
+            signal,
+            value: round_sig(value),
+            threshold: round_sig(threshold),
+            window: signal.window(),
+            probability: None,
+            p_value: None,
+            count,
+            of,
+            fired: false,
+            note: None,
+            detail: None,
+        }
+    }
+
+    pub(crate) fn detailed(mut self, detail: Option<String>) -> Reading {
+        self.detail = detail;
+        self
+    }
+
+    pub(crate) fn with_probability(mut self, p: f64) -> Reading {
+        self.probability = Some(round_sig(p));
+        self
+    }
+
+    pub(crate) fn fired(mut self, fired: bool) -> Reading {
+        self.fired = fired;
+        self
+    }
+
+    pub(crate) fn noted(mut self, note: Option<&'static str>) -> Reading {
+        self.note = note;
+        self
+    }
+
+    /// The hit this reading is when it fired.
+    pub fn into_hit(self) -> Hit {
+        Hit {
+            signal: self.signal,
+            value: self.value,
+            threshold: self.threshold,
+            window: self.window,
+            probability: self.probability,
+            detail: self.detail,
+        }
+    }
+
+    /// The hit this reading is, leaving the reading as it was.
+    pub fn hit(&self) -> Hit {
+        self.clone().into_hit()
+    }
+}
+
+/// Where a family puts its readings: every one when explaining, else only those that fire.
+pub(crate) struct Readings<'a> {
+    out: &'a mut Vec<Reading>,
+    all: bool,
+}
+
+impl<'a> Readings<'a> {
+    /// Readings into `out`; `all` keeps the ones that do not fire too.
+    pub(crate) fn new(out: &'a mut Vec<Reading>, all: bool) -> Self {
+        Readings { out, all }
+    }
+
+    /// Whether readings that do not fire are wanted.
+    pub(crate) fn all(&self) -> bool {
+        self.all
+    }
+
+    /// Keeps the reading `make` builds when it fired or every reading is wanted. `make` runs only
+    /// then: rounding and details cost, and most readings of most messages do not fire.
+    pub(crate) fn push(&mut self, fired: bool, make: impl FnOnce() -> Reading) {
+        if fired || self.all {
+            self.out.push(make().fired(fired));
+        }
+    }
+
+    /// Keeps a reading built whatever happens.
+    pub(crate) fn keep(&mut self, r: Reading) {
+        if r.fired || self.all {
+            self.out.push(r);
+        }
+    }
+}
+
+/// A signal's rule in the policy, as far as combining readings needs it.
+#[derive(Clone, Copy, Debug)]
+pub enum Rule<'a> {
+    /// A rate judged on its posterior: its action depends on how sure the reading is.
+    Rate(&'a RateRule),
+    /// Another business-level signal.
+    Business {
+        /// Weight in the score.
+        weight: f64,
+        /// What a hit does to the business.
+        action: BusinessAction,
+    },
+    /// A message-level signal.
+    Message {
+        /// Weight in the score.
+        weight: f64,
+        /// What a hit does to the message.
+        action: MessageAction,
+    },
+}
+
+impl Rule<'_> {
+    /// The signal's weight in the score.
+    pub fn weight(self) -> f64 {
+        match self {
+            Rule::Rate(r) => r.weight,
+            Rule::Business { weight, .. } | Rule::Message { weight, .. } => weight,
+        }
+    }
+
+    /// What a hit does to its message (nothing, for business-level signals: they act through the
+    /// business's status).
+    pub fn message_action(self) -> MessageAction {
+        match self {
+            Rule::Message { action, .. } => action,
+            _ => MessageAction::None,
+        }
+    }
+
+    /// What a business-level hit does to its business, escalation included; `probability` is the
+    /// hit's posterior probability, for rates.
+    pub fn business_action(self, probability: Option<f64>) -> BusinessAction {
+        match self {
+            Rule::Rate(r) => r.action_at(probability.unwrap_or(0.0)),
+            Rule::Business { action, .. } => action,
+            Rule::Message { .. } => BusinessAction::None,
+        }
+    }
+}
+
+/// The table: every signal's rule in `policy`. A new signal gets its line here.
+pub fn rule(policy: &Policy, signal: Signal) -> Rule<'_> {
+    let s = &policy.signals;
+    let message = |weight, action| Rule::Message { weight, action };
+    match signal {
+        Signal::ComplaintRate24h => Rule::Rate(&s.complaint_rate_24h),
+        Signal::ComplaintRate7d => Rule::Rate(&s.complaint_rate_7d),
+        Signal::ComplaintWarn7d => Rule::Rate(&s.complaint_warn_7d),
+        Signal::OptOutRate24h => Rule::Rate(&s.opt_out_rate_24h),
+        Signal::InvalidNumberRate24h => Rule::Rate(&s.invalid_number_rate_24h),
+        Signal::InvalidNumberRate7d => Rule::Rate(&s.invalid_number_rate_7d),
+        Signal::FailedDeliveryRate24h => Rule::Rate(&s.failed_delivery_rate_24h),
+        Signal::LowReadRate7d => Rule::Rate(&s.low_read_rate_7d),
+        Signal::FlaggedContentRate24h => Rule::Rate(&s.flagged_content_rate_24h),
+        Signal::VolumeBurst1h => Rule::Business {
+            weight: s.volume_burst_1h.weight,
+            action: s.volume_burst_1h.action,
+        },
+        Signal::RecipientFrequency24h => Rule::Business {
+            weight: s.recipient_frequency_24h.weight,
+            action: s.recipient_frequency_24h.action,
+        },
+        Signal::OptedOut => message(s.opted_out.weight, s.opted_out.action),
+        Signal::TierLimit24h => message(s.tier_limit_24h.weight, s.tier_limit_24h.action),
+        Signal::NewBusinessRamp1h => {
+            message(s.new_business_ramp_1h.weight, s.new_business_ramp_1h.action)
+        }
+        Signal::RecipientFatigue24h => message(
+            s.recipient_fatigue_24h.weight,
+            s.recipient_fatigue_24h.action,
+        ),
+        Signal::ContentClassifier => {
+            message(s.content_classifier.weight, s.content_classifier.action)
+        }
+        Signal::ContentRules => message(s.content_rules.weight, s.content_rules.action),
+        Signal::PhishingLink => message(s.phishing_link.weight, s.phishing_link.action),
+        Signal::Obfuscation => message(s.obfuscation.weight, s.obfuscation.action),
+        Signal::NewLinkDomain => message(s.new_link_domain.weight, s.new_link_domain.action),
+        Signal::Campaign24h => message(s.campaign_24h.weight, s.campaign_24h.action),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::Scope;
+
+    #[test]
+    fn the_table_gives_message_signals_message_rules_and_business_signals_business_ones() {
+        let policy = Policy::default();
+        for signal in Signal::ALL {
+            let is_message = matches!(rule(&policy, signal), Rule::Message { .. });
+            assert_eq!(is_message, signal.scope() == Scope::Message, "{signal}");
+        }
+    }
+}
