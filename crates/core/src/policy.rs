@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::signal::Signal;
 use crate::stats::Prior;
 
 /// The default policy, as shipped in `data/policy.toml`.
@@ -55,52 +56,96 @@ pub struct ScoreConfig {
     pub block: f64,
 }
 
-/// Settings of every signal, by code.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Signals {
-    /// `complaint_rate_24h`.
-    pub complaint_rate_24h: RateRule,
-    /// `complaint_rate_7d`.
-    pub complaint_rate_7d: RateRule,
-    /// `complaint_warn_7d`.
-    pub complaint_warn_7d: RateRule,
-    /// `opt_out_rate_24h`.
-    pub opt_out_rate_24h: RateRule,
-    /// `invalid_number_rate_24h`.
-    pub invalid_number_rate_24h: RateRule,
-    /// `invalid_number_rate_7d`.
-    pub invalid_number_rate_7d: RateRule,
-    /// `failed_delivery_rate_24h`.
-    pub failed_delivery_rate_24h: RateRule,
-    /// `low_read_rate_7d` (fires below the threshold).
-    pub low_read_rate_7d: RateRule,
-    /// `volume_burst_1h`.
-    pub volume_burst_1h: BurstRule,
-    /// `recipient_frequency_24h`.
-    pub recipient_frequency_24h: FrequencyRule,
-    /// `opted_out`.
-    pub opted_out: MessageRule,
-    /// `tier_limit_24h`.
-    pub tier_limit_24h: MessageRule,
-    /// `new_business_ramp_1h`.
-    pub new_business_ramp_1h: RampRule,
-    /// `recipient_fatigue_24h`.
-    pub recipient_fatigue_24h: FatigueRule,
-    /// `content_classifier`.
-    pub content_classifier: ClassifierRule,
-    /// `content_rules`.
-    pub content_rules: ScoreRule,
-    /// `phishing_link`.
-    pub phishing_link: MessageRule,
-    /// `obfuscation`.
-    pub obfuscation: ScoreRule,
-    /// `new_link_domain`.
-    pub new_link_domain: NewDomainRule,
-    /// `campaign_24h`.
-    pub campaign_24h: CampaignRule,
-    /// `flagged_content_rate_24h`.
-    pub flagged_content_rate_24h: RateRule,
+/// The policy's `[signals]` settings, one field per signal of the table
+/// ([`signal_table`](crate::signal)), named by its code and typed by its rule.
+macro_rules! define_signal_settings {
+    ($($(#[$doc:meta])* $variant:ident $code:ident $rule:ident [$($meta:tt)*],)+) => {
+        /// Settings of every signal, by code.
+        #[derive(Clone, Debug, PartialEq, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Signals {
+            $(
+                #[doc = concat!("`", stringify!($code), "`.")]
+                pub $code: $rule,
+            )+
+        }
+
+        impl Signals {
+            /// The rule of `signal`: its weight and action, as the decision needs them.
+            pub fn rule(&self, signal: Signal) -> Rule<'_> {
+                match signal {
+                    $(Signal::$variant => self.$code.kind(),)+
+                }
+            }
+
+            /// Checks every signal's settings, in the table's order.
+            fn validate(&self) -> Result<(), PolicyError> {
+                $(self.$code.validate(concat!("signals.", stringify!($code)))?;)+
+                Ok(())
+            }
+        }
+    };
+}
+
+crate::signal::signal_table!(define_signal_settings);
+
+/// A signal's rule in the policy, as far as combining readings needs it.
+#[derive(Clone, Copy, Debug)]
+pub enum Rule<'a> {
+    /// A rate judged on its posterior: its action depends on how sure the reading is.
+    Rate(&'a RateRule),
+    /// Another business-level signal.
+    Business {
+        /// Weight in the score.
+        weight: f64,
+        /// What a hit does to the business.
+        action: BusinessAction,
+    },
+    /// A message-level signal.
+    Message {
+        /// Weight in the score.
+        weight: f64,
+        /// What a hit does to the message.
+        action: MessageAction,
+    },
+}
+
+impl Rule<'_> {
+    /// The signal's weight in the score.
+    pub fn weight(self) -> f64 {
+        match self {
+            Rule::Rate(r) => r.weight,
+            Rule::Business { weight, .. } | Rule::Message { weight, .. } => weight,
+        }
+    }
+
+    /// What a hit does to its message (nothing, for business-level signals: they act through the
+    /// business's status).
+    pub fn message_action(self) -> MessageAction {
+        match self {
+            Rule::Message { action, .. } => action,
+            _ => MessageAction::None,
+        }
+    }
+
+    /// What a business-level hit does to its business, escalation included; `probability` is the
+    /// hit's posterior probability, for rates.
+    pub fn business_action(self, probability: Option<f64>) -> BusinessAction {
+        match self {
+            Rule::Rate(r) => r.action_at(probability.unwrap_or(0.0)),
+            Rule::Business { action, .. } => action,
+            Rule::Message { .. } => BusinessAction::None,
+        }
+    }
+}
+
+/// What every kind of signal rule does: say what it weighs and does, and check its own settings.
+/// A new kind of rule implements it; a new signal with an existing kind of rule needs nothing here.
+trait SignalRule {
+    /// Its weight and action.
+    fn kind(&self) -> Rule<'_>;
+    /// Checks its values; `path` is its key (`signals.<code>`), for errors.
+    fn validate(&self, path: &str) -> Result<(), PolicyError>;
 }
 
 /// What a business-level signal does to the business.
@@ -321,6 +366,145 @@ pub struct CampaignRule {
     pub action: MessageAction,
 }
 
+impl SignalRule for RateRule {
+    fn kind(&self) -> Rule<'_> {
+        Rule::Rate(self)
+    }
+
+    fn validate(&self, path: &str) -> Result<(), PolicyError> {
+        let p = |k: &str| format!("{path}.{k}");
+        unit_open(&p("threshold"), self.threshold)?;
+        unit_open(&p("prior_rate"), self.prior_rate)?;
+        if !(0.5..1.0).contains(&self.confidence) {
+            return Err(PolicyError::at(
+                p("confidence"),
+                format!("must be in [0.5, 1), got {}", self.confidence),
+            ));
+        }
+        positive(&p("prior_strength"), self.prior_strength)?;
+        unit_closed(&p("weight"), self.weight)?;
+        match (self.escalate_confidence, self.escalate_action) {
+            (None, None) => Ok(()),
+            (Some(c), Some(a)) => {
+                if !(c > self.confidence && c < 1.0) {
+                    return Err(PolicyError::at(
+                        p("escalate_confidence"),
+                        format!(
+                            "must be above confidence ({}) and below 1, got {c}",
+                            self.confidence
+                        ),
+                    ));
+                }
+                if a < self.action {
+                    return Err(PolicyError::at(
+                        p("escalate_action"),
+                        "must not be less severe than action (set it equal to turn escalation off)",
+                    ));
+                }
+                Ok(())
+            }
+            (Some(_), None) => Err(PolicyError::at(
+                p("escalate_action"),
+                "missing: escalate_confidence needs it",
+            )),
+            (None, Some(_)) => Err(PolicyError::at(
+                p("escalate_confidence"),
+                "missing: escalate_action needs it",
+            )),
+        }
+    }
+}
+
+impl SignalRule for BurstRule {
+    fn kind(&self) -> Rule<'_> {
+        Rule::Business {
+            weight: self.weight,
+            action: self.action,
+        }
+    }
+
+    fn validate(&self, path: &str) -> Result<(), PolicyError> {
+        let p = |k: &str| format!("{path}.{k}");
+        unit_open(&p("p_value"), self.p_value)?;
+        if !(self.min_ratio >= 1.0 && self.min_ratio.is_finite()) {
+            return Err(PolicyError::at(
+                p("min_ratio"),
+                format!("must be at least 1, got {}", self.min_ratio),
+            ));
+        }
+        unit_open(&p("ewma_alpha"), self.ewma_alpha)?;
+        positive(&p("peak_half_life_hours"), self.peak_half_life_hours)?;
+        unit_closed(&p("peak_share"), self.peak_share)?;
+        unit_closed(&p("weight"), self.weight)
+    }
+}
+
+impl SignalRule for FrequencyRule {
+    fn kind(&self) -> Rule<'_> {
+        Rule::Business {
+            weight: self.weight,
+            action: self.action,
+        }
+    }
+
+    fn validate(&self, path: &str) -> Result<(), PolicyError> {
+        positive(&format!("{path}.threshold"), self.threshold)?;
+        unit_closed(&format!("{path}.weight"), self.weight)
+    }
+}
+
+/// A message-level rule: its weight and action, and what else it checks.
+macro_rules! message_rule {
+    ($rule:ty, |$r:ident, $path:ident| $check:expr) => {
+        impl SignalRule for $rule {
+            fn kind(&self) -> Rule<'_> {
+                Rule::Message {
+                    weight: self.weight,
+                    action: self.action,
+                }
+            }
+
+            fn validate(&self, path: &str) -> Result<(), PolicyError> {
+                unit_closed(&format!("{path}.weight"), self.weight)?;
+                let ($r, $path) = (self, path);
+                $check
+            }
+        }
+    };
+}
+
+message_rule!(MessageRule, |_r, _path| Ok(()));
+message_rule!(NewDomainRule, |_r, _path| Ok(()));
+message_rule!(RampRule, |r, path| at_least(
+    &format!("{path}.per_hour"),
+    r.per_hour,
+    1
+));
+message_rule!(FatigueRule, |r, path| at_least(
+    &format!("{path}.cap"),
+    r.cap,
+    1
+));
+message_rule!(ClassifierRule, |r, path| unit_closed(
+    &format!("{path}.min_probability"),
+    r.min_probability
+));
+message_rule!(ScoreRule, |r, path| unit_open(
+    &format!("{path}.threshold"),
+    r.threshold
+));
+message_rule!(CampaignRule, |r, path| {
+    unit_closed(
+        &format!("{path}.min_spam_probability"),
+        r.min_spam_probability,
+    )?;
+    at_least(
+        &format!("{path}.min_businesses"),
+        u64::from(r.min_businesses),
+        2,
+    )
+});
+
 /// The messaging-limit ladder.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -420,7 +604,6 @@ impl Policy {
 
     /// Checks every value's range.
     pub fn validate(&self) -> Result<(), PolicyError> {
-        let s = &self.signals;
         unit_open("score.hold", self.score.hold)?;
         unit_closed("score.block", self.score.block)?;
         if self.score.block < self.score.hold {
@@ -429,134 +612,7 @@ impl Policy {
                 "must not be below score.hold",
             ));
         }
-        for (name, r) in [
-            ("complaint_rate_24h", &s.complaint_rate_24h),
-            ("complaint_rate_7d", &s.complaint_rate_7d),
-            ("complaint_warn_7d", &s.complaint_warn_7d),
-            ("opt_out_rate_24h", &s.opt_out_rate_24h),
-            ("invalid_number_rate_24h", &s.invalid_number_rate_24h),
-            ("invalid_number_rate_7d", &s.invalid_number_rate_7d),
-            ("failed_delivery_rate_24h", &s.failed_delivery_rate_24h),
-            ("low_read_rate_7d", &s.low_read_rate_7d),
-            ("flagged_content_rate_24h", &s.flagged_content_rate_24h),
-        ] {
-            let p = |k: &str| format!("signals.{name}.{k}");
-            unit_open(&p("threshold"), r.threshold)?;
-            unit_open(&p("prior_rate"), r.prior_rate)?;
-            if !(0.5..1.0).contains(&r.confidence) {
-                return Err(PolicyError::at(
-                    p("confidence"),
-                    format!("must be in [0.5, 1), got {}", r.confidence),
-                ));
-            }
-            positive(&p("prior_strength"), r.prior_strength)?;
-            unit_closed(&p("weight"), r.weight)?;
-            match (r.escalate_confidence, r.escalate_action) {
-                (None, None) => {}
-                (Some(c), Some(a)) => {
-                    if !(c > r.confidence && c < 1.0) {
-                        return Err(PolicyError::at(
-                            p("escalate_confidence"),
-                            format!(
-                                "must be above confidence ({}) and below 1, got {c}",
-                                r.confidence
-                            ),
-                        ));
-                    }
-                    if a < r.action {
-                        return Err(PolicyError::at(
-                            p("escalate_action"),
-                            "must not be less severe than action (set it equal to turn escalation off)",
-                        ));
-                    }
-                }
-                (Some(_), None) => {
-                    return Err(PolicyError::at(
-                        p("escalate_action"),
-                        "missing: escalate_confidence needs it",
-                    ));
-                }
-                (None, Some(_)) => {
-                    return Err(PolicyError::at(
-                        p("escalate_confidence"),
-                        "missing: escalate_action needs it",
-                    ));
-                }
-            }
-        }
-        let b = &s.volume_burst_1h;
-        unit_open("signals.volume_burst_1h.p_value", b.p_value)?;
-        if !(b.min_ratio >= 1.0 && b.min_ratio.is_finite()) {
-            return Err(PolicyError::at(
-                "signals.volume_burst_1h.min_ratio",
-                format!("must be at least 1, got {}", b.min_ratio),
-            ));
-        }
-        unit_open("signals.volume_burst_1h.ewma_alpha", b.ewma_alpha)?;
-        positive(
-            "signals.volume_burst_1h.peak_half_life_hours",
-            b.peak_half_life_hours,
-        )?;
-        unit_closed("signals.volume_burst_1h.peak_share", b.peak_share)?;
-        unit_closed("signals.volume_burst_1h.weight", b.weight)?;
-        positive(
-            "signals.recipient_frequency_24h.threshold",
-            s.recipient_frequency_24h.threshold,
-        )?;
-        unit_closed(
-            "signals.recipient_frequency_24h.weight",
-            s.recipient_frequency_24h.weight,
-        )?;
-        unit_closed("signals.opted_out.weight", s.opted_out.weight)?;
-        unit_closed("signals.tier_limit_24h.weight", s.tier_limit_24h.weight)?;
-        unit_closed(
-            "signals.new_business_ramp_1h.weight",
-            s.new_business_ramp_1h.weight,
-        )?;
-        if s.new_business_ramp_1h.per_hour == 0 {
-            return Err(PolicyError::at(
-                "signals.new_business_ramp_1h.per_hour",
-                "must be at least 1",
-            ));
-        }
-        unit_closed(
-            "signals.recipient_fatigue_24h.weight",
-            s.recipient_fatigue_24h.weight,
-        )?;
-        if s.recipient_fatigue_24h.cap == 0 {
-            return Err(PolicyError::at(
-                "signals.recipient_fatigue_24h.cap",
-                "must be at least 1",
-            ));
-        }
-        unit_closed(
-            "signals.content_classifier.weight",
-            s.content_classifier.weight,
-        )?;
-        unit_closed(
-            "signals.content_classifier.min_probability",
-            s.content_classifier.min_probability,
-        )?;
-        unit_closed("signals.phishing_link.weight", s.phishing_link.weight)?;
-        for (name, r) in [
-            ("content_rules", &s.content_rules),
-            ("obfuscation", &s.obfuscation),
-        ] {
-            unit_open(&format!("signals.{name}.threshold"), r.threshold)?;
-            unit_closed(&format!("signals.{name}.weight"), r.weight)?;
-        }
-        unit_closed("signals.new_link_domain.weight", s.new_link_domain.weight)?;
-        unit_closed("signals.campaign_24h.weight", s.campaign_24h.weight)?;
-        unit_closed(
-            "signals.campaign_24h.min_spam_probability",
-            s.campaign_24h.min_spam_probability,
-        )?;
-        if s.campaign_24h.min_businesses < 2 {
-            return Err(PolicyError::at(
-                "signals.campaign_24h.min_businesses",
-                "must be at least 2",
-            ));
-        }
+        self.signals.validate()?;
         unit_closed("tiers.upgrade_usage", self.tiers.upgrade_usage)?;
         if self.tiers.service_window_hours == 0 || self.tiers.service_window_hours > 24 * 7 {
             return Err(PolicyError::at(
@@ -606,6 +662,14 @@ fn unit_closed(path: &str, v: f64) -> Result<(), PolicyError> {
             path,
             format!("must be between 0 and 1, got {v}"),
         ))
+    }
+}
+
+fn at_least(path: &str, v: u64, min: u64) -> Result<(), PolicyError> {
+    if v >= min {
+        Ok(())
+    } else {
+        Err(PolicyError::at(path, format!("must be at least {min}")))
     }
 }
 

@@ -17,52 +17,106 @@ use serde::{Serialize, Serializer};
 
 use crate::window::Span;
 
-/// Every signal spamward computes, by stable code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
-pub enum Signal {
-    /// Complaints (blocks + reports) over unique recipients, last 24 h, judged at the act threshold.
-    ComplaintRate24h,
-    /// The same over 7 days.
-    ComplaintRate7d,
-    /// Complaints over 7 days judged at the warn threshold: lowers quality, acts on nothing alone.
-    ComplaintWarn7d,
-    /// Opt-outs over unique recipients, last 24 h.
-    OptOutRate24h,
-    /// Deliveries failed as `invalid_number` over all deliveries, last 24 h: a bought list.
-    InvalidNumberRate24h,
-    /// The same over 7 days, at a lower threshold: a list salted with bought numbers.
-    InvalidNumberRate7d,
-    /// All failed deliveries over all deliveries, last 24 h.
-    FailedDeliveryRate24h,
-    /// Reads over delivered messages, last 7 days, judged below the threshold.
-    LowReadRate7d,
-    /// Messages in the last hour against the business's own baseline (Poisson upper tail).
-    VolumeBurst1h,
-    /// Marketing messages per unique marketing recipient, last 24 h: flooding the same people.
-    RecipientFrequency24h,
-    /// Marketing to a recipient who opted out of this business and has not replied since.
-    OptedOut,
-    /// A new recipient for a business that already reached its tier's unique-recipient limit.
-    TierLimit24h,
-    /// A business with no history sending faster than the ramp allows.
-    NewBusinessRamp1h,
-    /// The recipient already got more marketing from all businesses in 24 h than the cap.
-    RecipientFatigue24h,
-    /// The text classifier says spam (probability at or above the model's threshold).
-    ContentClassifier,
-    /// The content rules that fired weigh at least the threshold (noisy-or of their weights).
-    ContentRules,
-    /// A link impersonates a protected brand or is on the domain blocklist.
-    PhishingLink,
-    /// The text needed heavy normalisation (homoglyphs, invisible characters, leet, spacing).
-    Obfuscation,
-    /// A business with an established link history links a domain it never used before.
-    NewLinkDomain,
-    /// Near-identical text from several distinct businesses in 24 h (snowshoe spam).
-    Campaign24h,
-    /// Messages whose content was flagged over all messages, last 24 h.
-    FlaggedContentRate24h,
+/// The signal table: every signal in the order reasons list them (the order is part of the
+/// snapshot and report formats), with its stable code (also its key under the policy's
+/// `[signals]`), the type of its rule in the policy, its family, scope and window. `$then!` is
+/// called with the rows: the [`Signal`] enum and its lookups here, and the policy's
+/// [`Signals`](crate::policy::Signals) settings, are generated from this one list.
+macro_rules! signal_table {
+    ($then:ident) => {
+        $then! {
+        /// Complaints (blocks + reports) over unique recipients, last 24 h, judged at the act threshold.
+        ComplaintRate24h complaint_rate_24h RateRule [Complaints Business (Some(Span::Day))],
+        /// The same over 7 days.
+        ComplaintRate7d complaint_rate_7d RateRule [Complaints Business (Some(Span::Week))],
+        /// Complaints over 7 days judged at the warn threshold: lowers quality, acts on nothing alone.
+        ComplaintWarn7d complaint_warn_7d RateRule [Complaints Business (Some(Span::Week))],
+        /// Opt-outs over unique recipients, last 24 h.
+        OptOutRate24h opt_out_rate_24h RateRule [Consent Business (Some(Span::Day))],
+        /// Deliveries failed as `invalid_number` over all deliveries, last 24 h: a bought list.
+        InvalidNumberRate24h invalid_number_rate_24h RateRule [Delivery Business (Some(Span::Day))],
+        /// The same over 7 days, at a lower threshold: a list salted with bought numbers.
+        InvalidNumberRate7d invalid_number_rate_7d RateRule [Delivery Business (Some(Span::Week))],
+        /// All failed deliveries over all deliveries, last 24 h.
+        FailedDeliveryRate24h failed_delivery_rate_24h RateRule [Delivery Business (Some(Span::Day))],
+        /// Reads over delivered messages, last 7 days, judged below the threshold.
+        LowReadRate7d low_read_rate_7d RateRule [Engagement Business (Some(Span::Week))],
+        /// Messages in the last hour against the business's own baseline (Poisson upper tail).
+        VolumeBurst1h volume_burst_1h BurstRule [Volume Business (Some(Span::Hour))],
+        /// Marketing messages per unique marketing recipient, last 24 h: flooding the same people.
+        RecipientFrequency24h recipient_frequency_24h FrequencyRule [Engagement Business (Some(Span::Day))],
+        /// Marketing to a recipient who opted out of this business and has not replied since.
+        OptedOut opted_out MessageRule [Consent Message (None)],
+        /// A new recipient for a business that already reached its tier's unique-recipient limit.
+        TierLimit24h tier_limit_24h MessageRule [Consent Message (Some(Span::Day))],
+        /// A business with no history sending faster than the ramp allows.
+        NewBusinessRamp1h new_business_ramp_1h RampRule [Volume Message (Some(Span::Hour))],
+        /// The recipient already got more marketing from all businesses in 24 h than the cap.
+        RecipientFatigue24h recipient_fatigue_24h FatigueRule [Fatigue Message (Some(Span::Day))],
+        /// The text classifier says spam (probability at or above the model's threshold).
+        ContentClassifier content_classifier ClassifierRule [Content Message (None)],
+        /// The content rules that fired weigh at least the threshold (noisy-or of their weights).
+        ContentRules content_rules ScoreRule [Content Message (None)],
+        /// A link impersonates a protected brand or is on the domain blocklist.
+        PhishingLink phishing_link MessageRule [Content Message (None)],
+        /// The text needed heavy normalisation (homoglyphs, invisible characters, leet, spacing).
+        Obfuscation obfuscation ScoreRule [Content Message (None)],
+        /// A business with an established link history links a domain it never used before.
+        NewLinkDomain new_link_domain NewDomainRule [Content Message (None)],
+        /// Near-identical text from several distinct businesses in 24 h (snowshoe spam).
+        Campaign24h campaign_24h CampaignRule [Content Message (Some(Span::Day))],
+        /// Messages whose content was flagged over all messages, last 24 h.
+        FlaggedContentRate24h flagged_content_rate_24h RateRule [Content Business (Some(Span::Day))],
+        }
+    };
 }
+pub(crate) use signal_table;
+
+/// The [`Signal`] enum and its lookups, from the table's rows.
+macro_rules! define_signals {
+    ($($(#[$doc:meta])* $variant:ident $code:ident $rule:ident [$family:ident $scope:ident ($window:expr)],)+) => {
+        /// Every signal spamward computes, by stable code.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
+        pub enum Signal {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl Signal {
+            /// Every signal, in the order reasons are listed.
+            pub const ALL: [Signal; [$(Signal::$variant),+].len()] = [$(Signal::$variant),+];
+
+            /// The stable code.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $(Signal::$variant => stringify!($code),)+
+                }
+            }
+
+            /// The signal's family.
+            pub fn family(self) -> Family {
+                match self {
+                    $(Signal::$variant => Family::$family,)+
+                }
+            }
+
+            /// Business standing or single message.
+            pub fn scope(self) -> Scope {
+                match self {
+                    $(Signal::$variant => Scope::$scope,)+
+                }
+            }
+
+            /// The window the signal is computed over, if any.
+            pub fn window(self) -> Option<Span> {
+                match self {
+                    $(Signal::$variant => $window,)+
+                }
+            }
+        }
+    };
+}
+
+signal_table!(define_signals);
 
 /// The group a signal belongs to, for reports and documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,127 +147,9 @@ pub enum Scope {
 }
 
 impl Signal {
-    /// Every signal, in the order reasons are listed.
-    pub const ALL: [Signal; 21] = [
-        Signal::ComplaintRate24h,
-        Signal::ComplaintRate7d,
-        Signal::ComplaintWarn7d,
-        Signal::OptOutRate24h,
-        Signal::InvalidNumberRate24h,
-        Signal::InvalidNumberRate7d,
-        Signal::FailedDeliveryRate24h,
-        Signal::LowReadRate7d,
-        Signal::VolumeBurst1h,
-        Signal::RecipientFrequency24h,
-        Signal::OptedOut,
-        Signal::TierLimit24h,
-        Signal::NewBusinessRamp1h,
-        Signal::RecipientFatigue24h,
-        Signal::ContentClassifier,
-        Signal::ContentRules,
-        Signal::PhishingLink,
-        Signal::Obfuscation,
-        Signal::NewLinkDomain,
-        Signal::Campaign24h,
-        Signal::FlaggedContentRate24h,
-    ];
-
-    /// The stable code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Signal::ComplaintRate24h => "complaint_rate_24h",
-            Signal::ComplaintRate7d => "complaint_rate_7d",
-            Signal::ComplaintWarn7d => "complaint_warn_7d",
-            Signal::OptOutRate24h => "opt_out_rate_24h",
-            Signal::InvalidNumberRate24h => "invalid_number_rate_24h",
-            Signal::InvalidNumberRate7d => "invalid_number_rate_7d",
-            Signal::FailedDeliveryRate24h => "failed_delivery_rate_24h",
-            Signal::LowReadRate7d => "low_read_rate_7d",
-            Signal::VolumeBurst1h => "volume_burst_1h",
-            Signal::RecipientFrequency24h => "recipient_frequency_24h",
-            Signal::OptedOut => "opted_out",
-            Signal::TierLimit24h => "tier_limit_24h",
-            Signal::NewBusinessRamp1h => "new_business_ramp_1h",
-            Signal::RecipientFatigue24h => "recipient_fatigue_24h",
-            Signal::ContentClassifier => "content_classifier",
-            Signal::ContentRules => "content_rules",
-            Signal::PhishingLink => "phishing_link",
-            Signal::Obfuscation => "obfuscation",
-            Signal::NewLinkDomain => "new_link_domain",
-            Signal::Campaign24h => "campaign_24h",
-            Signal::FlaggedContentRate24h => "flagged_content_rate_24h",
-        }
-    }
-
     /// Looks a signal up by its code.
     pub fn from_code(code: &str) -> Option<Signal> {
         Signal::ALL.into_iter().find(|s| s.code() == code)
-    }
-
-    /// The signal's family.
-    pub fn family(self) -> Family {
-        match self {
-            Signal::VolumeBurst1h | Signal::NewBusinessRamp1h => Family::Volume,
-            Signal::ComplaintRate24h | Signal::ComplaintRate7d | Signal::ComplaintWarn7d => {
-                Family::Complaints
-            }
-            Signal::InvalidNumberRate24h
-            | Signal::InvalidNumberRate7d
-            | Signal::FailedDeliveryRate24h => Family::Delivery,
-            Signal::LowReadRate7d | Signal::RecipientFrequency24h => Family::Engagement,
-            Signal::OptOutRate24h | Signal::OptedOut | Signal::TierLimit24h => Family::Consent,
-            Signal::RecipientFatigue24h => Family::Fatigue,
-            Signal::ContentClassifier
-            | Signal::ContentRules
-            | Signal::PhishingLink
-            | Signal::Obfuscation
-            | Signal::NewLinkDomain
-            | Signal::Campaign24h
-            | Signal::FlaggedContentRate24h => Family::Content,
-        }
-    }
-
-    /// Business standing or single message.
-    pub fn scope(self) -> Scope {
-        match self {
-            Signal::OptedOut
-            | Signal::TierLimit24h
-            | Signal::NewBusinessRamp1h
-            | Signal::RecipientFatigue24h
-            | Signal::ContentClassifier
-            | Signal::ContentRules
-            | Signal::PhishingLink
-            | Signal::Obfuscation
-            | Signal::NewLinkDomain
-            | Signal::Campaign24h => Scope::Message,
-            _ => Scope::Business,
-        }
-    }
-
-    /// The window the signal is computed over, if any.
-    pub fn window(self) -> Option<Span> {
-        match self {
-            Signal::ComplaintRate24h
-            | Signal::OptOutRate24h
-            | Signal::InvalidNumberRate24h
-            | Signal::FailedDeliveryRate24h
-            | Signal::RecipientFrequency24h
-            | Signal::TierLimit24h
-            | Signal::RecipientFatigue24h
-            | Signal::Campaign24h
-            | Signal::FlaggedContentRate24h => Some(Span::Day),
-            Signal::ComplaintRate7d
-            | Signal::ComplaintWarn7d
-            | Signal::InvalidNumberRate7d
-            | Signal::LowReadRate7d => Some(Span::Week),
-            Signal::VolumeBurst1h | Signal::NewBusinessRamp1h => Some(Span::Hour),
-            Signal::OptedOut
-            | Signal::ContentClassifier
-            | Signal::ContentRules
-            | Signal::PhishingLink
-            | Signal::Obfuscation
-            | Signal::NewLinkDomain => None,
-        }
     }
 }
 

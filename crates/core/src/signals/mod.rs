@@ -14,7 +14,8 @@
 //! yields every signal's reading, with a note where it cannot judge; otherwise it yields at least
 //! every reading that fires (the ones a verdict is made of), and skips computing the rest.
 //! [`rule`] maps a signal to its rule in the policy, its weight and its action; `crate::decide`
-//! combines readings into a verdict.
+//! combines readings into a verdict. The signals themselves, their codes and their settings are
+//! one table (`signal_table` in `signal.rs`).
 
 pub mod content;
 pub mod rates;
@@ -23,7 +24,7 @@ pub mod volume;
 
 use serde::Serialize;
 
-use crate::policy::{BusinessAction, MessageAction, Policy, RateRule};
+use crate::policy::{Policy, Rule};
 use crate::signal::{Hit, Signal, round_sig};
 use crate::window::Span;
 
@@ -154,96 +155,10 @@ impl<'a> Readings<'a> {
     }
 }
 
-/// A signal's rule in the policy, as far as combining readings needs it.
-#[derive(Clone, Copy, Debug)]
-pub enum Rule<'a> {
-    /// A rate judged on its posterior: its action depends on how sure the reading is.
-    Rate(&'a RateRule),
-    /// Another business-level signal.
-    Business {
-        /// Weight in the score.
-        weight: f64,
-        /// What a hit does to the business.
-        action: BusinessAction,
-    },
-    /// A message-level signal.
-    Message {
-        /// Weight in the score.
-        weight: f64,
-        /// What a hit does to the message.
-        action: MessageAction,
-    },
-}
-
-impl Rule<'_> {
-    /// The signal's weight in the score.
-    pub fn weight(self) -> f64 {
-        match self {
-            Rule::Rate(r) => r.weight,
-            Rule::Business { weight, .. } | Rule::Message { weight, .. } => weight,
-        }
-    }
-
-    /// What a hit does to its message (nothing, for business-level signals: they act through the
-    /// business's status).
-    pub fn message_action(self) -> MessageAction {
-        match self {
-            Rule::Message { action, .. } => action,
-            _ => MessageAction::None,
-        }
-    }
-
-    /// What a business-level hit does to its business, escalation included; `probability` is the
-    /// hit's posterior probability, for rates.
-    pub fn business_action(self, probability: Option<f64>) -> BusinessAction {
-        match self {
-            Rule::Rate(r) => r.action_at(probability.unwrap_or(0.0)),
-            Rule::Business { action, .. } => action,
-            Rule::Message { .. } => BusinessAction::None,
-        }
-    }
-}
-
-/// The table: every signal's rule in `policy`. A new signal gets its line here.
+/// The table: every signal's rule in `policy` (generated with the policy's settings from the
+/// signal table in `signal.rs`).
 pub fn rule(policy: &Policy, signal: Signal) -> Rule<'_> {
-    let s = &policy.signals;
-    let message = |weight, action| Rule::Message { weight, action };
-    match signal {
-        Signal::ComplaintRate24h => Rule::Rate(&s.complaint_rate_24h),
-        Signal::ComplaintRate7d => Rule::Rate(&s.complaint_rate_7d),
-        Signal::ComplaintWarn7d => Rule::Rate(&s.complaint_warn_7d),
-        Signal::OptOutRate24h => Rule::Rate(&s.opt_out_rate_24h),
-        Signal::InvalidNumberRate24h => Rule::Rate(&s.invalid_number_rate_24h),
-        Signal::InvalidNumberRate7d => Rule::Rate(&s.invalid_number_rate_7d),
-        Signal::FailedDeliveryRate24h => Rule::Rate(&s.failed_delivery_rate_24h),
-        Signal::LowReadRate7d => Rule::Rate(&s.low_read_rate_7d),
-        Signal::FlaggedContentRate24h => Rule::Rate(&s.flagged_content_rate_24h),
-        Signal::VolumeBurst1h => Rule::Business {
-            weight: s.volume_burst_1h.weight,
-            action: s.volume_burst_1h.action,
-        },
-        Signal::RecipientFrequency24h => Rule::Business {
-            weight: s.recipient_frequency_24h.weight,
-            action: s.recipient_frequency_24h.action,
-        },
-        Signal::OptedOut => message(s.opted_out.weight, s.opted_out.action),
-        Signal::TierLimit24h => message(s.tier_limit_24h.weight, s.tier_limit_24h.action),
-        Signal::NewBusinessRamp1h => {
-            message(s.new_business_ramp_1h.weight, s.new_business_ramp_1h.action)
-        }
-        Signal::RecipientFatigue24h => message(
-            s.recipient_fatigue_24h.weight,
-            s.recipient_fatigue_24h.action,
-        ),
-        Signal::ContentClassifier => {
-            message(s.content_classifier.weight, s.content_classifier.action)
-        }
-        Signal::ContentRules => message(s.content_rules.weight, s.content_rules.action),
-        Signal::PhishingLink => message(s.phishing_link.weight, s.phishing_link.action),
-        Signal::Obfuscation => message(s.obfuscation.weight, s.obfuscation.action),
-        Signal::NewLinkDomain => message(s.new_link_domain.weight, s.new_link_domain.action),
-        Signal::Campaign24h => message(s.campaign_24h.weight, s.campaign_24h.action),
-    }
+    policy.signals.rule(signal)
 }
 
 #[cfg(test)]
