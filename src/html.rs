@@ -6,12 +6,12 @@
 
 use std::fmt::Write as _;
 
+use spamward_core::time::{DAY, HOUR};
 use spamward_core::{Policy, Standing, Status, Timestamp};
 
 use crate::cmd::explain::{Hour, timeline};
 use crate::util::{fmt_ts, thousands};
 
-const HOUR: u64 = 3_600_000;
 /// Flagged businesses that get charts (the table lists them all).
 const MAX_CHARTED: usize = 200;
 
@@ -273,7 +273,7 @@ fn axes(h: &mut String, title: &str, y_label: &str, start: Timestamp, end: Times
         x1 = W - 8.0,
     );
     // One tick a day.
-    let mut day = start - start % (24 * HOUR);
+    let mut day = start - start % DAY;
     while day <= end {
         if day >= start {
             let x = x_of(day, start, end);
@@ -286,7 +286,7 @@ fn axes(h: &mut String, title: &str, y_label: &str, start: Timestamp, end: Times
                 d = &fmt_ts(day)[5..10]
             );
         }
-        day += 24 * HOUR;
+        day += DAY;
     }
 }
 

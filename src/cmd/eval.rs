@@ -11,9 +11,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
+use spamward_core::time::HOUR;
 use spamward_core::{Standing, Timestamp};
-
-const HOUR: u64 = 3_600_000;
 
 /// The generator's truth file, as far as eval needs it.
 #[derive(Deserialize)]

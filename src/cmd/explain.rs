@@ -15,13 +15,12 @@ use spamward_core::Reading;
 use spamward_core::business::HourCounts;
 use spamward_core::event::Message;
 use spamward_core::signal::Family;
+use spamward_core::time::DAY;
 use spamward_core::verdict::StatusChange;
 use spamward_core::{Engine, Event, Policy, Signal, Standing, Timestamp, Verdict};
 
 use super::replay::Reader;
 use crate::util::{fmt_ts, thousands};
-
-const HOUR: u64 = 3_600_000;
 
 /// Options of an explanation.
 pub struct ExplainOptions {
@@ -310,7 +309,7 @@ pub(crate) fn timeline(s: &Standing, policy: &Policy) -> Vec<Hour> {
     let mut trailing = 0u64;
     for h in &s.history {
         trailing += u64::from(h.complaints);
-        while s.history[from].hour + 24 * HOUR <= h.hour {
+        while s.history[from].hour + DAY <= h.hour {
             trailing -= u64::from(s.history[from].complaints);
             from += 1;
         }

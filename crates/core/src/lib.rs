@@ -23,6 +23,7 @@ pub mod policy;
 pub mod signal;
 pub mod signals;
 pub mod stats;
+pub mod time;
 pub mod verdict;
 pub mod window;
 

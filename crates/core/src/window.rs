@@ -18,6 +18,7 @@ use bincode::{BorrowDecode, Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::event::Timestamp;
+use crate::time::{DAY, HOUR, MINUTE, WEEK};
 
 /// Buckets per window.
 pub const BUCKETS: usize = 60;
@@ -45,10 +46,10 @@ impl Span {
     /// Nominal length in ms.
     pub const fn millis(self) -> u64 {
         match self {
-            Span::Minute => 60_000,
-            Span::Hour => 3_600_000,
-            Span::Day => 86_400_000,
-            Span::Week => 604_800_000,
+            Span::Minute => MINUTE,
+            Span::Hour => HOUR,
+            Span::Day => DAY,
+            Span::Week => WEEK,
         }
     }
 

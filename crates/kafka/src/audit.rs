@@ -114,7 +114,7 @@ pub fn audit(
     }
     marketing.values_mut().for_each(|t| t.sort_unstable());
     let cap = policy.signals.recipient_fatigue_24h.cap;
-    let day = 86_400_000;
+    let day = spamward_core::time::DAY;
 
     let mut found = Audit::default();
     let mut states: HashMap<&str, BusinessState> = HashMap::new();

@@ -445,7 +445,7 @@ pub fn run(
             opts.input, opts.brokers
         )));
     };
-    let day_and_a_half = (36 * 3_600_000u64).to_string();
+    let day_and_a_half = (36 * spamward_core::time::HOUR).to_string();
     topics::ensure(&config, &opts.verdicts, count, &[])?;
     topics::ensure(
         &config,

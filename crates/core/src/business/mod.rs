@@ -32,12 +32,12 @@ use crate::signals::rates::Counts;
 use crate::signals::recipients::TierUse;
 use crate::signals::volume::Baseline;
 use crate::signals::{self, Reading, Readings};
+use crate::time::HOUR;
 use crate::verdict::{Action, Quality, Status, StatusChange, Verdict};
 use crate::window::{Ring, Span};
 
 pub use standing::{Rate, Ratios, Standing, Trigger, Volume};
 
-const HOUR: u64 = 3_600_000;
 /// Status changes kept per business (the most recent ones).
 const MAX_CHANGES: usize = 256;
 /// Hours of history kept per business: five weeks.

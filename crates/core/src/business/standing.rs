@@ -4,12 +4,13 @@
 
 use serde::Serialize;
 
-use super::{BusinessState, FirstAction, HOUR, HourCounts, MAX_CHANGES, Totals};
+use super::{BusinessState, FirstAction, HourCounts, MAX_CHANGES, Totals};
 use crate::event::{FeedbackKind, Tier, Timestamp};
 use crate::policy::{BusinessAction, Policy};
 use crate::signal::{Hit, Signal, round_sig};
 use crate::signals::rule;
 use crate::stats::Prior;
+use crate::time::HOUR;
 use crate::verdict::{Quality, Status, StatusChange};
 
 /// What tipped a re-evaluation, for the status-change record.

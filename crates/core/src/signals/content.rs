@@ -10,8 +10,8 @@ use crate::content::ContentFacts;
 use crate::event::{Category, Timestamp};
 use crate::policy::{NewDomainRule, Policy};
 use crate::signal::{Family, Scope, Signal};
+use crate::time::HOUR;
 
-const HOUR: u64 = 3_600_000;
 /// Linked domains remembered per business; past it, the least recently linked is forgotten.
 const MAX_DOMAINS: usize = 256;
 

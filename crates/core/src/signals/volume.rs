@@ -9,8 +9,7 @@ use crate::event::Timestamp;
 use crate::policy::{BurstRule, Policy};
 use crate::signal::{Signal, round_sig};
 use crate::stats::poisson_upper_tail;
-
-const HOUR: u64 = 3_600_000;
+use crate::time::HOUR;
 
 /// Hourly volume baseline: an EWMA of hourly counts and a slowly decaying peak hour.
 #[derive(Clone, Debug, Default, Encode, Decode)]
