@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use spamward_core::time::{DAY, HOUR};
 use spamward_core::{Policy, Standing, Status, Timestamp};
 
-use crate::cmd::explain::{Hour, timeline};
+use crate::timeline::{Hour, timeline};
 use crate::util::{fmt_ts, thousands};
 
 /// Flagged businesses that get charts (the table lists them all).

@@ -4,6 +4,9 @@ mod analyses;
 mod cmd;
 mod html;
 mod progress;
+mod reader;
+mod timeline;
+mod truth;
 mod util;
 
 use std::path::PathBuf;
@@ -458,8 +461,8 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
             report,
             json,
         } => {
-            let mut e = cmd::eval::evaluate(&truth, &report)?;
-            cmd::eval::print(&mut e, json)?;
+            let mut e = truth::evaluate(&truth, &report)?;
+            truth::print(&mut e, json)?;
             Ok(true)
         }
         Command::Generate {

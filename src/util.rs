@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use spamward_core::{Policy, Timestamp};
+use serde::Serialize;
+use spamward_core::{Action, Policy, Timestamp};
 
 /// `2026-11-03 14:22:05Z` for an event time in ms.
 pub fn fmt_ts(ms: Timestamp) -> String {
@@ -125,6 +126,38 @@ pub fn load_policy(path: Option<&Path>) -> Result<Policy> {
                 .with_context(|| format!("cannot read policy {}", p.display()))?;
             Policy::from_toml_overlay(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
         }
+    }
+}
+
+/// Verdicts counted by action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub(crate) struct ActionCounts {
+    pub(crate) allow: u64,
+    pub(crate) throttle: u64,
+    pub(crate) hold: u64,
+    pub(crate) block: u64,
+}
+
+impl ActionCounts {
+    pub(crate) fn add(&mut self, a: Action) {
+        match a {
+            Action::Allow => self.allow += 1,
+            Action::Throttle => self.throttle += 1,
+            Action::Hold => self.hold += 1,
+            Action::Block => self.block += 1,
+        }
+    }
+    pub(crate) fn total(&self) -> u64 {
+        self.allow + self.throttle + self.hold + self.block
+    }
+}
+
+/// `n` as a percentage of `of`, two decimals; `-` when `of` is 0.
+pub(crate) fn pct(n: u64, of: u64) -> String {
+    if of == 0 {
+        "-".into()
+    } else {
+        format!("{:.2}%", 100.0 * n as f64 / of as f64)
     }
 }
 

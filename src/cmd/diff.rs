@@ -13,9 +13,9 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use spamward_core::{Action, Engine, Event, Hit, Policy, Standing, Status, Timestamp, Verdict};
 
-use super::eval::{self, ReportBusiness};
-use super::replay::{ActionCounts, Reader, create, pct};
-use crate::util::thousands;
+use crate::reader::{Reader, create};
+use crate::truth::{self, ReportBusiness};
+use crate::util::{ActionCounts, pct, thousands};
 
 /// Options of a diff.
 pub struct DiffOptions {
@@ -232,12 +232,12 @@ pub fn run(mut opts: DiffOptions) -> Result<bool> {
         }
     }
     if let Some(truth) = &opts.truth {
-        let truth = eval::load_truth(truth)?;
+        let truth = truth::load_truth(truth)?;
         let score = |standings: &mut dyn Iterator<Item = (&String, &Standing)>| -> Result<Score> {
             let records: Vec<ReportBusiness> = standings
                 .map(|(b, s)| ReportBusiness::from_standing(b, s))
                 .collect();
-            let e = eval::evaluate_records(&truth, &records)?;
+            let e = truth::evaluate_records(&truth, &records)?;
             Ok(Score {
                 precision: e.precision,
                 recall: e.recall,

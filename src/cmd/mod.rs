@@ -4,7 +4,6 @@ pub mod bench;
 pub mod content;
 pub mod convert;
 pub mod diff;
-pub mod eval;
 pub mod explain;
 pub mod filter;
 pub mod generate;

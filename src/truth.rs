@@ -1,4 +1,4 @@
-//! `spamward eval`: a replay's report against the generator's ground truth.
+//! A replay's report against the generator's ground truth: `spamward eval`, and `diff --truth`.
 //!
 //! A business counts as flagged if it was ever throttled or suspended (`first_flagged` is set):
 //! detection is about whether and when it was caught, not about where it stood when the log ended.
