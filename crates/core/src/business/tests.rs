@@ -808,10 +808,85 @@ mod content {
         // An established business sending the same words is not judged by campaigns: businesses
         // of a kind share template wording.
         e.observe(&established_as("b-old"));
-        let v = e
-            .observe(&text_msg(9, T0 + 9 * MIN, "b-old", &text(80009)))
+        let (v, readings) = e
+            .observe_explained(&text_msg(9, T0 + 9 * MIN, "b-old", &text(80009)))
             .unwrap();
         assert!(!signals(&v).contains(&Signal::Campaign24h), "{v:?}");
+        // Its explanation says so, with the count it did not act on.
+        let r = readings
+            .iter()
+            .find(|r| r.signal == Signal::Campaign24h)
+            .unwrap();
+        assert_eq!((r.value, r.fired), (6.0, false));
+        assert_eq!(
+            r.note,
+            Some("an established business: campaigns judge young ones only")
+        );
+    }
+
+    #[test]
+    fn a_link_history_counts_once_it_has_both_its_messages_and_its_hours() {
+        let policy = Policy::from_toml_overlay(
+            "[signals.new_link_domain]\nmin_linked_messages = 5\nmin_hours = 1\n",
+        )
+        .unwrap();
+        let mut e = Engine::new(policy);
+        e.observe(&established_as("b-1"));
+        let link = |i: usize, at: Timestamp, domain: &str| {
+            text_msg(
+                i,
+                at,
+                "b-1",
+                &format!("Your order {i} has shipped. Track it at https://{domain}/t/{i}"),
+            )
+        };
+        // Six linked messages in six minutes: enough messages, too few hours.
+        for i in 0..6 {
+            e.observe(&link(i, T0 + i as u64 * MIN, "shop.example"));
+        }
+        let v = e.observe(&link(6, T0 + 10 * MIN, "other.example")).unwrap();
+        assert!(!signals(&v).contains(&Signal::NewLinkDomain), "{v:?}");
+        // An hour after the first linked message, exactly: the history counts.
+        let v = e.observe(&link(7, T0 + HOUR, "deals.example")).unwrap();
+        assert!(signals(&v).contains(&Signal::NewLinkDomain), "{v:?}");
+    }
+
+    #[test]
+    fn the_classifier_alone_or_a_phishing_link_alone_flags_the_message() {
+        // Rules that cannot reach their line, and a classifier line only certainty reaches
+        // (the second business): each message below is flagged by one signal only.
+        let policy = |classifier: &str| {
+            Policy::from_toml_overlay(&format!(
+                "[signals.content_rules]\nthreshold = 0.999999\n\
+                 [signals.content_classifier]\nmin_probability = {classifier}\n"
+            ))
+            .unwrap()
+        };
+        let flagged = |e: &Engine, b: &str| e.standing(b).unwrap().totals.flagged_content;
+        let mut e = Engine::new(policy("0.95"));
+        e.observe(&established_as("b-shop"));
+        let v = e
+            .observe(&text_msg(
+                1,
+                T0 + MIN,
+                "b-shop",
+                "URGENT! You have won a 1 week FREE membership in our £100,000 prize jackpot! Txt the word CLAIM to 81010 now",
+            ))
+            .unwrap();
+        assert_eq!(signals(&v), [Signal::ContentClassifier]);
+        assert_eq!(flagged(&e, "b-shop"), 1);
+        let mut e = Engine::new(policy("1.0"));
+        e.observe(&established_as("b-bank"));
+        let v = e
+            .observe(&text_msg(
+                2,
+                T0 + 2 * MIN,
+                "b-bank",
+                "Your account is locked. Verify now at paypa1-secure.com/login",
+            ))
+            .unwrap();
+        assert_eq!(signals(&v), [Signal::PhishingLink]);
+        assert_eq!(flagged(&e, "b-bank"), 1);
     }
 
     #[test]
