@@ -1090,6 +1090,50 @@ fn feedback_and_receipts_are_counted_one_by_one() {
 }
 
 #[test]
+fn readings_say_what_they_measured_and_why_they_cannot_judge() {
+    let mut e = engine(no_ramp());
+    e.observe(&established(T0, Tier::T10k, true));
+    let reading = |e: &Engine, s: Signal| {
+        e.readings("b-1")
+            .unwrap()
+            .into_iter()
+            .find(|r| r.signal == s)
+            .unwrap()
+    };
+    // Nothing sent yet: every rate's window is empty.
+    let r = reading(&e, Signal::ComplaintRate24h);
+    assert_eq!((r.value, r.note), (0.0, Some("nothing in the window yet")));
+    send(&mut e, T0, MIN, 4, 0, Category::Utility);
+    e.observe(&fb(T0 + 5 * MIN, "r-0", FeedbackKind::Block));
+    // One complaint among four recipients: a value, but too few to judge.
+    let r = reading(&e, Signal::ComplaintRate24h);
+    assert_eq!((r.value, r.count, r.of), (0.25, 1, 4));
+    assert_eq!(r.note, Some("too few events to judge yet (min_count)"));
+    // Reads over delivered: three reads of four deliveries.
+    for i in 0..4 {
+        e.observe(&delivery(T0 + 6 * MIN, &format!("r-{i}"), None));
+    }
+    for i in 0..3 {
+        e.observe(&fb(T0 + 7 * MIN, &format!("r-{i}"), FeedbackKind::Read));
+    }
+    let r = reading(&e, Signal::LowReadRate7d);
+    assert_eq!((r.value, r.count, r.of), (0.75, 3, 4));
+    // A utility message is not judged by the marketing signals, and its explanation says so.
+    let (_, readings) = e
+        .observe_explained(&msg(9, T0 + 8 * MIN, "r-9", Category::Utility))
+        .unwrap();
+    let note = |s: Signal| readings.iter().find(|r| r.signal == s).unwrap().note;
+    assert_eq!(note(Signal::OptedOut), Some("not marketing"));
+    assert_eq!(note(Signal::RecipientFatigue24h), Some("not marketing"));
+    let (_, readings) = e
+        .observe_explained(&msg(10, T0 + 9 * MIN, "r-10", Category::Marketing))
+        .unwrap();
+    let note = |s: Signal| readings.iter().find(|r| r.signal == s).unwrap().note;
+    assert_eq!(note(Signal::OptedOut), None);
+    assert_eq!(note(Signal::RecipientFatigue24h), None);
+}
+
+#[test]
 fn the_daily_sweep_forgets_quiet_recipients_but_not_opt_outs() {
     let mut e = engine(no_ramp());
     e.observe(&established(T0, Tier::T10k, true));

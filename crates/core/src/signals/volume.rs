@@ -181,5 +181,18 @@ mod tests {
         assert_eq!(b.level(&rule(0.25, 4)), 1.5);
         assert!(b.ready(&rule(0.5, 4)));
         assert!(!b.ready(&rule(0.5, 5)));
+        // Hour 5, one message: hour 4 (one message) folds in: EWMA 0.5 × 1 + 0.5 × 1.5 = 1.25,
+        // and the peak decays below its old value: max(4 × 2^-½, 1).
+        add(&mut b, 5, 1);
+        assert!((b.ewma - 1.25).abs() < 1e-12, "{}", b.ewma);
+        assert!((b.peak - 4.0 * 0.5f64.sqrt()).abs() < 1e-12, "{}", b.peak);
+        // A hundred hours later: hour 5 folds in (EWMA 1.125, peak max(2√2 × 2^-½, 1) = 2), then
+        // 99 empty hours, each one decaying both.
+        add(&mut b, 105, 1);
+        assert_eq!(b.hours, 105);
+        let ewma = 1.125 * 0.5f64.powi(99);
+        let peak = 2.0 * 0.5f64.powf(49.5);
+        assert!((b.ewma / ewma - 1.0).abs() < 1e-9, "{} vs {ewma}", b.ewma);
+        assert!((b.peak / peak - 1.0).abs() < 1e-9, "{} vs {peak}", b.peak);
     }
 }
