@@ -17,7 +17,20 @@ use crate::serve::{Service, post_log};
 use crate::util::{ok, p};
 
 /// The cases, by the name of their files in `tests/hand/`.
-pub(crate) const CASES: [&str; 5] = ["ramp", "tier_limit", "opt_out", "fatigue", "complaints"];
+pub(crate) const CASES: [&str; 12] = [
+    "ramp",
+    "tier_limit",
+    "opt_out",
+    "fatigue",
+    "complaints",
+    "burst",
+    "invalid_numbers",
+    "low_read_rate",
+    "tier_upgrade",
+    "failed_deliveries",
+    "service_window",
+    "delayed_status",
+];
 
 pub(crate) fn file(case: &str, suffix: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
