@@ -369,6 +369,19 @@ fn a_burst_against_the_baseline_is_reported_but_does_not_act_alone() {
         v[0].reasons.is_empty(),
         "the first messages of the hour are no burst yet"
     );
+    // The baseline is 10 an hour (the EWMA of constant hours; half the peak is less), so the
+    // line is 4 × 10 = 40; the hour's count must also reach `min_count` = 100, and the Poisson
+    // tail of 100 at 10 is far below `p_value`. The standing is re-evaluated every
+    // max(8, recipients in 24 h / 32) messages, so the first burst reason comes at the first
+    // evaluation from 100 on, fewer than 20 messages later.
+    let first = v
+        .iter()
+        .position(|v| signals(v).contains(&Signal::VolumeBurst1h))
+        .unwrap();
+    let hit = &v[first].reasons[0];
+    assert_eq!(hit.threshold, 40.0, "{hit:?}");
+    assert!((100.0..120.0).contains(&hit.value), "{hit:?}");
+    assert_eq!(standing(&e).volume.baseline_1h, Some(10.0));
 }
 
 #[test]
@@ -1009,6 +1022,15 @@ fn the_ramp_ends_exactly_its_hours_after_the_account_was_created() {
     // ... and the 62nd, at its end, is not: the business is no longer new.
     let v = e.observe(&msg(61, T0, "r-61", Category::Utility)).unwrap();
     assert!(v.reasons.is_empty(), "{v:?}");
+    // Its explanation says why.
+    let (_, readings) = e
+        .observe_explained(&msg(62, T0 + 1, "r-62", Category::Utility))
+        .unwrap();
+    let ramp = readings
+        .iter()
+        .find(|r| r.signal == Signal::NewBusinessRamp1h)
+        .unwrap();
+    assert_eq!(ramp.note, Some("not a new business"));
 }
 
 /// The tier reading of a message to `recipient` at `ts`.
