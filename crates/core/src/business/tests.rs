@@ -385,6 +385,28 @@ fn a_burst_against_the_baseline_is_reported_but_does_not_act_alone() {
 }
 
 #[test]
+fn a_burst_needs_its_ratio_to_the_baseline_as_well_as_its_count() {
+    // With `min_count` at 10 the ratio decides: the line is 4 × a baseline of 10 = 40, so no
+    // burst before the hour's count reaches 40 (and the first comes at the next evaluation).
+    let policy = Policy::from_toml_overlay("[signals.volume_burst_1h]\nmin_count = 10\n").unwrap();
+    let mut e = engine(policy);
+    e.observe(&established(T0, Tier::T100k, true));
+    let mut n = 0;
+    for h in 0..48 {
+        send(&mut e, T0 + h * HOUR, HOUR, 10, n, Category::Utility);
+        n += 10;
+    }
+    let v = send(&mut e, T0 + 48 * HOUR, 50 * MIN, 100, n, Category::Utility);
+    let first = v
+        .iter()
+        .position(|v| signals(v).contains(&Signal::VolumeBurst1h))
+        .unwrap();
+    let hit = &v[first].reasons[0];
+    assert_eq!(hit.threshold, 40.0, "{hit:?}");
+    assert!((40.0..60.0).contains(&hit.value), "{hit:?}");
+}
+
+#[test]
 fn a_new_business_has_no_baseline() {
     let mut e = engine(no_ramp());
     let v = send(&mut e, T0, HOUR, 240, 0, Category::Utility);

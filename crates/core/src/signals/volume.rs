@@ -82,21 +82,15 @@ pub(crate) fn readings(
     if ready || out.all() {
         let count = messages_1h;
         let lambda = baseline.level(burst).max(1.0);
-        let mut r = Reading::new(
-            Signal::VolumeBurst1h,
-            count as f64,
-            burst.min_ratio * lambda,
-            count,
-            0,
-        );
+        let line = burst.min_ratio * lambda;
+        let mut r = Reading::new(Signal::VolumeBurst1h, count as f64, line, count, 0);
         if ready {
             // The tail is only worth computing past the cheap tests (or when explaining).
-            if out.all() || (count >= burst.min_count && count as f64 >= burst.min_ratio * lambda) {
+            let over = count >= burst.min_count && count as f64 >= line;
+            if out.all() || over {
                 let p = poisson_upper_tail(lambda, count);
                 r.p_value = Some(round_sig(p));
-                r.fired = count >= burst.min_count
-                    && count as f64 >= burst.min_ratio * lambda
-                    && p <= burst.p_value;
+                r.fired = over && p <= burst.p_value;
             }
         } else {
             r.note = Some("no baseline yet: too little history");
