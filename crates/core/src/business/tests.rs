@@ -407,6 +407,58 @@ fn a_burst_needs_its_ratio_to_the_baseline_as_well_as_its_count() {
 }
 
 #[test]
+fn a_burst_past_its_lines_still_needs_its_tail_below_p_value() {
+    // The count and the ratio are past their lines, but a tail of about 1e-20 is not below a
+    // p_value of 1e-30: no burst.
+    let policy =
+        Policy::from_toml_overlay("[signals.volume_burst_1h]\nmin_count = 10\np_value = 1e-30\n")
+            .unwrap();
+    let mut e = engine(policy);
+    e.observe(&established(T0, Tier::T100k, true));
+    let mut n = 0;
+    for h in 0..48 {
+        send(&mut e, T0 + h * HOUR, HOUR, 10, n, Category::Utility);
+        n += 10;
+    }
+    let v = send(&mut e, T0 + 48 * HOUR, 10 * MIN, 45, n, Category::Utility);
+    assert!(v.iter().all(|v| v.reasons.is_empty()), "{:?}", v.last());
+    let r = e
+        .readings("b-1")
+        .unwrap()
+        .into_iter()
+        .find(|r| r.signal == Signal::VolumeBurst1h)
+        .unwrap();
+    assert!(r.value >= 45.0 && r.threshold == 40.0, "{r:?}");
+    assert!(!r.fired && r.p_value.unwrap() > 1e-30, "{r:?}");
+}
+
+#[test]
+fn a_few_marketing_messages_to_the_same_people_are_no_flood() {
+    // Three messages to each of two recipients: 3 a recipient reaches the threshold, but 6
+    // messages are far under `min_count` (100).
+    let mut e = engine(no_ramp());
+    e.observe(&established(T0, Tier::T100k, true));
+    let mut last = None;
+    for i in 0..6 {
+        last = e.observe(&msg(
+            i,
+            T0 + i as u64 * MIN,
+            &format!("r-{}", i % 2),
+            Category::Marketing,
+        ));
+    }
+    assert!(last.unwrap().reasons.is_empty());
+    let r = e
+        .readings("b-1")
+        .unwrap()
+        .into_iter()
+        .find(|r| r.signal == Signal::RecipientFrequency24h)
+        .unwrap();
+    assert_eq!((r.value, r.fired), (3.0, false));
+    assert_eq!(r.note, Some("too few events to judge yet (min_count)"));
+}
+
+#[test]
 fn a_new_business_has_no_baseline() {
     let mut e = engine(no_ramp());
     let v = send(&mut e, T0, HOUR, 240, 0, Category::Utility);
