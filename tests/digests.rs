@@ -38,6 +38,7 @@ fn expected() -> Vec<(String, String)> {
 #[test]
 fn the_samples_outputs_are_the_recorded_bytes() {
     let dir = tempfile::tempdir().unwrap();
+    let expected = expected();
     let mut got = Vec::new();
     for content in ["on", "off"] {
         let out = dir.path().join(content);
@@ -70,7 +71,7 @@ fn the_samples_outputs_are_the_recorded_bytes() {
             got.push((format!("{tag} {kind}"), sha256(path)));
         }
         // The explained targets are the ones the file lists.
-        for (name, _) in expected() {
+        for (name, _) in &expected {
             let Some(target) = name
                 .strip_prefix(&format!("{tag} explain:"))
                 .map(str::to_string)
@@ -92,5 +93,5 @@ fn the_samples_outputs_are_the_recorded_bytes() {
             got.push((format!("{tag} explain:{target}"), sha256(&file)));
         }
     }
-    assert_eq!(got, expected());
+    assert_eq!(got, expected);
 }

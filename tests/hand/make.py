@@ -192,6 +192,14 @@ def poisson_tail(lam, k):
     return float(gammainc(k, 0, lam, regularized=True))
 
 
+def sends_allowed(events, verdicts, b, n):
+    """Business `b` sends utility messages m-1..m-n to r-1..r-n, one a minute from T0 + 1 min,
+    each allowed with no reason."""
+    for i in range(1, n + 1):
+        events.append(message(T0 + i * MIN, f"m-{i}", b, f"r-{i}", "utility"))
+        verdicts.append(verdict(f"m-{i}", b))
+
+
 def verdict(mid, b, reasons=(), status="active"):
     reasons = sorted(reasons, key=lambda r: ORDER.index(r["signal"]))
     keep = 1.0
@@ -276,9 +284,7 @@ def tier_limit():
     b = "b-air"
     events = [business(T0, b, "250")]
     verdicts = []
-    for i in range(1, 251):
-        events.append(message(T0 + i * MIN, f"m-{i}", b, f"r-{i}", "utility"))
-        verdicts.append(verdict(f"m-{i}", b))
+    sends_allowed(events, verdicts, b, 250)
     events.append(message(T0 + 251 * MIN, "m-251", b, "r-251", "utility"))
     verdicts.append(verdict("m-251", b, [reason("tier_limit_24h", 250, 250, "24h")]))
     events.append(message(T0 + 252 * MIN, "m-252", b, "r-1", "utility"))
@@ -359,9 +365,7 @@ def complaints():
     b = "b-bank"
     events = [business(T0, b, "2k")]
     verdicts, changes = [], []
-    for i in range(1, 101):
-        events.append(message(T0 + i * MIN, f"m-{i}", b, f"r-{i}", "utility"))
-        verdicts.append(verdict(f"m-{i}", b))
+    sends_allowed(events, verdicts, b, 100)
     status = "active"
     for j in range(1, 11):
         ts = T0 + (100 + j) * MIN
@@ -502,9 +506,7 @@ def invalid_numbers():
     events = [business(T0, b, "2k")]
     verdicts = []
     st = Standing(b)
-    for i in range(1, 57):
-        events.append(message(T0 + i * MIN, f"m-{i}", b, f"r-{i}", "utility"))
-        verdicts.append(verdict(f"m-{i}", b))
+    sends_allowed(events, verdicts, b, 56)
     for j in range(1, 41):
         events.append(delivery(T0 + (60 + j) * MIN, b, f"r-{j}", f"m-{j}", "delivered"))
     for k in range(1, 17):
@@ -634,9 +636,7 @@ def failed_deliveries():
     events = [business(T0, b, "2k")]
     verdicts = []
     st = Standing(b)
-    for i in range(1, 44):
-        events.append(message(T0 + i * MIN, f"m-{i}", b, f"r-{i}", "utility"))
-        verdicts.append(verdict(f"m-{i}", b))
+    sends_allowed(events, verdicts, b, 43)
     for j in range(1, 21):
         events.append(delivery(T0 + (60 + j) * MIN, b, f"r-{j}", f"m-{j}", "delivered"))
     receipts = [T0 + (60 + j) * MIN for j in range(1, 21)]

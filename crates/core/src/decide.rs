@@ -8,7 +8,7 @@
 
 use crate::policy::Policy;
 use crate::signal::{Hit, round_sig};
-use crate::signals::{Reading, rule};
+use crate::signals::Reading;
 use crate::verdict::{Action, Status};
 
 /// What the business stands on when one of its messages is judged.
@@ -43,19 +43,19 @@ pub(crate) fn decide<'r>(
     let mut reasons: Vec<Hit> = Vec::with_capacity(standing.hits.len() + 4);
     let mut keep = 1.0;
     for h in standing.hits {
-        keep *= 1.0 - rule(policy, h.signal).weight();
+        keep *= 1.0 - policy.signals.rule(h.signal).weight();
         reasons.push(h.clone());
     }
     if standing.status == Status::Suspended {
         for h in standing.status_reasons {
             if !reasons.iter().any(|r| r.signal == h.signal) {
-                keep *= 1.0 - rule(policy, h.signal).weight();
+                keep *= 1.0 - policy.signals.rule(h.signal).weight();
                 reasons.push(h.clone());
             }
         }
     }
     for r in readings.into_iter().filter(|r| r.fired) {
-        let rule = rule(policy, r.signal);
+        let rule = policy.signals.rule(r.signal);
         keep *= 1.0 - rule.weight();
         action = action.max(rule.message_action().action());
         reasons.push(r.hit());

@@ -8,7 +8,6 @@ use super::{BusinessState, FirstAction, HourCounts, MAX_CHANGES, Totals};
 use crate::event::{FeedbackKind, Tier, Timestamp};
 use crate::policy::{BusinessAction, Policy};
 use crate::signal::{Hit, Signal, round_sig};
-use crate::signals::rule;
 use crate::stats::Prior;
 use crate::time::HOUR;
 use crate::verdict::{Quality, Status, StatusChange};
@@ -172,7 +171,10 @@ impl BusinessState {
     /// (one spammy-looking template of a shop is throttled until it stops, not suspended;
     /// complaints and bought lists still suspend it).
     fn business_action(&self, policy: &Policy, hit: &Hit) -> BusinessAction {
-        let action = rule(policy, hit.signal).business_action(hit.probability);
+        let action = policy
+            .signals
+            .rule(hit.signal)
+            .business_action(hit.probability);
         if hit.signal == Signal::FlaggedContentRate24h
             && !policy.trust.content_suspends_established
             && !self.is_young(policy)

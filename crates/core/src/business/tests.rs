@@ -92,6 +92,31 @@ fn signals(v: &Verdict) -> Vec<Signal> {
     v.reasons.iter().map(|h| h.signal).collect()
 }
 
+/// Sends `per_hour` utility messages a hour to fresh recipients for `hours` hours from T0, so
+/// the business has a steady baseline; returns how many were sent (the next recipient offset).
+fn steady(e: &mut Engine, hours: u64, per_hour: usize) -> usize {
+    for h in 0..hours {
+        send(
+            e,
+            T0 + h * HOUR,
+            HOUR,
+            per_hour,
+            h as usize * per_hour,
+            Category::Utility,
+        );
+    }
+    hours as usize * per_hour
+}
+
+/// The business's reading of `signal` now.
+fn reading(e: &Engine, signal: Signal) -> Reading {
+    e.readings("b-1")
+        .unwrap()
+        .into_iter()
+        .find(|r| r.signal == signal)
+        .unwrap()
+}
+
 #[test]
 fn one_complaint_in_three_does_not_suspend() {
     let mut e = engine(Policy::default());
@@ -348,11 +373,7 @@ fn a_burst_against_the_baseline_is_reported_but_does_not_act_alone() {
     let mut e = engine(Policy::default());
     e.observe(&established(T0, Tier::T100k, true));
     // Two days at ten an hour, then 300 in one hour.
-    let mut n = 0;
-    for h in 0..48 {
-        send(&mut e, T0 + h * HOUR, HOUR, 10, n, Category::Utility);
-        n += 10;
-    }
+    let n = steady(&mut e, 48, 10);
     let v = send(
         &mut e,
         T0 + 48 * HOUR,
@@ -391,11 +412,7 @@ fn a_burst_needs_its_ratio_to_the_baseline_as_well_as_its_count() {
     let policy = Policy::from_toml_overlay("[signals.volume_burst_1h]\nmin_count = 10\n").unwrap();
     let mut e = engine(policy);
     e.observe(&established(T0, Tier::T100k, true));
-    let mut n = 0;
-    for h in 0..48 {
-        send(&mut e, T0 + h * HOUR, HOUR, 10, n, Category::Utility);
-        n += 10;
-    }
+    let n = steady(&mut e, 48, 10);
     let v = send(&mut e, T0 + 48 * HOUR, 50 * MIN, 100, n, Category::Utility);
     let first = v
         .iter()
@@ -415,19 +432,10 @@ fn a_burst_past_its_lines_still_needs_its_tail_below_p_value() {
             .unwrap();
     let mut e = engine(policy);
     e.observe(&established(T0, Tier::T100k, true));
-    let mut n = 0;
-    for h in 0..48 {
-        send(&mut e, T0 + h * HOUR, HOUR, 10, n, Category::Utility);
-        n += 10;
-    }
+    let n = steady(&mut e, 48, 10);
     let v = send(&mut e, T0 + 48 * HOUR, 10 * MIN, 45, n, Category::Utility);
     assert!(v.iter().all(|v| v.reasons.is_empty()), "{:?}", v.last());
-    let r = e
-        .readings("b-1")
-        .unwrap()
-        .into_iter()
-        .find(|r| r.signal == Signal::VolumeBurst1h)
-        .unwrap();
+    let r = reading(&e, Signal::VolumeBurst1h);
     assert!(r.value >= 45.0 && r.threshold == 40.0, "{r:?}");
     assert!(!r.fired && r.p_value.unwrap() > 1e-30, "{r:?}");
 }
@@ -448,12 +456,7 @@ fn a_few_marketing_messages_to_the_same_people_are_no_flood() {
         ));
     }
     assert!(last.unwrap().reasons.is_empty());
-    let r = e
-        .readings("b-1")
-        .unwrap()
-        .into_iter()
-        .find(|r| r.signal == Signal::RecipientFrequency24h)
-        .unwrap();
+    let r = reading(&e, Signal::RecipientFrequency24h);
     assert_eq!((r.value, r.fired), (3.0, false));
     assert_eq!(r.note, Some("too few events to judge yet (min_count)"));
 }
@@ -1189,13 +1192,6 @@ fn feedback_and_receipts_are_counted_one_by_one() {
 fn readings_say_what_they_measured_and_why_they_cannot_judge() {
     let mut e = engine(no_ramp());
     e.observe(&established(T0, Tier::T10k, true));
-    let reading = |e: &Engine, s: Signal| {
-        e.readings("b-1")
-            .unwrap()
-            .into_iter()
-            .find(|r| r.signal == s)
-            .unwrap()
-    };
     // Nothing sent yet: every rate's window is empty.
     let r = reading(&e, Signal::ComplaintRate24h);
     assert_eq!((r.value, r.note), (0.0, Some("nothing in the window yet")));

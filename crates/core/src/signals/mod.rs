@@ -13,7 +13,7 @@
 //! A verdict and its explanation are made of the same readings. Asked to explain (`all`), a family
 //! yields every signal's reading, with a note where it cannot judge; otherwise it yields at least
 //! every reading that fires (the ones a verdict is made of), and skips computing the rest.
-//! [`rule`] maps a signal to its rule in the policy, its weight and its action; `crate::decide`
+//! `Signals::rule` (in the policy) maps a signal to its rule, its weight and its action; `crate::decide`
 //! combines readings into a verdict. The signals themselves, their codes and their settings are
 //! one table (`signal_table` in `signal.rs`).
 
@@ -24,7 +24,6 @@ pub mod volume;
 
 use serde::Serialize;
 
-use crate::policy::{Policy, Rule};
 use crate::signal::{Hit, Signal, round_sig};
 use crate::window::Span;
 
@@ -155,22 +154,17 @@ impl<'a> Readings<'a> {
     }
 }
 
-/// The table: every signal's rule in `policy` (generated with the policy's settings from the
-/// signal table in `signal.rs`).
-pub fn rule(policy: &Policy, signal: Signal) -> Rule<'_> {
-    policy.signals.rule(signal)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::{Policy, Rule};
     use crate::signal::Scope;
 
     #[test]
     fn the_table_gives_message_signals_message_rules_and_business_signals_business_ones() {
         let policy = Policy::default();
         for signal in Signal::ALL {
-            let is_message = matches!(rule(&policy, signal), Rule::Message { .. });
+            let is_message = matches!(policy.signals.rule(signal), Rule::Message { .. });
             assert_eq!(is_message, signal.scope() == Scope::Message, "{signal}");
         }
     }
