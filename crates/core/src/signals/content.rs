@@ -194,3 +194,106 @@ pub(crate) fn readings(
 
     classifier || rules || phishing
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Timestamp = 1_793_577_600_000;
+
+    fn facts(spam_probability: f64, rules: &str) -> ContentFacts {
+        ContentFacts {
+            spam_probability: Some(spam_probability),
+            spam_threshold: 0.5,
+            rule_score: 0.0,
+            rules: rules.into(),
+            phishing: None,
+            obfuscation: 0.0,
+            domains: Vec::new(),
+            fingerprint: Some(7),
+        }
+    }
+
+    /// Every content reading of one message from `businesses` businesses at once.
+    fn read(c: &ContentFacts, category: Category, businesses: u32, young: bool) -> Vec<Reading> {
+        let mut out = Vec::new();
+        let seen = Seen {
+            ts: T,
+            category,
+            facts: Some(c),
+            context: MessageContext {
+                recipient_marketing_24h: 0,
+                campaign_businesses: businesses,
+            },
+            young,
+        };
+        readings(
+            &mut LinkHistory::default(),
+            &seen,
+            &Policy::default(),
+            &mut Readings::new(&mut out, true),
+        );
+        out
+    }
+
+    fn one(readings: &[Reading], signal: Signal) -> Reading {
+        readings
+            .iter()
+            .find(|r| r.signal == signal)
+            .cloned()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_rules_reading_counts_and_names_the_rules_that_fired() {
+        let r = one(
+            &read(&facts(0.1, "fee,urgent"), Category::Utility, 0, false),
+            Signal::ContentRules,
+        );
+        assert_eq!((r.count, r.detail.as_deref()), (2, Some("fee,urgent")));
+        let r = one(
+            &read(&facts(0.1, ""), Category::Utility, 0, false),
+            Signal::ContentRules,
+        );
+        assert_eq!((r.count, r.detail), (0, None));
+    }
+
+    #[test]
+    fn the_campaign_reading_says_why_it_did_not_fire() {
+        let policy = Policy::default();
+        let rule = &policy.signals.campaign_24h;
+        assert_eq!((rule.min_businesses, rule.min_spam_probability), (4, 0.5));
+        let campaign = |spam: f64, category: Category, businesses: u32, young: bool| {
+            let r = one(
+                &read(&facts(spam, ""), category, businesses, young),
+                Signal::Campaign24h,
+            );
+            (r.fired, r.note)
+        };
+        let utility = Category::Utility;
+        // Fires at the lines exactly.
+        assert_eq!(campaign(0.5, utility, 4, true), (true, None));
+        // Too few businesses: nothing to explain.
+        assert_eq!(campaign(0.9, utility, 3, true), (false, None));
+        assert_eq!(campaign(0.9, utility, 3, false), (false, None));
+        assert_eq!(
+            campaign(0.49, utility, 4, true),
+            (false, Some("the text itself does not read like spam"))
+        );
+        assert_eq!(
+            campaign(0.9, utility, 4, false),
+            (
+                false,
+                Some("an established business: campaigns judge young ones only")
+            )
+        );
+        assert_eq!(
+            campaign(0.9, Category::Authentication, 9, true),
+            (false, Some("category not watched for campaigns"))
+        );
+        let mut short = facts(0.9, "");
+        short.fingerprint = None;
+        let r = one(&read(&short, utility, 0, true), Signal::Campaign24h);
+        assert_eq!(r.note, Some("text too short to fingerprint"));
+    }
+}

@@ -1287,3 +1287,5 @@ fn history_keeps_hours_in_order_when_an_event_arrives_late() {
         .collect();
     assert_eq!(hours, [(0, 1), (HOUR, 2), (2 * HOUR, 1)]);
 }
+
+mod bookkeeping;
