@@ -18,8 +18,6 @@
 //! and the third only the businesses', so [`Engine::split`] hands them out as two halves: replay
 //! reading kept analyses runs the next batch's second pass beside this batch's third.
 
-use std::collections::VecDeque;
-
 use rustc_hash::FxHashMap;
 
 use rayon::prelude::*;
@@ -27,49 +25,12 @@ use rayon::prelude::*;
 use spamward_content::ContentEngine;
 
 use crate::business::{BusinessState, MessageContext, Standing, recipient_key};
-use crate::content::{Campaigns, ContentFacts};
-use crate::event::{Category, Event, Message, Timestamp};
+use crate::content::ContentFacts;
+use crate::cross::{CrossState, context};
+use crate::event::{Event, Message, Timestamp};
 use crate::policy::Policy;
 use crate::signals::Reading;
 use crate::verdict::Verdict;
-use crate::window::Span;
-
-/// The most recent marketing sends to one recipient, from all businesses: at most `cap + 1` kept,
-/// which is all the cap needs to know.
-#[derive(Clone, Debug, Default, bincode::Encode, bincode::Decode)]
-pub struct RecipientLoad {
-    times: VecDeque<Timestamp>,
-}
-
-impl RecipientLoad {
-    /// Records a marketing message at `ts` and returns how many the recipient got in
-    /// `(ts - 24 h, ts]`, this one included, counted up to `cap + 1`.
-    pub fn record(&mut self, ts: Timestamp, cap: u64) -> u64 {
-        let keep = cap.saturating_add(1).min(1 << 16) as usize;
-        let pos = self.times.partition_point(|&t| t <= ts);
-        self.times.insert(pos, ts);
-        // Counted before the oldest sends are forgotten: a send older than the `keep` newest
-        // (event time out of order, e.g. a partition behind the others) still counts itself
-        // and what it sees before it. In time order this is the count after forgetting.
-        let n = self.count(ts).min(keep as u64);
-        while self.times.len() > keep {
-            self.times.pop_front();
-        }
-        n
-    }
-
-    /// How many sends it remembers in `(ts - 24 h, ts]`, recording nothing: for a send already
-    /// recorded (a message scored again), the count [`RecipientLoad::record`] returned for it.
-    pub fn count(&self, ts: Timestamp) -> u64 {
-        let from = ts.saturating_sub(Span::Day.millis());
-        self.times.iter().filter(|&&t| t > from && t <= ts).count() as u64
-    }
-
-    /// Latest marketing send remembered.
-    pub fn latest(&self) -> Option<Timestamp> {
-        self.times.back().copied()
-    }
-}
 
 /// Counts of what an engine has seen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -95,13 +56,11 @@ pub struct Engine {
     cross: Crossing,
 }
 
-/// The state that crosses businesses, which pass 2 reads and writes (and pass 3 never does).
+/// The state that crosses businesses, which pass 2 reads and writes (and pass 3 never does), and
+/// the engine's counts.
 #[derive(Debug, Default)]
 struct Crossing {
-    fatigue: FxHashMap<u64, RecipientLoad>,
-    campaigns: Campaigns,
-    clock: Timestamp,
-    last_sweep: Timestamp,
+    store: CrossState,
     counts: EngineCounts,
 }
 
@@ -112,13 +71,7 @@ impl Crossing {
         content: Option<&ContentFacts>,
         policy: &Policy,
     ) -> MessageContext {
-        context(
-            m,
-            content,
-            policy,
-            |key, ts, cap| self.fatigue.entry(key).or_default().record(ts, cap),
-            |fp, business, ts| self.campaigns.observe(fp, business, ts, Span::Day.millis()),
-        )
+        context(&mut self.store, m, content, policy)
     }
 
     fn tick(&mut self, ev: &Event) {
@@ -129,14 +82,7 @@ impl Crossing {
             Event::Delivery(_) => self.counts.deliveries += 1,
             Event::Business(_) => self.counts.business_records += 1,
         }
-        self.clock = self.clock.max(ev.ts());
-        if self.clock - self.last_sweep >= Span::Day.millis() {
-            let horizon = self.clock.saturating_sub(Span::Day.millis());
-            self.fatigue
-                .retain(|_, l| l.latest().is_some_and(|t| t > horizon));
-            self.campaigns.sweep(horizon);
-            self.last_sweep = self.clock;
-        }
+        self.store.tick(ev.ts());
     }
 }
 
@@ -237,7 +183,7 @@ impl Engine {
 
     /// The latest event time seen.
     pub fn clock(&self) -> Timestamp {
-        self.cross.clock
+        self.cross.store.clock()
     }
 
     /// What the engine has seen.
@@ -257,7 +203,7 @@ impl Engine {
                 .values()
                 .map(BusinessState::recipients_held)
                 .sum(),
-            self.cross.fatigue.len(),
+            self.cross.store.held().0,
         )
     }
 
@@ -379,7 +325,7 @@ impl Engine {
 
     /// Brings every business to the engine's clock and returns their standings, by business id.
     pub fn finish(&mut self) -> Vec<(String, Standing)> {
-        let clock = self.cross.clock;
+        let clock = self.cross.store.clock();
         let policy = &self.policy;
         let mut out: Vec<(String, Standing)> = self
             .businesses
@@ -564,64 +510,191 @@ pub fn apply(
     }
 }
 
-/// The cross-business context of one message, from the two cross-business trackers: `fatigue`
-/// records a marketing send to a recipient key at a time and returns the recipient's 24 h count
-/// (up to the cap + 1); `campaign` records a fingerprint of a business key at a time and returns
-/// the distinct businesses that sent it in 24 h. The engine and the streaming filter both call
-/// this, each with its own storage, in the order messages reach them.
-pub fn context(
-    m: &Message,
-    content: Option<&ContentFacts>,
-    policy: &Policy,
-    fatigue: impl FnOnce(u64, Timestamp, u64) -> u64,
-    campaign: impl FnOnce(u64, u64, Timestamp) -> u32,
-) -> MessageContext {
-    let mut ctx = MessageContext::default();
-    if m.category == Category::Marketing {
-        let cap = policy.signals.recipient_fatigue_24h.cap;
-        ctx.recipient_marketing_24h = fatigue(recipient_key(&m.recipient), m.ts, cap);
-    }
-    if let Some(fp) = content.and_then(|c| c.fingerprint)
-        && policy.signals.campaign_24h.categories.contains(&m.category)
-    {
-        ctx.campaign_businesses = campaign(fp, business_key(&m.business), m.ts);
-    }
-    ctx
-}
-
-/// The stable 64-bit key of a business id, as the campaign index keeps it.
-fn business_key(id: &str) -> u64 {
-    crate::corpus::fnv1a64(id.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Tier;
+    use crate::event::{BusinessInfo, Category, Delivery, DeliveryStatus, Feedback, FeedbackKind};
+    use crate::time::{DAY, MINUTE};
 
-    #[test]
-    fn load_counts_inside_the_day_and_stops_at_the_cap() {
-        let mut l = RecipientLoad::default();
-        let t0 = 1_793_577_600_000;
-        assert_eq!(l.record(t0, 3), 1);
-        assert_eq!(l.record(t0 + 1, 3), 2);
-        assert_eq!(l.record(t0 + 2, 3), 3);
-        assert_eq!(l.record(t0 + 3, 3), 4);
-        assert_eq!(l.record(t0 + 4, 3), 4, "counted up to cap + 1");
-        // Exactly 24 h after the first three, they are out of (ts - 24h, ts].
-        assert_eq!(l.record(t0 + 2 + Span::Day.millis(), 3), 3);
+    const T0: Timestamp = 1_793_577_600_000;
+
+    fn message(i: u64, ts: Timestamp, business: &str, recipient: &str, text: &str) -> Event {
+        Event::Message(Message {
+            id: format!("m-{i}"),
+            ts,
+            business: business.into(),
+            recipient: recipient.into(),
+            category: if i.is_multiple_of(3) {
+                Category::Utility
+            } else {
+                Category::Marketing
+            },
+            template: None,
+            text: text.into(),
+        })
+    }
+
+    /// Three days of a bank, a shop and four fresh accounts sending one lure: phishing, the same
+    /// text from several businesses, marketing to shared recipients, feedback and receipts.
+    fn log() -> Vec<Event> {
+        let lure = "WINNER!! You have won a guaranteed cash prize. Claim it now at \
+                    http://claim-prize.top/win or call 09061701461";
+        let mut events = vec![Event::Business(BusinessInfo {
+            ts: T0,
+            business: "b-bank".into(),
+            tier: Tier::T100k,
+            verified: true,
+            created: T0 - 400 * DAY,
+        })];
+        for i in 0..600u64 {
+            let ts = T0 + i * 7 * MINUTE;
+            let r = format!("r-{}", i % 12);
+            events.push(match i % 10 {
+                0 => message(i, ts, "b-bank", &r, "Your statement is ready in the app."),
+                1 => message(
+                    i,
+                    ts,
+                    "b-bank",
+                    &r,
+                    "Your account is locked. Verify now at paypa1-secure.com/login",
+                ),
+                2 | 3 => message(i, ts, &format!("b-new-{}", i % 4), &r, lure),
+                4 => Event::Feedback(Feedback {
+                    ts,
+                    business: "b-shop".into(),
+                    recipient: r,
+                    kind: FeedbackKind::Report,
+                    message: None,
+                }),
+                5 => Event::Delivery(Delivery {
+                    ts,
+                    business: "b-shop".into(),
+                    recipient: r,
+                    message: format!("m-{}", i - 1),
+                    status: DeliveryStatus::Delivered,
+                    error: None,
+                }),
+                _ => message(i, ts, "b-shop", &r, "Our autumn sale ends on Sunday."),
+            });
+        }
+        events
+    }
+
+    fn one_by_one(events: &[Event]) -> Vec<Verdict> {
+        let mut e = Engine::new(Policy::default());
+        events.iter().filter_map(|ev| e.observe(ev)).collect()
     }
 
     #[test]
-    fn a_send_older_than_those_remembered_still_counts_itself() {
-        let mut l = RecipientLoad::default();
-        let t0 = 1_793_577_600_000;
-        for i in 0..4 {
-            l.record(t0 + 10 + i, 3);
+    fn the_log_exercises_content_and_cross_business_signals() {
+        let verdicts = one_by_one(&log());
+        let fired = |s: crate::signal::Signal| {
+            verdicts
+                .iter()
+                .any(|v| v.reasons.iter().any(|h| h.signal == s))
+        };
+        use crate::signal::Signal;
+        assert!(fired(Signal::PhishingLink));
+        assert!(fired(Signal::Campaign24h));
+        assert!(fired(Signal::RecipientFatigue24h));
+    }
+
+    #[test]
+    fn the_two_halves_and_analysed_batches_give_the_engine_s_verdicts() {
+        let events = log();
+        let want = one_by_one(&events);
+        let analyzer = Analyzer::new(Some(ContentEngine::default()));
+        for size in [1, 64, 1000] {
+            // Pipelined as replay runs it: batch k + 1 prepared before batch k is applied.
+            let mut e = Engine::with_content(Policy::default(), None);
+            let (mut cross, mut businesses) = e.split();
+            let mut got = Vec::new();
+            let mut ahead: Option<(&[Event], Analyzed, Prepared)> = None;
+            for batch in events.chunks(size) {
+                let facts = analyzer.analyze(batch);
+                assert_eq!(facts.facts().len(), batch.len());
+                let prepared = cross.prepare(batch, &facts);
+                if let Some((b, f, p)) = ahead.replace((batch, facts, prepared)) {
+                    got.extend(businesses.apply(b, &f, p));
+                }
+            }
+            let (b, f, p) = ahead.unwrap();
+            got.extend(businesses.apply(b, &f, p));
+            assert_eq!(got, want, "batch {size}");
+
+            // Facts kept from before, handed back.
+            let mut e = Engine::with_content(Policy::default(), None);
+            let got: Vec<Verdict> = events
+                .chunks(size)
+                .flat_map(|batch| {
+                    let kept = Analyzed::from_facts(analyzer.analyze(batch).facts().to_vec());
+                    e.process_analyzed(batch, &kept)
+                })
+                .collect();
+            assert_eq!(got, want, "batch {size}");
         }
-        // Older than the four remembered: forgotten at once, but it was one send.
-        assert_eq!(l.record(t0, 3), 1);
-        assert_eq!(l.record(t0 + 5, 3), 1, "the earlier late send is not kept");
-        assert_eq!(l.latest(), Some(t0 + 13));
-        assert_eq!(l.record(t0 + 20, 3), 4);
+    }
+
+    #[test]
+    fn the_engine_counts_what_it_saw_and_reports_every_business() {
+        let events = log();
+        let mut e = Engine::new(Policy::default());
+        e.process(&events);
+        let messages = events
+            .iter()
+            .filter(|ev| matches!(ev, Event::Message(_)))
+            .count() as u64;
+        let last = events.iter().map(Event::ts).max().unwrap();
+        assert_eq!(
+            e.counts(),
+            EngineCounts {
+                events: events.len() as u64,
+                messages,
+                feedback: 60,
+                deliveries: 60,
+                business_records: 1,
+            }
+        );
+        assert_eq!(e.clock(), last);
+        assert_eq!(e.businesses(), 6);
+        // The recipients that get marketing (r-k, k not a multiple of 3: message i goes to
+        // r-(i % 12) and is marketing unless i % 3 == 0) had some in the last day; the others
+        // are not in the cross-business map at all.
+        assert_eq!(e.recipients_held().1, 8);
+        let standings = e.finish();
+        let ids: Vec<&str> = standings.iter().map(|(b, _)| b.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "b-bank", "b-new-0", "b-new-1", "b-new-2", "b-new-3", "b-shop"
+            ],
+            "every business, by id"
+        );
+    }
+
+    #[test]
+    fn only_an_explained_message_brings_its_readings() {
+        let events = log();
+        let mut e = Engine::new(Policy::default());
+        let content = e.analyzer().analyze(&events[1..2]);
+        let facts = content.facts()[0].as_ref();
+        let (_, quiet) = e.observe_analyzed(&events[1], facts, false).unwrap();
+        assert!(quiet.is_empty());
+        let (_, readings) = e.observe_analyzed(&events[1], facts, true).unwrap();
+        assert!(readings.len() >= crate::signal::Signal::ALL.len() / 2);
+        assert!(e.observe_analyzed(&events[0], None, true).is_none());
+    }
+
+    #[test]
+    fn the_engine_applies_the_policy_it_was_given() {
+        let policy =
+            Policy::from_toml_overlay("[signals.recipient_fatigue_24h]\ncap = 2\n").unwrap();
+        let e = Engine::new(policy.clone());
+        assert_eq!(e.policy().signals.recipient_fatigue_24h.cap, 2);
+        assert_eq!(
+            e.policy().signals.recipient_fatigue_24h.cap,
+            policy.signals.recipient_fatigue_24h.cap
+        );
     }
 }

@@ -16,6 +16,7 @@
 pub mod business;
 pub mod content;
 pub mod corpus;
+pub mod cross;
 mod decide;
 pub mod engine;
 pub mod event;
@@ -29,9 +30,8 @@ pub mod window;
 
 pub use business::{BusinessState, MessageContext, Standing};
 pub use content::{Campaigns, ContentFacts};
-pub use engine::{
-    Analyzed, Analyzer, BusinessPass, CrossPass, Engine, Prepared, RecipientLoad, apply,
-};
+pub use cross::{CrossState, CrossStore, RecipientLoad, Sweep};
+pub use engine::{Analyzed, Analyzer, BusinessPass, CrossPass, Engine, Prepared, apply};
 pub use event::{
     BusinessInfo, Category, DecodeError, DecodeErrorKind, Delivery, DeliveryStatus, Event,
     Feedback, FeedbackKind, Message, Tier, Timestamp,

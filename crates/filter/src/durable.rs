@@ -370,8 +370,8 @@ pub fn encode_snapshot(filter: &Filter, applied: u64) -> Vec<u8> {
         c.blocked,
     ];
     enc(&mut out, &applied);
-    enc(&mut out, &filter.clock.load(Ordering::Relaxed));
-    enc(&mut out, &filter.last_sweep.load(Ordering::Relaxed));
+    enc(&mut out, &filter.cross.clock.load(Ordering::Relaxed));
+    enc(&mut out, &filter.cross.last_sweep.load(Ordering::Relaxed));
     enc(&mut out, &counters);
     let mut businesses: Vec<(String, Arc<Mutex<BusinessState>>)> = filter
         .businesses
@@ -384,20 +384,20 @@ pub fn encode_snapshot(filter: &Filter, applied: u64) -> Vec<u8> {
         enc(&mut out, id);
         enc(&mut out, &*lock(state));
     }
-    let mut keys: Vec<u64> = filter.fatigue.iter().map(|e| *e.key()).collect();
+    let mut keys: Vec<u64> = filter.cross.fatigue.iter().map(|e| *e.key()).collect();
     keys.sort_unstable();
     enc(&mut out, &(keys.len() as u64));
     for key in keys {
-        if let Some(load) = filter.fatigue.get(&key) {
+        if let Some(load) = filter.cross.fatigue.get(&key) {
             enc(&mut out, &key);
             enc(&mut out, &*load);
         }
     }
-    let mut keys: Vec<u32> = filter.campaigns.iter().map(|e| *e.key()).collect();
+    let mut keys: Vec<u32> = filter.cross.campaigns.iter().map(|e| *e.key()).collect();
     keys.sort_unstable();
     enc(&mut out, &(keys.len() as u64));
     for key in keys {
-        if let Some(bucket) = filter.campaigns.get(&key) {
+        if let Some(bucket) = filter.cross.campaigns.get(&key) {
             enc(&mut out, &key);
             enc(&mut out, &*bucket);
         }
@@ -452,8 +452,8 @@ pub fn decode_snapshot(bytes: &[u8], builder: &FilterBuilder) -> Result<(Filter,
     let last_sweep: u64 = dec(payload, &mut at, "last sweep")?;
     let c: [u64; 9] = dec(payload, &mut at, "counters")?;
     let filter = builder.build();
-    filter.clock.store(clock, Ordering::Relaxed);
-    filter.last_sweep.store(last_sweep, Ordering::Relaxed);
+    filter.cross.clock.store(clock, Ordering::Relaxed);
+    filter.cross.last_sweep.store(last_sweep, Ordering::Relaxed);
     filter.counters.restore(FilterCounts {
         events: c[0],
         messages: c[1],
@@ -475,13 +475,13 @@ pub fn decode_snapshot(bytes: &[u8], builder: &FilterBuilder) -> Result<(Filter,
     for _ in 0..n {
         let key: u64 = dec(payload, &mut at, "recipient key")?;
         let load: RecipientLoad = dec(payload, &mut at, "recipient load")?;
-        filter.fatigue.insert(key, load);
+        filter.cross.fatigue.insert(key, load);
     }
     let n: u64 = dec(payload, &mut at, "campaign bucket count")?;
     for _ in 0..n {
         let key: u32 = dec(payload, &mut at, "campaign bucket key")?;
         let bucket: Bucket = dec(payload, &mut at, "campaign bucket")?;
-        filter.campaigns.insert(key, bucket);
+        filter.cross.campaigns.insert(key, bucket);
     }
     if at != payload.len() {
         return Err(format!("{} bytes left over", payload.len() - at));

@@ -55,12 +55,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use dashmap::DashMap;
 use serde::Serialize;
 use spamward_content::ContentEngine;
-use spamward_core::content::{Bucket, Campaigns};
-use spamward_core::engine::context;
-use spamward_core::window::Span;
+use spamward_core::cross::{Sweep, context};
+
+use crate::cross::SharedCross;
 use spamward_core::{
-    Action, BusinessState, ContentFacts, Event, Message, MessageContext, Policy, RecipientLoad,
-    Standing, Timestamp, Verdict, apply,
+    Action, BusinessState, ContentFacts, Event, Message, MessageContext, Policy, Standing,
+    Timestamp, Verdict, apply,
 };
 
 /// One business's state, shared between the map and the calls working on it.
@@ -259,11 +259,9 @@ impl FilterBuilder {
                     .map(Arc::new),
             ),
             businesses: DashMap::new(),
-            fatigue: DashMap::new(),
-            campaigns: DashMap::new(),
-            lateness: self.lateness,
-            clock: AtomicU64::new(0),
-            last_sweep: AtomicU64::new(0),
+            cross: SharedCross::new(Sweep {
+                lateness: self.lateness,
+            }),
             counters: Counters::default(),
         }
     }
@@ -277,14 +275,8 @@ pub struct Filter {
     policy: RwLock<Arc<Policy>>,
     content: RwLock<Option<Arc<ContentEngine>>>,
     businesses: DashMap<String, SharedState>,
-    fatigue: DashMap<u64, RecipientLoad>,
-    /// The campaign index's band buckets (see [`Campaigns`]), each behind its own map lock.
-    campaigns: DashMap<u32, Bucket>,
-    lateness: Timestamp,
-    /// The latest event time seen.
-    clock: AtomicU64,
-    /// The clock at the last fatigue sweep.
-    last_sweep: AtomicU64,
+    /// Recipient fatigue and the campaign index.
+    cross: SharedCross,
     counters: Counters,
 }
 
@@ -335,7 +327,7 @@ impl Filter {
         let policy = self.policy();
         self.tick(ev);
         let ctx = match ev {
-            Event::Message(m) => self.context(m, content.as_ref(), &policy),
+            Event::Message(m) => context(&mut &self.cross, m, content.as_ref(), &policy),
             _ => MessageContext::default(),
         };
         let shared = self.state(ev.business(), ev.ts());
@@ -403,60 +395,18 @@ impl Filter {
 
     /// Recipients in the cross-business fatigue map.
     pub fn fatigue_entries(&self) -> usize {
-        self.fatigue.len()
+        self.cross.fatigue.len()
     }
 
     /// The latest event time seen (0 before the first event).
     pub fn clock(&self) -> Timestamp {
-        self.clock.load(Ordering::Relaxed)
+        self.cross.clock.load(Ordering::Relaxed)
     }
 
-    /// Counts the event, moves the clock, and sweeps the fatigue map once per day of event time.
+    /// Counts the event, moves the clock, and sweeps the cross-business maps when due.
     fn tick(&self, ev: &Event) {
         self.counters.event(ev);
-        let clock = self
-            .clock
-            .fetch_max(ev.ts(), Ordering::Relaxed)
-            .max(ev.ts());
-        let day = Span::Day.millis();
-        let last = self.last_sweep.load(Ordering::Relaxed);
-        // One caller wins the sweep; the others go on.
-        if clock.saturating_sub(last) >= day
-            && self
-                .last_sweep
-                .compare_exchange(last, clock, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let horizon = clock.saturating_sub(day).saturating_sub(self.lateness);
-            self.fatigue
-                .retain(|_, load| load.latest().is_some_and(|t| t > horizon));
-            self.campaigns
-                .retain(|_, b| b.latest().is_some_and(|t| t > horizon));
-        }
-    }
-
-    /// The cross-business context of a message, counting it: as the batch engine computes it.
-    fn context(
-        &self,
-        m: &Message,
-        content: Option<&ContentFacts>,
-        policy: &Policy,
-    ) -> MessageContext {
-        context(
-            m,
-            content,
-            policy,
-            |key, ts, cap| self.fatigue.entry(key).or_default().record(ts, cap),
-            |fp, business, ts| self.campaign(fp, business, ts),
-        )
-    }
-
-    /// [`Campaigns::observe`] over the shared buckets, each locked only while it is visited.
-    fn campaign(&self, simhash: u64, business: u64, ts: Timestamp) -> u32 {
-        let window = Span::Day.millis();
-        Campaigns::observe_with(simhash, business, ts, window, |key, visit| {
-            visit(&mut self.campaigns.entry(key).or_default())
-        })
+        self.cross.tick(ev.ts());
     }
 
     /// The business's state, created at `ts` if new. The map guard is dropped on return: the
@@ -478,6 +428,7 @@ fn lock(state: &Mutex<BusinessState>) -> MutexGuard<'_, BusinessState> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+mod cross;
 pub mod durable;
 #[cfg(feature = "server")]
 pub mod server;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use rdkafka::Message as _;
 use spamward_content::ContentEngine;
-use spamward_core::engine::context;
+use spamward_core::cross::{CrossStore, context};
 use spamward_core::{
     BusinessState, Category, ContentFacts, Event, MessageContext, Policy, Timestamp, apply,
 };
@@ -155,8 +155,7 @@ pub fn audit(
         // whole log's count is no upper bound: a member reading one partition ahead of another
         // has recorded later sends of the same text, and the index keeps each business's latest
         // send.)
-        let counted =
-            context(m, facts.as_ref(), policy, |_, _, _| 0, |_, _, _| 1).campaign_businesses == 1;
+        let counted = context(&mut Probe, m, facts.as_ref(), policy).campaign_businesses == 1;
         let n = last.ctx.campaign_businesses;
         if (n > 0) != counted {
             return Err(format!(
@@ -188,4 +187,18 @@ pub fn audit(
         ));
     }
     Ok(found)
+}
+
+/// A store that records nothing and answers 1 to every campaign question: asked through the
+/// core's `context`, it tells whether the campaign signal counts a message at all.
+struct Probe;
+
+impl CrossStore for Probe {
+    fn fatigue(&mut self, _: u64, _: Timestamp, _: u64) -> u64 {
+        0
+    }
+
+    fn campaign(&mut self, _: u64, _: u64, _: Timestamp) -> u32 {
+        1
+    }
 }

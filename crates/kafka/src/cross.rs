@@ -23,15 +23,10 @@
 //! campaign (kind 2): u8 kind, u64 fingerprint, u64 business key, u64 ts, u64 message hash  = 33 bytes
 //! ```
 
-use std::cell::RefCell;
-
 use rustc_hash::FxHashMap;
 use spamward_core::corpus::fnv1a64;
-use spamward_core::engine::context;
-use spamward_core::window::Span;
-use spamward_core::{
-    Campaigns, ContentFacts, Message, MessageContext, Policy, RecipientLoad, Timestamp,
-};
+use spamward_core::cross::{CrossState, CrossStore, Sweep, context};
+use spamward_core::{ContentFacts, Message, MessageContext, Policy, Timestamp};
 
 const FATIGUE: u8 = 1;
 const CAMPAIGN: u8 = 2;
@@ -137,17 +132,13 @@ impl Observation {
     }
 }
 
-/// One instance's view of the cross-business signals.
+/// One instance's view of the cross-business signals: the core's [`CrossState`], and the
+/// messages it has counted, so that none is counted twice.
 #[derive(Debug, Default)]
 pub struct CrossView {
-    fatigue: FxHashMap<u64, RecipientLoad>,
-    campaigns: Campaigns,
+    state: CrossState,
     /// Observations counted, by [`Observation::seen_key`], with their event time.
     seen: FxHashMap<u64, Timestamp>,
-    /// The latest event time scored here.
-    clock: Timestamp,
-    last_sweep: Timestamp,
-    lateness: Timestamp,
 }
 
 impl CrossView {
@@ -155,8 +146,8 @@ impl CrossView {
     /// partitions (and other instances) whose event time trails this instance's latest.
     pub fn new(lateness: Timestamp) -> CrossView {
         CrossView {
-            lateness,
-            ..CrossView::default()
+            state: CrossState::new(Sweep { lateness }),
+            seen: FxHashMap::default(),
         }
     }
 
@@ -172,61 +163,25 @@ impl CrossView {
         out: &mut Vec<Observation>,
     ) -> MessageContext {
         self.tick(m.ts);
-        let message = fnv1a64(m.id.as_bytes());
-        let out = RefCell::new(out);
-        let seen = RefCell::new(&mut self.seen);
-        let first = |obs: Observation| {
-            let fresh = seen.borrow_mut().insert(obs.seen_key(), obs.ts()).is_none();
-            if fresh {
-                out.borrow_mut().push(obs);
-            }
-            fresh
+        let mut once = Once {
+            view: self,
+            message: fnv1a64(m.id.as_bytes()),
+            out,
         };
-        let fatigue = &mut self.fatigue;
-        let campaigns = &mut self.campaigns;
-        context(
-            m,
-            content,
-            policy,
-            |recipient, ts, cap| {
-                let load = fatigue.entry(recipient).or_default();
-                if first(Observation::Fatigue {
-                    recipient,
-                    ts,
-                    message,
-                }) {
-                    load.record(ts, cap)
-                } else {
-                    load.count(ts)
-                }
-            },
-            |simhash, business, ts| {
-                let window = Span::Day.millis();
-                if first(Observation::Campaign {
-                    simhash,
-                    business,
-                    ts,
-                    message,
-                }) {
-                    campaigns.observe(simhash, business, ts, window)
-                } else {
-                    campaigns.count(simhash, business, ts, window)
-                }
-            },
-        )
+        context(&mut once, m, content, policy)
     }
 
     /// Folds in an observation read from the signals topic; false if it was counted already or
     /// is too old to count for anything.
     pub fn apply(&mut self, obs: &Observation, policy: &Policy) -> bool {
-        if obs.ts() <= self.horizon() || self.seen.contains_key(&obs.seen_key()) {
+        if obs.ts() <= self.state.horizon() || self.seen.contains_key(&obs.seen_key()) {
             return false;
         }
         self.seen.insert(obs.seen_key(), obs.ts());
         match *obs {
             Observation::Fatigue { recipient, ts, .. } => {
                 let cap = policy.signals.recipient_fatigue_24h.cap;
-                self.fatigue.entry(recipient).or_default().record(ts, cap);
+                self.state.fatigue(recipient, ts, cap);
             }
             Observation::Campaign {
                 simhash,
@@ -234,8 +189,7 @@ impl CrossView {
                 ts,
                 ..
             } => {
-                self.campaigns
-                    .observe(simhash, business, ts, Span::Day.millis());
+                self.state.campaign(simhash, business, ts);
             }
         }
         true
@@ -243,25 +197,62 @@ impl CrossView {
 
     /// Recipients and campaign buckets held.
     pub fn held(&self) -> (usize, usize) {
-        (self.fatigue.len(), self.campaigns.len())
+        self.state.held()
     }
 
-    fn horizon(&self) -> Timestamp {
-        self.clock
-            .saturating_sub(Span::Day.millis())
-            .saturating_sub(self.lateness)
-    }
-
-    /// Moves the clock; once per day of event time, forgets what no count can reach any more.
+    /// Moves the clock; when the core's sweep runs, the counted messages it leaves behind are
+    /// forgotten too.
     fn tick(&mut self, ts: Timestamp) {
-        self.clock = self.clock.max(ts);
-        if self.clock - self.last_sweep >= Span::Day.millis() {
-            let horizon = self.horizon();
-            self.fatigue
-                .retain(|_, l| l.latest().is_some_and(|t| t > horizon));
-            self.campaigns.sweep(horizon);
+        if let Some(horizon) = self.state.tick(ts) {
             self.seen.retain(|_, &mut t| t > horizon);
-            self.last_sweep = self.clock;
+        }
+    }
+}
+
+/// The view as the store of one scored message: a count it has not counted yet is recorded and
+/// published; one counted before is read back, recording nothing.
+struct Once<'a> {
+    view: &'a mut CrossView,
+    message: u64,
+    out: &'a mut Vec<Observation>,
+}
+
+impl Once<'_> {
+    /// Marks `obs` counted; true if it was not before (and then it is to publish).
+    fn first(&mut self, obs: Observation) -> bool {
+        let fresh = self.view.seen.insert(obs.seen_key(), obs.ts()).is_none();
+        if fresh {
+            self.out.push(obs);
+        }
+        fresh
+    }
+}
+
+impl CrossStore for Once<'_> {
+    fn fatigue(&mut self, recipient: u64, ts: Timestamp, cap: u64) -> u64 {
+        let message = self.message;
+        if self.first(Observation::Fatigue {
+            recipient,
+            ts,
+            message,
+        }) {
+            self.view.state.fatigue(recipient, ts, cap)
+        } else {
+            self.view.state.fatigue_count(recipient, ts)
+        }
+    }
+
+    fn campaign(&mut self, simhash: u64, business: u64, ts: Timestamp) -> u32 {
+        let message = self.message;
+        if self.first(Observation::Campaign {
+            simhash,
+            business,
+            ts,
+            message,
+        }) {
+            self.view.state.campaign(simhash, business, ts)
+        } else {
+            self.view.state.campaign_count(simhash, business, ts)
         }
     }
 }
