@@ -284,6 +284,52 @@ mod tests {
     }
 
     #[test]
+    fn a_business_is_remembered_by_its_latest_send() {
+        let mut c = Campaigns::default();
+        let t = 1_000 * DAY;
+        let fp = 0x1234_5678_9abc_def0u64;
+        c.observe(fp, 1, t + 20 * 3_600_000, DAY);
+        // A late send of business 1 does not replace its later one.
+        c.observe(fp, 1, t, DAY);
+        assert_eq!(c.observe(fp, 2, t + DAY + 3_600_000, DAY), 2);
+        assert_eq!(c.count(fp, 3, t + DAY + 3_600_000, DAY), 3);
+        assert_eq!(c.count(fp ^ 0xffff, 3, t + DAY, DAY), 1, "another text");
+    }
+
+    #[test]
+    fn each_band_has_its_own_bucket_and_a_sweep_keeps_what_is_newer() {
+        let mut c = Campaigns::default();
+        let t = 1_000 * DAY;
+        assert!(c.is_empty());
+        // Four equal bands are still four buckets: a band's key names its position.
+        c.observe(0x0001_0001_0001_0001, 1, t, DAY);
+        assert_eq!(c.len(), 4);
+        c.observe(0x0002_0003_0004_0005, 1, t + 1, DAY);
+        assert_eq!(c.len(), 8);
+        c.sweep(t - 1);
+        assert_eq!(c.len(), 8);
+        c.sweep(t);
+        assert_eq!(c.len(), 4, "the buckets of the send at t are gone");
+        assert!(!c.is_empty());
+    }
+
+    #[test]
+    fn facts_list_each_rule_once_and_each_linked_domain_once() {
+        let engine = spamward_content::ContentEngine::default();
+        let text = "URGENT! You have WON a guaranteed prize. Claim now: call 09061701461 or \
+                    visit http://win.prize-claims.com/a and http://prize-claims.com/b, \
+                    or http://other.example.org";
+        let (facts, ids) = engine.analyze_then(text, |a| {
+            let ids: Vec<String> = a.rule_hits.iter().map(|h| h.id.to_string()).collect();
+            (ContentFacts::of(a, 0.5), ids)
+        });
+        assert!(ids.len() >= 2, "{ids:?}");
+        assert_eq!(facts.rules, ids.join(","));
+        let domains: Vec<&str> = facts.domains.iter().map(|(_, d)| d.as_str()).collect();
+        assert_eq!(domains, ["prize-claims.com", "example.org"]);
+    }
+
+    #[test]
     fn a_bucket_keeps_at_most_its_size() {
         let mut c = Campaigns::default();
         let t = 1_000 * DAY;

@@ -123,6 +123,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_split_key_and_its_hash_are_pinned() {
+        assert_eq!(
+            split_key("  Free ENTRY!! in 2--a wkly  "),
+            "free entry in 2 a wkly"
+        );
+        assert_eq!(split_key("...!"), "");
+        // FNV-1a's published vectors.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        // 300 per mille go to the test side: hash % 1000 below 300.
+        assert_eq!(fnv1a64(b"text 634") % 1000, 299);
+        assert_eq!(split_of("Text 634!"), Split::Test);
+        assert_eq!(fnv1a64(b"text 327") % 1000, 300);
+        assert_eq!(split_of("text 327"), Split::Train);
+    }
+
+    #[test]
+    fn a_corpus_error_names_its_line() {
+        let e = parse_sms_tsv("ham\thi\nmaybe\tx\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().starts_with("line 2: "), "{e}");
+    }
+
+    #[test]
     fn near_duplicates_share_a_side() {
         let a = "Free entry in 2 a wkly comp!! Text FA to 87121";
         let b = "free entry in 2 a WKLY comp... text FA to 87121 ";

@@ -693,6 +693,48 @@ mod tests {
     }
 
     #[test]
+    fn events_built_elsewhere_are_held_to_the_json_contract() {
+        let ok: Vec<Event> = EXAMPLES
+            .iter()
+            .map(|l| Event::from_json_str(l).unwrap())
+            .collect();
+        for ev in &ok {
+            assert_eq!(ev.check_contract(), Ok(()), "{ev:?}");
+        }
+        let mut message = ok[0].clone();
+        if let Event::Message(m) = &mut message {
+            m.recipient.clear();
+        }
+        let err = message.check_contract().unwrap_err();
+        assert_eq!(err.field(), Some("recipient"));
+        assert!(err.to_string().contains("empty id"), "{err}");
+        // A business record's `created` is a time too, and the error is the JSON reader's.
+        let mut record = ok[3].clone();
+        if let Event::Business(b) = &mut record {
+            b.created = 5;
+        }
+        let err = record.check_contract().unwrap_err();
+        assert_eq!(err.field(), Some("created"));
+        let line = EXAMPLES[3].replace("1730000000000", "5");
+        assert_eq!(Event::from_json_str(&line).unwrap_err(), err);
+        let mut late = ok[1].clone();
+        if let Event::Feedback(f) = &mut late {
+            f.ts = MAX_TS;
+        }
+        assert_eq!(late.check_contract().unwrap_err().field(), Some("ts"));
+    }
+
+    #[test]
+    fn tiers_are_named_as_in_logs() {
+        let names: Vec<String> = Tier::LADDER.iter().map(|t| t.to_string()).collect();
+        assert_eq!(names, ["250", "2k", "10k", "100k", "unlimited"]);
+        for t in Tier::LADDER {
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(json, format!("\"{}\"", t.as_str()));
+        }
+    }
+
+    #[test]
     fn tier_ladder() {
         assert_eq!(Tier::T250.up(), Some(Tier::T2k));
         assert_eq!(Tier::Unlimited.up(), None);

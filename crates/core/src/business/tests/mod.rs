@@ -1143,6 +1143,18 @@ fn the_service_window_is_open_for_exactly_its_hours_after_a_reply() {
 }
 
 #[test]
+fn a_recipient_counted_more_than_a_day_ago_is_counted_again() {
+    let mut e = engine(no_ramp());
+    e.observe(&established(T0, Tier::T250, false));
+    send(&mut e, T0 + HOUR, MIN, 1, 0, Category::Utility); // r-0, counted at T0 + 1 h
+    // A day later the tier is full with 250 others; r-0's count has left the moving 24 h.
+    let v = send(&mut e, T0 + 26 * HOUR, HOUR, 250, 1, Category::Utility);
+    assert!(v.iter().all(|v| v.action == Action::Allow));
+    let r = tier_reading(&mut e, 999, T0 + 27 * HOUR, "r-0");
+    assert_eq!((r.fired, r.value, r.note), (true, 250.0, None));
+}
+
+#[test]
 fn feedback_and_receipts_are_counted_one_by_one() {
     let mut e = engine(no_ramp());
     e.observe(&established(T0, Tier::T10k, true));
