@@ -34,20 +34,20 @@ pub fn read_verdicts(
 ) -> Result<HashMap<String, Vec<VerdictRecord>>, Error> {
     let config = topics::config(brokers, extra);
     let Some(count) = topics::partitions(&config, topic)? else {
-        return Err(Error::new(format!("topic {topic:?} does not exist")));
+        return Err(Error::topic(topic, "does not exist"));
     };
     let reader = topics::reader(&config, &format!("{topic}.audit"), topic, 0..count)?;
     let mut out: HashMap<String, Vec<VerdictRecord>> = HashMap::new();
     topics::read_to_end(&reader, topic, 0..count, |m| {
         let at = format!("{topic}/{} offset {}", m.partition(), m.offset());
         let json = std::str::from_utf8(m.payload().unwrap_or_default())
-            .map_err(|_| Error::new(format!("{at}: value is not UTF-8")))?
+            .map_err(|_| Error::record(&at, "value is not UTF-8"))?
             .to_owned();
-        let id =
-            field(&json, "message").ok_or_else(|| Error::new(format!("{at}: no message id")))?;
+        let id = field(&json, "message").ok_or_else(|| Error::record(&at, "no message id"))?;
         let headers = m.headers();
         let number = |key| {
-            header_number(headers, key).ok_or_else(|| Error::new(format!("{at}: no {key} header")))
+            header_number(headers, key)
+                .ok_or_else(|| Error::record(&at, format!("no {key} header")))
         };
         let ctx = MessageContext {
             recipient_marketing_24h: number(HEADER_FATIGUE)? as u64,

@@ -53,24 +53,110 @@ pub mod worker;
 pub use produce::{Loaded, load};
 pub use worker::{Options, Stats, run};
 
-/// Why a Kafka command failed: a sentence naming the topic, partition or offset involved.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error(String);
+/// Why a Kafka command failed. Each says what spamward was doing, naming the topic, partition or
+/// offset involved.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The Kafka client refused or failed an operation.
+    Client {
+        /// What spamward was doing ("producing to \"events\"", "events/3: end offsets").
+        doing: String,
+        /// The client's error.
+        source: rdkafka::error::KafkaError,
+    },
+    /// A topic is missing or the broker reports it unusable.
+    Topic {
+        /// The topic.
+        topic: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The broker did not acknowledge records it was sent; nothing after them is committed.
+    Unacknowledged {
+        /// Records not acknowledged.
+        failed: u64,
+        /// What was being produced, and the first failure.
+        detail: String,
+    },
+    /// Something the broker should have done did not happen in the time allowed.
+    Timeout {
+        /// What spamward was waiting for.
+        waiting_for: String,
+        /// How long it waited, and for what.
+        detail: String,
+    },
+    /// A record on a topic is not one spamward writes.
+    Record {
+        /// Where: topic, partition and offset.
+        at: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// An input log could not be read: its file, line and field.
+    Log(String),
+}
 
 impl Error {
-    /// An error with this description.
-    pub fn new(detail: impl Into<String>) -> Error {
-        Error(detail.into())
+    /// A client error met while `doing` something.
+    pub fn client(doing: impl Into<String>, source: rdkafka::error::KafkaError) -> Error {
+        Error::Client {
+            doing: doing.into(),
+            source,
+        }
+    }
+
+    /// A problem with `topic`.
+    pub fn topic(topic: &str, problem: impl Into<String>) -> Error {
+        Error::Topic {
+            topic: topic.to_owned(),
+            problem: problem.into(),
+        }
+    }
+
+    /// A record at `at` (topic/partition offset) that is not one spamward writes.
+    pub fn record(at: impl Into<String>, problem: impl Into<String>) -> Error {
+        Error::Record {
+            at: at.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// A wait for `waiting_for` that ran out.
+    pub fn timeout(waiting_for: impl Into<String>, detail: impl Into<String>) -> Error {
+        Error::Timeout {
+            waiting_for: waiting_for.into(),
+            detail: detail.into(),
+        }
     }
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            Error::Client { doing, source } => write!(f, "{doing}: {source}"),
+            Error::Topic { topic, problem } => write!(f, "topic {topic:?}: {problem}"),
+            Error::Unacknowledged { failed, detail } => {
+                write!(f, "{failed} {detail}")
+            }
+            Error::Timeout {
+                waiting_for,
+                detail,
+            } => write!(f, "{waiting_for}: {detail}"),
+            Error::Record { at, problem } => write!(f, "{at}: {problem}"),
+            Error::Log(detail) => f.write_str(detail),
+        }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Client { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests;

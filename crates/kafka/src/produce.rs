@@ -67,8 +67,8 @@ pub fn load(
             failed: AtomicU64::new(0),
             first: Mutex::new(None),
         })
-        .map_err(|e| Error::new(format!("cannot create a Kafka producer: {e}")))?;
-    let mut reader = LogReader::open(path).map_err(|e| Error::new(e.to_string()))?;
+        .map_err(|e| Error::client("cannot create a Kafka producer", e))?;
+    let mut reader = LogReader::open(path).map_err(|e| Error::Log(e.to_string()))?;
     let mut loaded = Loaded {
         partitions,
         ..Loaded::default()
@@ -101,7 +101,7 @@ pub fn load(
                     rec = r;
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                Err((e, _)) => return Err(Error::new(format!("producing to {topic:?}: {e}"))),
+                Err((e, _)) => return Err(Error::client(format!("producing to {topic:?}"), e)),
             }
         }
         loaded.events += 1;
@@ -111,14 +111,17 @@ pub fn load(
     let failed = acks.failed.load(Ordering::Relaxed);
     if failed > 0 {
         let first = acks.first.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        return Err(Error::new(format!(
-            "{failed} of {} events were not acknowledged by the broker (first: {})",
-            loaded.events,
-            first.unwrap_or_default()
-        )));
+        return Err(Error::Unacknowledged {
+            failed,
+            detail: format!(
+                "of {} events were not acknowledged by the broker (first: {})",
+                loaded.events,
+                first.unwrap_or_default()
+            ),
+        });
     }
     if let Some(e) = fatal {
-        return Err(Error::new(format!(
+        return Err(Error::Log(format!(
             "{e} ({} events before it were produced and acknowledged)",
             loaded.events
         )));
@@ -137,20 +140,23 @@ fn flush(producer: &ThreadedProducer<Acks>) -> Result<(), Error> {
             Ok(()) => return Ok(()),
             Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {}
             Err(e) => {
-                return Err(Error::new(format!(
-                    "waiting for the broker's acknowledgements: {e}"
-                )));
+                return Err(Error::client(
+                    "waiting for the broker's acknowledgements",
+                    e,
+                ));
             }
         }
         let left = producer.in_flight_count();
         if left < waiting {
             (waiting, progress) = (left, Instant::now());
         } else if progress.elapsed() >= TIMEOUT {
-            return Err(Error::new(format!(
-                "waiting for the broker's acknowledgements: {left} records unacknowledged, none \
-                 acknowledged in {} s",
-                TIMEOUT.as_secs()
-            )));
+            return Err(Error::timeout(
+                "waiting for the broker's acknowledgements",
+                format!(
+                    "{left} records unacknowledged, none acknowledged in {} s",
+                    TIMEOUT.as_secs()
+                ),
+            ));
         }
     }
 }

@@ -54,15 +54,13 @@ pub fn reader(
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .create()
-        .map_err(|e| Error::new(format!("cannot create a Kafka client: {e}")))?;
+        .map_err(|e| Error::client("cannot create a Kafka client", e))?;
     let mut tpl = TopicPartitionList::new();
     for p in partitions {
         tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .map_err(|e| Error::new(format!("{topic}/{p}: {e}")))?;
+            .map_err(|e| Error::client(format!("{topic}/{p}"), e))?;
     }
-    reader
-        .assign(&tpl)
-        .map_err(|e| Error::new(format!("{topic}: {e}")))?;
+    reader.assign(&tpl).map_err(|e| Error::client(topic, e))?;
     Ok(reader)
 }
 
@@ -89,11 +87,12 @@ pub fn read_to_end(
             Some(Err(KafkaError::PartitionEOF(p))) => {
                 pending.remove(&p);
             }
-            Some(Err(e)) => return Err(Error::new(format!("reading {topic}: {e}"))),
+            Some(Err(e)) => return Err(Error::client(format!("reading {topic}"), e)),
             None if Instant::now() > deadline => {
-                return Err(Error::new(format!(
-                    "reading {topic}: no end of partitions {pending:?} reported in {TIMEOUT:?}"
-                )));
+                return Err(Error::timeout(
+                    format!("reading {topic}"),
+                    format!("no end of partitions {pending:?} reported in {TIMEOUT:?}"),
+                ));
             }
             None => {}
         }
@@ -105,10 +104,10 @@ pub fn read_to_end(
 pub fn partitions(config: &ClientConfig, topic: &str) -> Result<Option<i32>, Error> {
     let client: BaseConsumer = config
         .create()
-        .map_err(|e| Error::new(format!("cannot create a Kafka client: {e}")))?;
+        .map_err(|e| Error::client("cannot create a Kafka client", e))?;
     let md = client
         .fetch_metadata(Some(topic), TIMEOUT)
-        .map_err(|e| Error::new(format!("metadata of topic {topic:?}: {e}")))?;
+        .map_err(|e| Error::client(format!("metadata of topic {topic:?}"), e))?;
     let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
         return Ok(None);
     };
@@ -118,10 +117,7 @@ pub fn partitions(config: &ClientConfig, topic: &str) -> Result<Option<i32>, Err
         Some(e) if RDKafkaErrorCode::from(e) == RDKafkaErrorCode::UnknownTopicOrPartition => {
             Ok(None)
         }
-        Some(e) => Err(Error::new(format!(
-            "topic {topic:?}: {}",
-            RDKafkaErrorCode::from(e)
-        ))),
+        Some(e) => Err(Error::topic(topic, RDKafkaErrorCode::from(e).to_string())),
     }
 }
 
@@ -138,19 +134,19 @@ pub fn ensure(
     }
     let admin: AdminClient<DefaultClientContext> = config
         .create()
-        .map_err(|e| Error::new(format!("cannot create a Kafka admin client: {e}")))?;
+        .map_err(|e| Error::client("cannot create a Kafka admin client", e))?;
     let mut new = NewTopic::new(topic, count, TopicReplication::Fixed(1));
     for (k, v) in settings {
         new = new.set(k, v);
     }
     let opts = AdminOptions::new().operation_timeout(Some(TIMEOUT));
     let results = futures_executor::block_on(admin.create_topics([&new], &opts))
-        .map_err(|e| Error::new(format!("creating topic {topic:?}: {e}")))?;
+        .map_err(|e| Error::client(format!("creating topic {topic:?}"), e))?;
     for r in results {
         if let Err((name, code)) = r
             && code != RDKafkaErrorCode::TopicAlreadyExists
         {
-            return Err(Error::new(format!("creating topic {name:?}: {code}")));
+            return Err(Error::topic(&name, format!("cannot be created: {code}")));
         }
     }
     // The topic is visible in metadata a moment after it is created.
@@ -160,7 +156,8 @@ pub fn ensure(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(Error::new(format!(
-        "topic {topic:?} was created but never appeared in the broker's metadata"
-    )))
+    Err(Error::timeout(
+        format!("creating topic {topic:?}"),
+        "it was created but never appeared in the broker's metadata",
+    ))
 }

@@ -184,7 +184,7 @@ impl ConsumerContext for Group {
                 if let Err(e) = consumer.assign(tpl) {
                     inner
                         .failed
-                        .get_or_insert(Error::new(format!("assigning partitions: {e}")));
+                        .get_or_insert(Error::client("assigning partitions", e));
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
@@ -229,7 +229,7 @@ impl Shared {
             };
             restore
                 .add(m.key().unwrap_or_default(), m.payload().unwrap_or_default())
-                .map_err(|e| Error::new(format!("{changelog}/{p} offset {}: {e}", m.offset())))
+                .map_err(|e| Error::record(format!("{changelog}/{p} offset {}", m.offset()), e))
         })?;
         let mut states = Vec::with_capacity(ps.len());
         for (p, restore) in restores {
@@ -240,7 +240,7 @@ impl Shared {
             } else {
                 reader
                     .fetch_watermarks(input, p, TIMEOUT)
-                    .map_err(|e| Error::new(format!("{input}/{p}: end offsets: {e}")))?
+                    .map_err(|e| Error::client(format!("{input}/{p}: end offsets"), e))?
                     .1
             };
             let records = restore.records();
@@ -260,14 +260,17 @@ impl Shared {
     fn settle(&self) -> Result<(), Error> {
         self.producer
             .flush(TIMEOUT)
-            .map_err(|e| Error::new(format!("waiting for the broker's acknowledgements: {e}")))?;
+            .map_err(|e| Error::client("waiting for the broker's acknowledgements", e))?;
         let ctx = self.producer.context();
         if ctx.failed.load(Ordering::Relaxed) > 0 {
             let first = lock(&ctx.first).clone().unwrap_or_default();
-            return Err(Error::new(format!(
-                "{} records were not acknowledged by the broker (first: {first}); offsets are not committed",
-                ctx.failed.load(Ordering::Relaxed)
-            )));
+            return Err(Error::Unacknowledged {
+                failed: ctx.failed.load(Ordering::Relaxed),
+                detail: format!(
+                    "records were not acknowledged by the broker (first: {first}); offsets are not \
+                     committed"
+                ),
+            });
         }
         Ok(())
     }
@@ -298,7 +301,7 @@ impl Shared {
             self.send(&changelog, Some(*p), key, value, None, None)?;
             offsets
                 .add_partition_offset(&self.opts.input, *p, Offset::Offset(*next))
-                .map_err(|e| Error::new(format!("{}/{p}: {e}", self.opts.input)))?;
+                .map_err(|e| Error::client(format!("{}/{p}", self.opts.input), e))?;
         }
         self.settle()?;
         inner.stats.checkpoints += markers.len() as u64;
@@ -340,7 +343,7 @@ impl Shared {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 Err((e, _)) => {
-                    return Err(Error::new(format!("producing to {topic:?}: {e}")));
+                    return Err(Error::client(format!("producing to {topic:?}"), e));
                 }
             }
         }
@@ -376,7 +379,7 @@ impl Signals {
             let (_, listed) = self
                 .consumer
                 .fetch_watermarks(&self.topic, p, TIMEOUT)
-                .map_err(|e| Error::new(format!("{}/{p}: end offsets: {e}", self.topic)))?;
+                .map_err(|e| Error::client(format!("{}/{p}: end offsets", self.topic), e))?;
             ends.insert(p, listed);
         }
         // Up to the listed end and until the consumer has reported each partition's end after
@@ -407,13 +410,13 @@ impl Signals {
                     }
                 }
                 Some(Err(e)) => {
-                    return Err(Error::new(format!("reading {}: {e}", self.topic)));
+                    return Err(Error::client(format!("reading {}", self.topic), e));
                 }
                 None if Instant::now() > deadline => {
-                    return Err(Error::new(format!(
-                        "reading {}: the broker's end offsets were not reached in {TIMEOUT:?}",
-                        self.topic
-                    )));
+                    return Err(Error::timeout(
+                        format!("reading {}", self.topic),
+                        format!("the broker's end offsets were not reached in {TIMEOUT:?}"),
+                    ));
                 }
                 None => {}
             }
@@ -440,10 +443,10 @@ pub fn run(
 ) -> Result<Stats, Error> {
     let config = topics::config(&opts.brokers, &opts.extra);
     let Some(count) = topics::partitions(&config, &opts.input)? else {
-        return Err(Error::new(format!(
-            "input topic {:?} does not exist on {}",
-            opts.input, opts.brokers
-        )));
+        return Err(Error::topic(
+            &opts.input,
+            format!("the input topic does not exist on {}", opts.brokers),
+        ));
     };
     let day_and_a_half = (36 * spamward_core::time::HOUR).to_string();
     topics::ensure(&config, &opts.verdicts, count, &[])?;
@@ -482,7 +485,7 @@ pub fn run(
         failed: AtomicU64::new(0),
         first: Mutex::new(None),
     })
-    .map_err(|e| Error::new(format!("cannot create a Kafka producer: {e}")))?;
+    .map_err(|e| Error::client("cannot create a Kafka producer", e))?;
     let mut signals = Signals::open(&config, &opts.signals_topic(), signals_count)?;
     static MEMBERS: AtomicU64 = AtomicU64::new(0);
     let shared = Arc::new(Shared {
@@ -529,10 +532,10 @@ pub fn run(
         .create_with_context(Group {
             shared: Arc::clone(&shared),
         })
-        .map_err(|e| Error::new(format!("cannot create a Kafka consumer: {e}")))?;
+        .map_err(|e| Error::client("cannot create a Kafka consumer", e))?;
     consumer
         .subscribe(&[&opts.input])
-        .map_err(|e| Error::new(format!("subscribing to {:?}: {e}", opts.input)))?;
+        .map_err(|e| Error::client(format!("subscribing to {:?}", opts.input), e))?;
 
     let mut last_checkpoint = Instant::now();
     let mut last_signals = Instant::now();
