@@ -706,6 +706,93 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_young_business_s_prior_weighs_its_scale() {
+        let r = &Policy::default().signals.complaint_rate_7d;
+        assert_eq!(r.prior(1.0).strength, r.prior_strength);
+        assert_eq!(r.prior(0.25).strength, r.prior_strength / 4.0);
+        assert_eq!(r.prior(0.25).rate, r.prior_rate);
+    }
+
+    /// Values at the edges of their ranges: each is accepted or refused, with the key named.
+    #[test]
+    fn ranges_hold_at_their_edges() {
+        let ok = [
+            "[score]\nhold = 0.6\nblock = 0.6\n",
+            "[tiers]\nservice_window_hours = 168\n",
+            "[tiers]\nservice_window_hours = 1\n",
+            "[signals.complaint_rate_7d]\nescalate_confidence = 0.999\n",
+            "[signals.volume_burst_1h]\nmin_ratio = 1.0\npeak_share = 1.0\n",
+            "[signals.new_business_ramp_1h]\nper_hour = 1\n",
+            "[signals.campaign_24h]\nmin_businesses = 2\n",
+        ];
+        for text in ok {
+            assert!(Policy::from_toml_overlay(text).is_ok(), "{text}");
+        }
+        let refused = [
+            (
+                "[tiers]\nservice_window_hours = 169\n",
+                "tiers.service_window_hours",
+            ),
+            (
+                "[signals.complaint_rate_7d]\nescalate_confidence = 0.95\n",
+                "signals.complaint_rate_7d.escalate_confidence",
+            ),
+            (
+                "[signals.complaint_rate_7d]\nescalate_confidence = 1.0\n",
+                "signals.complaint_rate_7d.escalate_confidence",
+            ),
+            (
+                "[signals.volume_burst_1h]\np_value = 0.0\n",
+                "signals.volume_burst_1h.p_value",
+            ),
+            (
+                "[signals.volume_burst_1h]\np_value = 1.0\n",
+                "signals.volume_burst_1h.p_value",
+            ),
+            (
+                "[signals.volume_burst_1h]\nmin_ratio = 0.5\n",
+                "signals.volume_burst_1h.min_ratio",
+            ),
+            (
+                "[signals.volume_burst_1h]\nmin_ratio = inf\n",
+                "signals.volume_burst_1h.min_ratio",
+            ),
+            (
+                "[signals.volume_burst_1h]\npeak_half_life_hours = 0.0\n",
+                "signals.volume_burst_1h.peak_half_life_hours",
+            ),
+            (
+                "[signals.volume_burst_1h]\npeak_half_life_hours = inf\n",
+                "signals.volume_burst_1h.peak_half_life_hours",
+            ),
+            (
+                "[signals.volume_burst_1h]\npeak_share = 1.5\n",
+                "signals.volume_burst_1h.peak_share",
+            ),
+            (
+                "[signals.recipient_frequency_24h]\nthreshold = 0.0\n",
+                "signals.recipient_frequency_24h.threshold",
+            ),
+            (
+                "[signals.recipient_frequency_24h]\nweight = 1.5\n",
+                "signals.recipient_frequency_24h.weight",
+            ),
+            (
+                "[signals.new_business_ramp_1h]\nper_hour = 0\n",
+                "signals.new_business_ramp_1h.per_hour",
+            ),
+            (
+                "[signals.campaign_24h]\nmin_businesses = 1\n",
+                "signals.campaign_24h.min_businesses",
+            ),
+        ];
+        for (text, path) in refused {
+            let err = Policy::from_toml_overlay(text).unwrap_err();
+            assert_eq!(err.path(), path, "{text}: {err}");
+        }
+    }
+
     /// Each bad overlay and the key path its error must name.
     #[test]
     fn errors_name_the_key() {

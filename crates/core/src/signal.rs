@@ -254,6 +254,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn values_are_rounded_to_six_significant_digits_down_to_the_smallest_powers() {
+        assert_eq!(round_sig(0.012_345_678), 0.012_345_7);
+        assert_eq!(round_sig(-1_234_567.0), -1_234_570.0);
+        assert_eq!(round_sig(0.0), 0.0);
+        assert!(round_sig(f64::NAN).is_nan());
+        // 1e-295 needs 300 digits after the point: still rounded.
+        let tiny = 1.234_567_891e-295;
+        let r = round_sig(tiny);
+        assert_ne!(r, tiny);
+        assert!(((r - 1.234_57e-295) / r).abs() < 1e-12, "{r:e}");
+        // Below that, too small to round.
+        assert_eq!(round_sig(1.234_567_891e-300), 1.234_567_891e-300);
+    }
+
+    #[test]
+    fn a_hit_reads_as_its_code_value_line_and_window() {
+        assert_eq!(Signal::ComplaintRate7d.to_string(), "complaint_rate_7d");
+        let mut hit = Hit {
+            signal: Signal::ComplaintRate7d,
+            value: 0.012,
+            threshold: 0.003,
+            window: Some(Span::Week),
+            probability: Some(0.99),
+            detail: None,
+        };
+        assert_eq!(
+            hit.to_string(),
+            "complaint_rate_7d 0.012 > 0.003 (7d, p=0.99)"
+        );
+        hit.signal = Signal::LowReadRate7d;
+        hit.probability = None;
+        hit.detail = Some("why".into());
+        assert_eq!(hit.to_string(), "low_read_rate_7d 0.012 < 0.003 (7d) [why]");
+    }
+
+    #[test]
     fn codes_are_unique_and_round_trip() {
         let mut codes: Vec<_> = Signal::ALL.iter().map(|s| s.code()).collect();
         codes.sort();
