@@ -122,6 +122,47 @@ mod tests {
         assert!(PRIOR.prob_above(30, 3000, 0.003) > 0.999);
     }
 
+    /// Posterior tails worked out apart from statrs (mpmath's regularised incomplete beta, 30
+    /// digits): Beta(rate·strength + hits, (1 − rate)·strength + trials − hits).
+    #[test]
+    fn posterior_tails_match_values_computed_elsewhere() {
+        let cases = [
+            (0.01, 100.0, 3, 100, 0.02, 0.435_441_945_300_850_6),
+            (0.01, 100.0, 3, 100, 0.05, 0.009_396_344_868_361_908),
+            (0.2, 10.0, 30, 100, 0.25, 0.827_051_395_139_610_3),
+            (0.005, 200.0, 10, 1000, 0.015, 0.029_690_917_778_521_61),
+        ];
+        for (rate, strength, hits, trials, line, want) in cases {
+            let got = Prior { rate, strength }.prob_above(hits, trials, line);
+            assert!(
+                (got - want).abs() < 1e-9,
+                "{rate} {strength} {hits}/{trials}: {got}"
+            );
+        }
+    }
+
+    /// Cantelli's bound at its edge, worked out apart: for Beta(1, 1099) (prior 1% worth 100,
+    /// nothing in 1,000) and a line at 0.3%, σ²/(σ² + k²) = 0.158740, so it rules out a floor
+    /// whose half is 0.05% above that and not one whose half is 0.497 of a ratio set there.
+    #[test]
+    fn the_cantelli_bound_is_exactly_as_tight_as_its_formula() {
+        let prior = Prior {
+            rate: 0.01,
+            strength: 100.0,
+        };
+        assert!(!prior.may_be_above(0, 1000, 0.003, 0.317_637_857_145_952_3));
+        assert!(prior.may_be_above(0, 1000, 0.003, 0.317_2));
+        // A line where the ratio is 0.497: a floor of 0.99 (half 0.495) may be reached.
+        assert!(prior.may_be_above(0, 1000, 0.001_822_821_783_549_476_2, 0.99));
+        // Below: a rate of a half is nowhere near a line at 1%, one of 0.1% may be.
+        let even = Prior {
+            rate: 0.5,
+            strength: 100.0,
+        };
+        assert!(!even.may_be_below(500, 1000, 0.01, 0.99));
+        assert!(prior.may_be_below(1, 1000, 0.01, 0.99));
+    }
+
     #[test]
     fn interval_brackets_the_observed_rate_with_enough_data() {
         let (lo, hi) = PRIOR.interval(50, 10_000, 0.9);
