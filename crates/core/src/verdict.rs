@@ -276,6 +276,31 @@ mod tests {
             })
     }
 
+    /// The names reports, explanations and the HTML report print, and that JSON carries.
+    #[test]
+    fn actions_statuses_and_qualities_are_named_as_in_reports() {
+        let actions: Vec<String> = Action::ALL.iter().map(|a| a.to_string()).collect();
+        assert_eq!(actions, ["allow", "throttle", "hold", "block"]);
+        let statuses = [Status::Active, Status::Throttled, Status::Suspended];
+        let names: Vec<String> = statuses.iter().map(|s| s.to_string()).collect();
+        assert_eq!(names, ["active", "throttled", "suspended"]);
+        let qualities = [Quality::High, Quality::Medium, Quality::Low];
+        let names: Vec<String> = qualities.iter().map(|q| q.to_string()).collect();
+        assert_eq!(names, ["high", "medium", "low"]);
+        for s in statuses {
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        for q in qualities {
+            assert_eq!(
+                serde_json::to_string(&q).unwrap(),
+                format!("\"{}\"", q.as_str())
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn written_json_is_serde_jsons(
