@@ -285,6 +285,23 @@ mod tests {
     }
 
     #[test]
+    fn a_key_moved_from_an_empty_bucket_takes_nothing_from_it() {
+        let mut r: Ring<u32> = Ring::new(Span::Hour);
+        r.advance(T0 + 10 * Span::Hour.bucket_millis());
+        let b = Span::Hour.bucket_millis();
+        r.move_key(0, T0);
+        r.move_key(T0, T0 + b);
+        assert_eq!(r.sum(), 1);
+        // The key's earlier time again (a late count left it elsewhere): its bucket is empty now.
+        r.move_key(T0, T0 + 2 * b);
+        assert_eq!(
+            r.sum(),
+            2,
+            "counted twice until the bucket leaves, never below zero"
+        );
+    }
+
+    #[test]
     fn late_events_land_in_their_bucket_or_the_oldest() {
         let mut r: Ring<u32> = Ring::new(Span::Minute);
         r.advance(T0 + 30_000);
