@@ -684,7 +684,40 @@ mod tests {
                 "expected one of",
             ),
         ];
-        for (line, field, needle) in cases {
+        let more: &[(&str, Option<&str>, &str)] = &[
+            // A null is an absent field.
+            (
+                r#"{"type":"message","id":"m","ts":1764000060000,"business":"b","recipient":"r","category":"marketing","text":null}"#,
+                Some("text"),
+                "missing",
+            ),
+            (
+                r#"{"type":"business","ts":1764000060000,"business":"b","tier":"10k","verified":"yes","created":1730000000000}"#,
+                Some("verified"),
+                "expected true or false, found a string",
+            ),
+            (
+                r#"{"type":"message","id":"m","ts":1764000060000,"business":"b","recipient":"r","category":5,"text":"x"}"#,
+                Some("category"),
+                "expected one of marketing, utility, authentication or service, found 5",
+            ),
+            (
+                r#"{"type":"delivery","ts":1764000060000,"business":"b","recipient":"r","message":"m","status":"lost"}"#,
+                Some("status"),
+                "expected one of delivered or failed, found \"lost\"",
+            ),
+            (
+                r#"{"type":"delivery","ts":1764000060000,"business":"b","recipient":"r","message":["m"],"status":"failed"}"#,
+                Some("message"),
+                "expected a string, found an array",
+            ),
+            (
+                r#"{"type":"feedback","ts":true,"business":"b","recipient":"r","kind":"read"}"#,
+                Some("ts"),
+                "expected an integer in milliseconds, found a boolean",
+            ),
+        ];
+        for (line, field, needle) in cases.iter().chain(more) {
             let err = Event::from_json(line.as_bytes()).unwrap_err();
             assert_eq!(Event::from_json_str(line).unwrap_err(), err, "{line}");
             assert_eq!(err.field(), *field, "{line}: {err}");

@@ -163,6 +163,17 @@ mod tests {
         assert!(prior.may_be_below(1, 1000, 0.01, 0.99));
     }
 
+    /// Quantiles and tails worked out apart (mpmath, 30 digits).
+    #[test]
+    fn intervals_and_poisson_tails_match_values_computed_elsewhere() {
+        let (lo, hi) = PRIOR.interval(50, 10_000, 0.9);
+        assert!((lo - 0.003_624_616_456_036_487).abs() < 1e-9, "{lo}");
+        assert!((hi - 0.005_750_415_670_040_476).abs() < 1e-9, "{hi}");
+        assert!((poisson_upper_tail(1.0, 3) - 0.080_301_397_071_394_2).abs() < 1e-12);
+        assert!((poisson_upper_tail(4.0, 10) - 0.008_132_242_796_933_863).abs() < 1e-12);
+        assert_eq!(poisson_upper_tail(4.0, 0), 1.0);
+    }
+
     #[test]
     fn interval_brackets_the_observed_rate_with_enough_data() {
         let (lo, hi) = PRIOR.interval(50, 10_000, 0.9);
