@@ -239,6 +239,7 @@ mod tests {
             assert_eq!(s.tick(T0), Some(T0 - DAY - lateness));
             s.fatigue(1, T0, 10);
             s.fatigue(2, T0 + DAY / 2, 10);
+            s.fatigue(3, T0 + DAY / 4, 10);
             s.campaign(0xfeed, 7, T0 + DAY / 2);
             assert_eq!(s.fatigue_count(2, T0 + DAY / 2), 1);
             assert_eq!(s.campaign_count(0xfeed, 8, T0 + DAY / 2), 2);
@@ -246,10 +247,10 @@ mod tests {
             // A day after the last sweep: recipient 1, at the horizon exactly, goes.
             let at = T0 + DAY + lateness;
             assert_eq!(s.tick(at), Some(T0));
-            assert_eq!((s.held(), s.horizon()), ((1, 4), T0));
+            assert_eq!((s.held(), s.horizon()), ((2, 4), T0));
             // Less than a day after that sweep, nothing goes, though recipient 2 is past it.
             assert_eq!(s.tick(at + DAY - 1), None);
-            assert_eq!(s.held(), (1, 4));
+            assert_eq!(s.held(), (2, 4));
             assert_eq!(s.tick(at + DAY), Some(T0 + DAY));
             assert_eq!(s.held(), (0, 0), "lateness {lateness}");
         }

@@ -685,6 +685,27 @@ mod tests {
             ),
         ];
         let more: &[(&str, Option<&str>, &str)] = &[
+            // Fields that are fine are not blamed for another's fault.
+            (
+                r#"{"type":"business","ts":1764000060000,"business":"b","tier":"10k","verified":true}"#,
+                Some("created"),
+                "missing",
+            ),
+            (
+                r#"{"type":"message","id":"m","ts":1764000060000,"business":"b","recipient":"r","template":null,"category":"marketing"}"#,
+                Some("text"),
+                "missing",
+            ),
+            (
+                r#"{"type":"feedback","ts":1764000060000,"business":null,"recipient":"r","kind":"love"}"#,
+                Some("kind"),
+                "expected one of",
+            ),
+            (
+                r#"{"type":"business","ts":1764000060000,"business":"b","tier":"10k","tier":"2k","verified":true,"created":1730000000000}"#,
+                None,
+                "duplicate field `tier`",
+            ),
             // A null is an absent field.
             (
                 r#"{"type":"message","id":"m","ts":1764000060000,"business":"b","recipient":"r","category":"marketing","text":null}"#,
