@@ -172,22 +172,40 @@ fn content_digest(packs: Option<&[RulePack]>) -> Result<u64> {
     Ok(h.finish())
 }
 
-/// One batch's content facts: from the kept analyses when there are some, else computed.
-pub fn analyze(
-    kept: Option<&mut Analyses>,
-    heuristics: &Heuristics,
-    batch: &[Event],
-) -> Result<Analyzed> {
-    match kept {
-        Some(kept) => kept.analyze(heuristics, batch),
-        None => heuristics.analyze(batch),
+/// The analysis stage of a command that replays logs: each batch's content facts, from the kept
+/// analyses when there are some, else computed with the heuristics.
+pub struct Analysing<'a> {
+    heuristics: &'a Heuristics,
+    kept: Option<Analyses>,
+}
+
+impl<'a> Analysing<'a> {
+    /// Analysis with `heuristics`, reading or writing `kept` when given.
+    pub fn new(heuristics: &'a Heuristics, kept: Option<Analyses>) -> Analysing<'a> {
+        Analysing { heuristics, kept }
+    }
+
+    /// The line to print at the end, when analyses were kept; `complete` says whether the logs
+    /// were read to the end.
+    pub fn finish(self, complete: bool) -> Result<Option<String>> {
+        self.kept.map(|k| k.finish(complete)).transpose()
     }
 }
 
-/// The line to print at the end of a command that kept analyses; `complete` says whether the
-/// logs were read to the end.
-pub fn finish(kept: Option<Analyses>, complete: bool) -> Result<Option<String>> {
-    kept.map(|k| k.finish(complete)).transpose()
+impl spamward_drive::Analysis for Analysing<'_> {
+    type Error = anyhow::Error;
+
+    /// With content off there is nothing to get, and reading kept analyses is quick.
+    fn quick(&self) -> bool {
+        self.heuristics.is_off() || self.kept.as_ref().is_some_and(Analyses::reading)
+    }
+
+    fn analyze(&mut self, events: &[Event]) -> Result<Analyzed> {
+        match self.kept.as_mut() {
+            Some(kept) => kept.analyze(self.heuristics, events),
+            None => self.heuristics.analyze(events),
+        }
+    }
 }
 
 /// A replay's analyses file: read when it fits, else written.

@@ -4,7 +4,6 @@ mod analyses;
 mod cmd;
 mod html;
 mod progress;
-mod reader;
 mod timeline;
 mod truth;
 mod util;

@@ -1,15 +1,18 @@
-//! Progress on stderr for long runs, and a clean stop on Ctrl-C.
+//! Progress on stderr for long runs, the log reader's skipped lines, and a clean stop on Ctrl-C.
 //!
 //! A bar shows only when stderr is a terminal and `--quiet` was not given, so logs and pipes stay
-//! clean. The first Ctrl-C asks the running command to stop: readers stop at the next record, and
-//! everything complete so far is written (verdicts, reports, the partial output file) before the
-//! process exits with code 130. A second Ctrl-C exits at once.
+//! clean; the first bad lines a log reader skips are printed whatever the terminal. The first
+//! Ctrl-C asks the running command to stop: readers stop at the next record, and everything
+//! complete so far is written (verdicts, reports, the partial output file) before the process
+//! exits with code 130. A second Ctrl-C exits at once.
 
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use spamward_log::ReadError;
 
 use crate::util::thousands;
 
@@ -99,6 +102,30 @@ impl Progress {
     /// Removes the bar.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// Bad lines printed one by one before only the count goes on.
+const SHOWN_ERRORS: u64 = 20;
+
+/// What a log reader tells: progress on the bar, a stop when one was asked for, and the first
+/// bad lines on stderr, then that the rest are only counted.
+impl spamward_drive::Watch for Progress {
+    fn progress(&mut self, bytes: u64, events: u64) -> ControlFlow<()> {
+        self.update(bytes, events);
+        if interrupted() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    fn skipped(&mut self, bad_lines: u64, error: &ReadError) {
+        if bad_lines <= SHOWN_ERRORS {
+            eprintln!("skipped: {error}");
+        } else if bad_lines == SHOWN_ERRORS + 1 {
+            eprintln!("(further bad lines are counted, not shown)");
+        }
     }
 }
 

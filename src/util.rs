@@ -1,5 +1,7 @@
-//! Small formatting helpers for the command line.
+//! Small helpers for the command line: formatting, output files, loading policies and rule packs.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -43,6 +45,18 @@ pub fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// A buffered output file, or stdout for `-`.
+pub fn create(p: &Path) -> Result<BufWriter<Box<dyn Write + Send>>> {
+    // `Send`, so a sink can write from the pool; unlocked stdout is, and the buffer makes its
+    // per-write locking rare.
+    let w: Box<dyn Write + Send> = if p.as_os_str() == "-" {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(File::create(p).with_context(|| format!("cannot create {}", p.display()))?)
+    };
+    Ok(BufWriter::with_capacity(1 << 20, w))
 }
 
 /// Which content heuristics a command runs: the shipped rule packs, others, or none.

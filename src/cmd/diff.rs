@@ -1,8 +1,9 @@
 //! `spamward diff`: what a policy change would have done to a log (shadow mode on history).
 //!
-//! Both policies run over one read of the log, batch by batch and side by side (each engine on
-//! the rayon pool), so the two verdicts on every message are compared as they are made and the log
-//! never has to fit in memory. The output lists only what changed: the same policy twice gives a
+//! Both policies run over one read of the log through the pipelined driver (`spamward_drive`),
+//! batch by batch and side by side, each message analysed once for both, so the two verdicts on
+//! every message are compared as they are made (this file's sink) and the log never has to fit
+//! in memory. The output lists only what changed: the same policy twice gives a
 //! diff with no business and no message in it.
 
 use std::collections::BTreeMap;
@@ -13,9 +14,10 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use spamward_core::{Action, Engine, Event, Hit, Policy, Standing, Status, Timestamp, Verdict};
 
-use crate::reader::{Reader, create};
+use spamward_drive::{Pair, Reader};
+
 use crate::truth::{self, ReportBusiness};
-use crate::util::{ActionCounts, pct, thousands};
+use crate::util::{ActionCounts, create, pct, thousands};
 
 /// Options of a diff.
 pub struct DiffOptions {
@@ -141,7 +143,7 @@ struct Diff {
 pub fn run(mut opts: DiffOptions) -> Result<bool> {
     let progress =
         crate::progress::Progress::new("diff", crate::progress::total_size(&opts.logs), opts.quiet);
-    let reader = Reader::spawn(&opts.logs, opts.max_errors, &progress);
+    let reader = Reader::spawn(&opts.logs, opts.max_errors, progress.clone());
 
     // No heuristics in the engines: they are handed every message's facts, analysed once for both.
     let mut old = Engine::with_content(opts.old.1, None);
@@ -165,59 +167,19 @@ pub fn run(mut opts: DiffOptions) -> Result<bool> {
         other_sample: Vec::new(),
         truth: None,
     };
-    let heuristics = &opts.content;
-    let mut analyses = opts.analyses.take();
-    for batch in &reader.batches {
-        // Both engines have the same content heuristics: each message is analysed once.
-        let facts = crate::analyses::analyze(analyses.as_mut(), heuristics, &batch)?;
-        let (va, vb) = rayon::join(
-            || old.process_analyzed(&batch, &facts),
-            || new.process_analyzed(&batch, &facts),
-        );
-        let messages = batch.iter().filter_map(|e| match e {
-            Event::Message(m) => Some(m),
-            _ => None,
-        });
-        for ((m, a), b) in messages.zip(va).zip(vb) {
-            d.messages += 1;
-            d.actions[0].add(a.action);
-            d.actions[1].add(b.action);
-            if a.action == b.action {
-                if a.score != b.score || a.reasons != b.reasons {
-                    d.rescored += 1;
-                }
-                continue;
-            }
-            d.changed += 1;
-            *d.transitions
-                .entry(format!("{} -> {}", a.action, b.action))
-                .or_default() += 1;
-            let sample = if a.action == Action::Allow {
-                d.newly_stopped += 1;
-                &mut d.stopped_sample
-            } else if b.action == Action::Allow {
-                d.newly_allowed += 1;
-                &mut d.allowed_sample
-            } else {
-                d.other_changed += 1;
-                &mut d.other_sample
-            };
-            if sample.len() < opts.sample {
-                sample.push(MessageChange {
-                    message: m.id.clone(),
-                    business: m.business.clone(),
-                    ts: m.ts,
-                    text: m.text.clone(),
-                    old: a.into(),
-                    new: b.into(),
-                });
-            }
-        }
-        reader.spent.give_back(batch);
-    }
-    let outcome = reader.finish()?;
+    let mut analysis = crate::analyses::Analysing::new(&opts.content, opts.analyses.take());
+    let mut sink = Compare {
+        diff: &mut d,
+        sample: opts.sample,
+    };
+    let outcome = spamward_drive::run(
+        reader,
+        &mut analysis,
+        &mut Pair(&mut old, &mut new),
+        &mut sink,
+    )?;
     progress.finish();
-    let kept = crate::analyses::finish(analyses, outcome.failure.is_none())?;
+    let kept = analysis.finish(outcome.failure.is_none())?;
 
     let (sa, sb) = rayon::join(|| old.finish(), || new.finish());
     let sb: BTreeMap<String, Standing> = sb.into_iter().collect();
@@ -268,6 +230,62 @@ pub fn run(mut opts: DiffOptions) -> Result<bool> {
         return Ok(false);
     }
     Ok(true)
+}
+
+/// The sink of a diff: each message's two verdicts compared, counted, and the first changes of
+/// each direction kept as samples.
+struct Compare<'a> {
+    diff: &'a mut Diff,
+    /// Messages kept per direction.
+    sample: usize,
+}
+
+impl spamward_drive::Sink<(Vec<Verdict>, Vec<Verdict>)> for Compare<'_> {
+    type Error = anyhow::Error;
+
+    fn take(&mut self, events: &[Event], (va, vb): (Vec<Verdict>, Vec<Verdict>)) -> Result<()> {
+        let d = &mut *self.diff;
+        let messages = events.iter().filter_map(|e| match e {
+            Event::Message(m) => Some(m),
+            _ => None,
+        });
+        for ((m, a), b) in messages.zip(va).zip(vb) {
+            d.messages += 1;
+            d.actions[0].add(a.action);
+            d.actions[1].add(b.action);
+            if a.action == b.action {
+                if a.score != b.score || a.reasons != b.reasons {
+                    d.rescored += 1;
+                }
+                continue;
+            }
+            d.changed += 1;
+            *d.transitions
+                .entry(format!("{} -> {}", a.action, b.action))
+                .or_default() += 1;
+            let sample = if a.action == Action::Allow {
+                d.newly_stopped += 1;
+                &mut d.stopped_sample
+            } else if b.action == Action::Allow {
+                d.newly_allowed += 1;
+                &mut d.allowed_sample
+            } else {
+                d.other_changed += 1;
+                &mut d.other_sample
+            };
+            if sample.len() < self.sample {
+                sample.push(MessageChange {
+                    message: m.id.clone(),
+                    business: m.business.clone(),
+                    ts: m.ts,
+                    text: m.text.clone(),
+                    old: a.into(),
+                    new: b.into(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 fn print(d: &Diff) -> Result<()> {

@@ -1,9 +1,10 @@
 //! `spamward explain`: why a business stands where it does, and why one message got its verdict.
 //!
-//! The log is replayed through the same engine as `replay` (so the numbers are the report's), in
-//! batches, except the batch holding the message to explain, which goes one event at a time so
-//! that message can be judged with every signal's reading. The business's message texts are kept
-//! so each status change can show the message that tipped it.
+//! The log is replayed through the same engine and driver as `replay` (so the numbers are the
+//! report's), in batches, except the batch holding the message to explain, which goes one event
+//! at a time so that message can be judged with every signal's reading (`spamward_drive::Explain`).
+//! This file's sink keeps the business's message texts, so each status change can show the
+//! message that tipped it, and what its messages' content reasons were.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -16,8 +17,8 @@ use spamward_core::event::Message;
 use spamward_core::signal::Family;
 use spamward_core::verdict::StatusChange;
 use spamward_core::{Engine, Event, Policy, Signal, Standing, Timestamp, Verdict};
+use spamward_drive::{Explain, Explained, Reader};
 
-use crate::reader::Reader;
 use crate::timeline::{Hour, timeline};
 use crate::util::{fmt_ts, thousands};
 
@@ -169,69 +170,29 @@ pub fn run(mut opts: ExplainOptions) -> Result<bool> {
         crate::progress::total_size(&opts.logs),
         opts.quiet,
     );
-    let reader = Reader::spawn(&opts.logs, opts.max_errors, &progress);
+    let reader = Reader::spawn(&opts.logs, opts.max_errors, progress.clone());
 
     // No heuristics in the engine: it is handed every message's facts.
     let mut engine = Engine::with_content(opts.policy.clone(), None);
-    let heuristics = &opts.content;
-    let mut analyses = opts.analyses.take();
-    let mut texts: HashMap<String, Shown> = HashMap::new();
-    let mut explained: Option<MessageExplained> = None;
-    let mut content = ContentSummary::default();
-    for batch in &reader.batches {
-        let facts = crate::analyses::analyze(analyses.as_mut(), heuristics, &batch)?;
-        let mut verdicts = Vec::new();
-        let holds_target = opts.message.as_deref().is_some_and(|id| {
-            explained.is_none()
-                && batch.iter().any(
-                    |e| matches!(e, Event::Message(m) if m.id == id && m.business == opts.business),
-                )
-        });
-        if holds_target {
-            for (ev, facts) in batch.iter().zip(facts.facts()) {
-                match ev {
-                    Event::Message(m)
-                        if Some(m.id.as_str()) == opts.message.as_deref()
-                            && m.business == opts.business =>
-                    {
-                        let (verdict, readings) = engine
-                            .observe_analyzed(ev, facts.as_ref(), true)
-                            .expect("a message gets a verdict");
-                        verdicts.push(verdict.clone());
-                        explained = Some(MessageExplained {
-                            message: m.into(),
-                            verdict,
-                            readings,
-                        });
-                    }
-                    _ => verdicts.extend(
-                        engine
-                            .observe_analyzed(ev, facts.as_ref(), false)
-                            .map(|(v, _)| v),
-                    ),
-                }
-            }
-        } else {
-            verdicts = engine.process_analyzed(&batch, &facts);
-        }
-        let mut mine = verdicts.iter().filter(|v| v.business == opts.business);
-        for ev in &batch {
-            if let Event::Message(m) = ev
-                && m.business == opts.business
-            {
-                texts.insert(m.id.clone(), m.into());
-                if let Some(v) = mine.next() {
-                    content.add(v, || m.into());
-                }
-            }
-        }
-        reader.spent.give_back(batch);
-    }
-    let outcome = reader.finish()?;
+    let mut analysis = crate::analyses::Analysing::new(&opts.content, opts.analyses.take());
+    let mut sink = Business {
+        business: &opts.business,
+        texts: HashMap::new(),
+        explained: None,
+        content: ContentSummary::default(),
+    };
+    let mut scoring = Explain::new(&mut engine, &opts.business, opts.message.as_deref());
+    let outcome = spamward_drive::run(reader, &mut analysis, &mut scoring, &mut sink)?;
     progress.finish();
-    if let Some(line) = crate::analyses::finish(analyses, outcome.failure.is_none())? {
+    if let Some(line) = analysis.finish(outcome.failure.is_none())? {
         eprintln!("{line}");
     }
+    let Business {
+        texts,
+        explained,
+        content,
+        ..
+    } = sink;
     if let Some(failure) = &outcome.failure {
         eprintln!("error: {failure}");
         eprintln!("the explanation covers everything read before the error");
@@ -279,6 +240,46 @@ pub fn run(mut opts: ExplainOptions) -> Result<bool> {
         print(&mut o, &e)?;
     }
     Ok(outcome.failure.is_none())
+}
+
+/// The sink of an explanation: the business's message texts by id, its content reasons, and the
+/// message explained.
+struct Business<'a> {
+    business: &'a str,
+    texts: HashMap<String, Shown>,
+    explained: Option<MessageExplained>,
+    content: ContentSummary,
+}
+
+impl spamward_drive::Sink<Explained> for Business<'_> {
+    type Error = anyhow::Error;
+
+    fn take(&mut self, events: &[Event], scored: Explained) -> Result<()> {
+        if let Some(t) = scored.target
+            && let Event::Message(m) = &events[t.event]
+        {
+            self.explained = Some(MessageExplained {
+                message: m.into(),
+                verdict: t.verdict,
+                readings: t.readings,
+            });
+        }
+        let mut mine = scored
+            .verdicts
+            .iter()
+            .filter(|v| v.business == self.business);
+        for ev in events {
+            if let Event::Message(m) = ev
+                && m.business == self.business
+            {
+                self.texts.insert(m.id.clone(), m.into());
+                if let Some(v) = mine.next() {
+                    self.content.add(v, || m.into());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn category(c: spamward_core::Category) -> String {

@@ -1,8 +1,9 @@
 //! `spamward replay`: a log in, per-message verdicts and per-business standing out.
 //!
-//! A reader thread streams the logs in batches while the engine scores the previous batch on the
-//! rayon pool, so a log never has to fit in memory. Bad lines are counted, reported and skipped up
-//! to `--max-errors`; a fatal read error (truncation, corruption) stops the replay after writing
+//! The logs go through the pipelined driver (`spamward_drive`) in batches, so a log never has to
+//! fit in memory; this file is the sink that counts and writes each batch's verdicts, and the
+//! report and summary at the end. Bad lines are counted, reported and skipped up to
+//! `--max-errors`; a fatal read error (truncation, corruption) stops the replay after writing
 //! everything complete so far, and the exit code says it failed.
 
 use std::io::{BufWriter, Write};
@@ -12,15 +13,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use spamward_core::engine::EngineCounts;
-use spamward_core::{Analyzed, Engine, Event, Policy, Prepared, Standing, Status, Verdict};
+use spamward_core::{Engine, Event, Policy, Standing, Status, Verdict};
+use spamward_drive::{One, Reader};
 
 use crate::progress::{Progress, total_size};
-use crate::reader::{Reader, create};
-use crate::util::{ActionCounts, fmt_ts, pct, thousands};
-
-/// A batch ready for the per-business pass: its events, their content facts, and its
-/// cross-business pass when that ran ahead.
-type Ready = (Vec<Event>, Analyzed, Option<Prepared>);
+use crate::util::{ActionCounts, create, fmt_ts, pct, thousands};
 
 /// Options of a replay.
 pub struct ReplayOptions {
@@ -85,78 +82,25 @@ struct BusinessRecord<'a> {
 /// Runs a replay; returns whether everything was read (false: the exit code must say so).
 pub fn run(mut opts: ReplayOptions) -> Result<bool> {
     let started = Instant::now();
-    let mut verdict_out = match &opts.verdicts {
-        Some(p) => Some(create(p)?),
-        None => None,
+    let mut sink = Verdicts {
+        actions: ActionCounts::default(),
+        out: match &opts.verdicts {
+            Some(p) => Some(create(p)?),
+            None => None,
+        },
+        line: Vec::with_capacity(256),
     };
     let progress = Progress::new("replay", total_size(&opts.logs), opts.quiet);
-    let reader = Reader::spawn(&opts.logs, opts.max_errors, &progress);
+    let reader = Reader::spawn(&opts.logs, opts.max_errors, progress.clone());
 
     // No heuristics in the engine: it is handed every message's facts (see `analyses::Heuristics`).
     let mut engine = Engine::with_content(opts.policy.clone(), None);
-    let mut actions = ActionCounts::default();
-    let mut line = Vec::with_capacity(256);
-    // Two batches in flight: the next one's content is analysed while the engine applies this one
-    // and its verdicts are written, so the engine's sequential pass does not leave a core idle.
-    // Reading kept analyses is quick (and with content off there is nothing to get), so then the
-    // next batch's cross-business pass (the engine's sequential part) runs beside this one's
-    // per-business pass too; analysing is the longer side, so then it runs with the
-    // per-business pass (measured both ways: each placement is the faster one for its case).
-    // The verdicts are those of `engine.process`, batch after batch (see `Engine::split`).
-    let heuristics = &opts.content;
-    let mut analyses = opts.analyses.take();
-    let ahead = heuristics.is_off()
-        || analyses
-            .as_ref()
-            .is_some_and(crate::analyses::Analyses::reading);
-    {
-        let (mut cross, mut businesses) = engine.split();
-        let mut applying: Option<Ready> = None;
-        // The verdicts of the batch applied last, written beside the next batch's per-business
-        // pass: written after it, they were a sequential tail that left a core idle.
-        let mut applied: Vec<Verdict> = Vec::new();
-        loop {
-            let next = reader.batches.recv().ok();
-            if next.is_none() && applying.is_none() {
-                break;
-            }
-            let mut pass = Some(&mut cross);
-            let cross_left = if ahead { pass.take() } else { None };
-            let cross_right = pass;
-            let to_write = std::mem::take(&mut applied);
-            let (prepared, verdicts) = rayon::join(
-                || -> Result<Option<Ready>> {
-                    emit(&to_write, &mut actions, verdict_out.as_mut(), &mut line)?;
-                    let Some(batch) = next else {
-                        return Ok(None);
-                    };
-                    let facts = crate::analyses::analyze(analyses.as_mut(), heuristics, &batch)?;
-                    let prepared = cross_left.map(|c| c.prepare(&batch, &facts));
-                    Ok(Some((batch, facts, prepared)))
-                },
-                || -> Vec<Verdict> {
-                    let Some((batch, facts, prepared)) = applying.take() else {
-                        return Vec::new();
-                    };
-                    let prepared = match (prepared, cross_right) {
-                        (Some(p), _) => p,
-                        (None, Some(c)) => c.prepare(&batch, &facts),
-                        (None, None) => unreachable!("a batch is prepared ahead or here"),
-                    };
-                    let verdicts = businesses.apply(&batch, &facts, prepared);
-                    reader.spent.give_back(batch);
-                    verdicts
-                },
-            );
-            applied = verdicts;
-            applying = prepared?;
-        }
-        emit(&applied, &mut actions, verdict_out.as_mut(), &mut line)?;
-    }
-    let outcome = reader.finish()?;
+    let mut analysis = crate::analyses::Analysing::new(&opts.content, opts.analyses.take());
+    let outcome = spamward_drive::run(reader, &mut analysis, &mut One(&mut engine), &mut sink)?;
     progress.finish();
-    let kept = crate::analyses::finish(analyses, outcome.failure.is_none())?;
-    if let Some(mut out) = verdict_out {
+    let kept = analysis.finish(outcome.failure.is_none())?;
+    let Verdicts { actions, out, .. } = sink;
+    if let Some(mut out) = out {
         out.flush().context("cannot write verdicts")?;
     }
 
@@ -223,25 +167,32 @@ pub fn run(mut opts: ReplayOptions) -> Result<bool> {
     Ok(true)
 }
 
-/// Counts a batch's verdicts and writes them, one JSON line each, when there is an output.
-fn emit(
-    verdicts: &[Verdict],
-    actions: &mut ActionCounts,
-    out: Option<&mut BufWriter<Box<dyn Write + Send>>>,
-    line: &mut Vec<u8>,
-) -> Result<()> {
-    for v in verdicts {
-        actions.add(v.action);
-    }
-    if let Some(out) = out {
-        for v in verdicts {
-            line.clear();
-            v.write_json(line);
-            line.push(b'\n');
-            out.write_all(line).context("cannot write verdicts")?;
+/// The sink of a replay: counts each batch's verdicts by action and writes them, one JSON line
+/// each, when there is an output.
+struct Verdicts {
+    actions: ActionCounts,
+    out: Option<BufWriter<Box<dyn Write + Send>>>,
+    /// One verdict's line, reused.
+    line: Vec<u8>,
+}
+
+impl spamward_drive::Sink<Vec<Verdict>> for Verdicts {
+    type Error = anyhow::Error;
+
+    fn take(&mut self, _events: &[Event], verdicts: Vec<Verdict>) -> Result<()> {
+        for v in &verdicts {
+            self.actions.add(v.action);
         }
+        if let Some(out) = &mut self.out {
+            for v in &verdicts {
+                self.line.clear();
+                v.write_json(&mut self.line);
+                self.line.push(b'\n');
+                out.write_all(&self.line).context("cannot write verdicts")?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn write_report(p: &Path, summary: &ReportSummary, standings: &[(String, Standing)]) -> Result<()> {
