@@ -46,7 +46,11 @@
 //! A panic inside the core while a business's mutex is held poisons only that mutex; the filter
 //! goes on using the state as it was left rather than failing every later call for the business.
 //!
-//! With the `server` feature, the `server` module serves the filter over HTTP (tokio and axum).
+//! # Front-ends
+//!
+//! [`pipe`] drives a filter from a stream of JSON Lines events and writes a verdict line per
+//! message (`spamward filter`); [`durable`] keeps its state in a journal and snapshots. With the
+//! `server` feature, the `server` module serves the filter over HTTP (tokio and axum).
 #![deny(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -430,6 +434,7 @@ fn lock(state: &Mutex<BusinessState>) -> MutexGuard<'_, BusinessState> {
 
 mod cross;
 pub mod durable;
+pub mod pipe;
 #[cfg(feature = "server")]
 pub mod server;
 
