@@ -24,15 +24,7 @@ fn events() -> Vec<Event> {
         seed: 7,
         ..WorldConfig::default()
     };
-    let world = World::new(config).expect("valid world");
-    let mut out = Vec::new();
-    world
-        .run(|batch| {
-            out.extend_from_slice(batch);
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .unwrap();
-    out
+    World::new(config).expect("valid world").events()
 }
 
 /// The events as a binary log in memory.

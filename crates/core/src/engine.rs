@@ -65,15 +65,6 @@ struct Crossing {
 }
 
 impl Crossing {
-    fn context(
-        &mut self,
-        m: &Message,
-        content: Option<&ContentFacts>,
-        policy: &Policy,
-    ) -> MessageContext {
-        context(&mut self.store, m, content, policy)
-    }
-
     fn tick(&mut self, ev: &Event) {
         self.counts.events += 1;
         match ev {
@@ -255,7 +246,7 @@ impl Engine {
     ) -> Option<(Verdict, Vec<Reading>)> {
         self.cross.tick(ev);
         let ctx = match ev {
-            Event::Message(m) => self.cross.context(m, content, &self.policy),
+            Event::Message(m) => context(&mut self.cross.store, m, content, &self.policy),
             _ => MessageContext::default(),
         };
         let state = self
@@ -368,7 +359,7 @@ fn prepare(
     for (i, ev) in events.iter().enumerate() {
         cross.tick(ev);
         if let Event::Message(m) = ev {
-            ctx[i] = cross.context(m, content[i].as_ref(), policy);
+            ctx[i] = context(&mut cross.store, m, content[i].as_ref(), policy);
         }
         let g = *slot_of.entry(ev.business()).or_insert_with(|| {
             groups.push(Vec::new());

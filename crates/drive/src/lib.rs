@@ -135,10 +135,7 @@ where
             batch.prepared = Some(S::prepare(&mut cross, &batch.events, &batch.facts));
         }
     }
-    if let Some((events, results)) = scored {
-        sink.take(&events, results)?;
-        reader.spent.give_back(events);
-    }
+    hand_on(sink, &reader.spent, scored)?;
     Ok(reader.finish()?)
 }
 
@@ -157,10 +154,7 @@ where
     S: Scoring,
     K: Sink<S::Scored, Error = A::Error>,
 {
-    if let Some((events, results)) = done {
-        sink.take(&events, results)?;
-        spent.give_back(events);
-    }
+    hand_on(sink, spent, done)?;
     let Some((events, whole)) = next else {
         return Ok(None);
     };
@@ -172,6 +166,19 @@ where
         prepared,
         whole,
     }))
+}
+
+/// A scored batch to the sink, then its events back to the reader to refill.
+fn hand_on<S, K: Sink<S>>(
+    sink: &mut K,
+    spent: &Spent,
+    scored: Option<(Vec<Event>, S)>,
+) -> Result<(), K::Error> {
+    if let Some((events, results)) = scored {
+        sink.take(&events, results)?;
+        spent.give_back(events);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! with the next batch's cross-business pass run ahead and not, on one thread and on two; the
 //! reader's bad lines and stops.
 
-use std::convert::Infallible;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -23,14 +22,7 @@ fn world() -> Vec<Event> {
         seed: 11,
         ..WorldConfig::default()
     };
-    let mut events = Vec::new();
-    World::new(config)
-        .expect("valid world")
-        .run(|batch| {
-            events.extend_from_slice(batch);
-            Ok::<(), Infallible>(())
-        })
-        .unwrap();
+    let events = World::new(config).expect("valid world").events();
     assert!(events.len() > 4 * BATCH, "{} events", events.len());
     events
 }

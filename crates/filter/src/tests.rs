@@ -1,7 +1,6 @@
 //! The filter against the batch engine, one thread against many, and its eviction.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 
 use spamward_core::{Engine, Status};
 use spamward_sim::{World, WorldConfig};
@@ -27,15 +26,7 @@ pub(crate) fn world_of(businesses: usize, recipients: usize, days: u32, seed: u6
         seed,
         ..WorldConfig::default()
     };
-    let mut events = Vec::new();
-    World::new(config)
-        .expect("valid world")
-        .run(|batch| {
-            events.extend_from_slice(batch);
-            Ok::<(), Infallible>(())
-        })
-        .unwrap();
-    events
+    World::new(config).expect("valid world").events()
 }
 
 /// The verdicts of a filter fed `events` one by one, in order.

@@ -1,7 +1,5 @@
 //! What the tests of every module share.
 
-use std::convert::Infallible;
-
 use spamward_core::Event;
 use spamward_sim::{World, WorldConfig};
 
@@ -14,15 +12,7 @@ pub(crate) fn world(businesses: usize, recipients: usize, days: u32, seed: u64) 
         seed,
         ..WorldConfig::default()
     };
-    let mut events = Vec::new();
-    World::new(config)
-        .expect("valid world")
-        .run(|batch| {
-            events.extend_from_slice(batch);
-            Ok::<(), Infallible>(())
-        })
-        .unwrap();
-    events
+    World::new(config).expect("valid world").events()
 }
 
 /// Every kind of error reads as one sentence naming what was involved.

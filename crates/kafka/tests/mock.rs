@@ -4,7 +4,6 @@
 //! verdict is the one the core gives its business's events in log order with the
 //! cross-business inputs the verdict carries.
 
-use std::convert::Infallible;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,15 +28,7 @@ fn world(seed: u64) -> Vec<Event> {
         seed,
         ..WorldConfig::default()
     };
-    let mut events = Vec::new();
-    World::new(config)
-        .unwrap()
-        .run(|b| {
-            events.extend_from_slice(b);
-            Ok::<(), Infallible>(())
-        })
-        .unwrap();
-    events
+    World::new(config).unwrap().events()
 }
 
 struct Cluster {

@@ -215,6 +215,17 @@ impl World {
         &self.truth
     }
 
+    /// The whole log in memory, in the order [`World::run`] gives it: for small worlds (tests,
+    /// benches); a large one is better streamed through `run`.
+    pub fn events(&self) -> Vec<Event> {
+        let mut events = Vec::new();
+        let Ok(_) = self.run(|batch| {
+            events.extend_from_slice(batch);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        events
+    }
+
     /// Generates the log, handing it to `sink` in time-ordered batches of at most [`BATCH`]
     /// events (non-decreasing `ts`, ties in a fixed order). Stops at the first sink error.
     pub fn run<E>(&self, mut sink: impl FnMut(&[Event]) -> Result<(), E>) -> Result<RunStats, E> {

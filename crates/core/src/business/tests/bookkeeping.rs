@@ -329,12 +329,7 @@ fn the_tier_goes_up_once_half_its_limit_is_used_and_it_has_held_it_a_day() {
 
 #[test]
 fn a_suspended_business_reports_what_it_was_suspended_for_once() {
-    let mut e = engine(Policy::default());
-    e.observe(&established(T0, Tier::T10k, true));
-    send(&mut e, T0, HOUR, 1000, 0, Category::Marketing);
-    for i in 0..20 {
-        e.observe(&fb(T0 + HOUR, &format!("r-{i}"), FeedbackKind::Report));
-    }
+    let mut e = suspended_by_reports();
     let unique = |s: &Standing| {
         let signals: Vec<Signal> = s.reasons.iter().map(|h| h.signal).collect();
         assert!(signals.windows(2).all(|w| w[0] < w[1]), "{signals:?}");

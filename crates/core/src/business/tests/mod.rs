@@ -203,14 +203,21 @@ fn complaints_leave_the_day_window_at_its_edge_but_not_the_week() {
     );
 }
 
-#[test]
-fn suspension_stands_for_its_minimum_time() {
+/// An established business that sent 1,000 marketing messages in its first hour and got 20
+/// reports at its end: suspended at T0 + 1 h for its 24-h complaint rate.
+fn suspended_by_reports() -> Engine {
     let mut e = engine(Policy::default());
     e.observe(&established(T0, Tier::T10k, true));
     send(&mut e, T0, HOUR, 1000, 0, Category::Marketing);
     for i in 0..20 {
         e.observe(&fb(T0 + HOUR, &format!("r-{i}"), FeedbackKind::Report));
     }
+    e
+}
+
+#[test]
+fn suspension_stands_for_its_minimum_time() {
+    let mut e = suspended_by_reports();
     // Two days later the complaints are out of the 24-h window but the suspension stands, with
     // the reasons it was given for.
     let v = send(&mut e, T0 + 50 * HOUR, MIN, 1, 9000, Category::Marketing);
