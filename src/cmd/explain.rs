@@ -215,11 +215,7 @@ pub fn run(mut opts: ExplainOptions) -> Result<bool> {
         .iter()
         .map(|c| Change {
             change: c,
-            message: c
-                .trigger
-                .strip_prefix("message ")
-                .and_then(|id| texts.get(id))
-                .cloned(),
+            message: c.trigger.message().and_then(|id| texts.get(id)).cloned(),
         })
         .collect();
     let hourly = timeline(standing, engine.policy());

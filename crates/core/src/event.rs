@@ -142,6 +142,28 @@ pub enum FeedbackKind {
     Reply,
 }
 
+impl FeedbackKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [FeedbackKind; 5] = [
+        FeedbackKind::Block,
+        FeedbackKind::Report,
+        FeedbackKind::OptOut,
+        FeedbackKind::Read,
+        FeedbackKind::Reply,
+    ];
+
+    /// The kind's name as the log writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeedbackKind::Block => "block",
+            FeedbackKind::Report => "report",
+            FeedbackKind::OptOut => "opt_out",
+            FeedbackKind::Read => "read",
+            FeedbackKind::Reply => "reply",
+        }
+    }
+}
+
 /// Outcome of a delivery attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Encode, Decode)]
 #[serde(rename_all = "snake_case")]

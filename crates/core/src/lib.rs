@@ -39,4 +39,4 @@ pub use event::{
 pub use policy::{Policy, PolicyError};
 pub use signal::{Hit, Signal};
 pub use signals::Reading;
-pub use verdict::{Action, Quality, Status, Verdict};
+pub use verdict::{Action, Quality, Status, StatusChange, Trigger, Verdict};

@@ -2,10 +2,13 @@
 
 use std::fmt;
 
-use bincode::{Decode, Encode};
+use bincode::de::{BorrowDecoder, Decoder};
+use bincode::enc::Encoder;
+use bincode::error::{DecodeError, EncodeError};
+use bincode::{BorrowDecode, Decode, Encode};
 use serde::{Deserialize, Serialize};
 
-use crate::event::Timestamp;
+use crate::event::{FeedbackKind, Timestamp};
 use crate::signal::Hit;
 
 /// What to do with one message, least severe first.
@@ -209,10 +212,108 @@ pub struct StatusChange {
     pub from: Status,
     /// The status after.
     pub to: Status,
-    /// Id of the message or kind of event that tipped it.
-    pub trigger: String,
+    /// The event that tipped it.
+    pub trigger: Trigger,
     /// Signals that fired at that moment.
     pub reasons: Vec<Hit>,
+}
+
+/// The event whose re-evaluation of a business changed its status.
+///
+/// Written (in reports, explanations and snapshots) as its text: `message ID`, `feedback KIND
+/// from RECIPIENT`, `delivery of ID`, `business record` or `time`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// A message, by id.
+    Message(String),
+    /// Feedback of a kind from a recipient.
+    Feedback {
+        /// What the recipient did.
+        kind: FeedbackKind,
+        /// Who.
+        from: String,
+    },
+    /// A delivery receipt for a message, by the message's id.
+    Delivery(String),
+    /// A `business` record.
+    Business,
+    /// The passing of event time (the end of a replay, a query).
+    Time,
+}
+
+impl Trigger {
+    /// The message that tipped the change, if a message did.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Trigger::Message(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Reads a trigger back from its text; `None` for text no trigger writes.
+    pub fn parse(text: &str) -> Option<Trigger> {
+        if let Some(id) = text.strip_prefix("message ") {
+            return Some(Trigger::Message(id.to_owned()));
+        }
+        if let Some(id) = text.strip_prefix("delivery of ") {
+            return Some(Trigger::Delivery(id.to_owned()));
+        }
+        if let Some(rest) = text.strip_prefix("feedback ") {
+            let (kind, from) = rest.split_once(" from ")?;
+            let kind = FeedbackKind::ALL.into_iter().find(|k| k.name() == kind)?;
+            return Some(Trigger::Feedback {
+                kind,
+                from: from.to_owned(),
+            });
+        }
+        match text {
+            "business record" => Some(Trigger::Business),
+            "time" => Some(Trigger::Time),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trigger::Message(id) => write!(f, "message {id}"),
+            Trigger::Feedback { kind, from } => write!(f, "feedback {} from {from}", kind.name()),
+            Trigger::Delivery(id) => write!(f, "delivery of {id}"),
+            Trigger::Business => f.write_str("business record"),
+            Trigger::Time => f.write_str("time"),
+        }
+    }
+}
+
+impl Serialize for Trigger {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Encoded as its text, as when the trigger was a string, so snapshots keep their bytes.
+impl Encode for Trigger {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        self.to_string().encode(encoder)
+    }
+}
+
+impl<Ctx> Decode<Ctx> for Trigger {
+    fn decode<D: Decoder<Context = Ctx>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        let text = String::decode(decoder)?;
+        Trigger::parse(&text).ok_or_else(|| {
+            DecodeError::OtherString(format!("{text:?} is not a status change's trigger"))
+        })
+    }
+}
+
+impl<'de, Ctx> BorrowDecode<'de, Ctx> for Trigger {
+    fn borrow_decode<D: BorrowDecoder<'de, Context = Ctx>>(
+        decoder: &mut D,
+    ) -> Result<Self, DecodeError> {
+        Self::decode(decoder)
+    }
 }
 
 #[cfg(test)]
@@ -319,5 +420,77 @@ mod tests {
                 String::from_utf8_lossy(&expected)
             );
         }
+    }
+
+    fn triggers() -> Vec<Trigger> {
+        vec![
+            Trigger::Message("m-1 of 2".into()),
+            Trigger::Feedback {
+                kind: FeedbackKind::OptOut,
+                from: "r from r".into(),
+            },
+            Trigger::Feedback {
+                kind: FeedbackKind::Report,
+                from: String::new(),
+            },
+            Trigger::Delivery("delivery of m".into()),
+            Trigger::Business,
+            Trigger::Time,
+        ]
+    }
+
+    #[test]
+    fn a_trigger_reads_back_from_its_text() {
+        let texts: Vec<String> = triggers().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            texts,
+            [
+                "message m-1 of 2",
+                "feedback opt_out from r from r",
+                "feedback report from ",
+                "delivery of delivery of m",
+                "business record",
+                "time"
+            ]
+        );
+        for t in triggers() {
+            assert_eq!(Trigger::parse(&t.to_string()), Some(t));
+        }
+        for bad in [
+            "",
+            "times",
+            "feedback like from r",
+            "feedback block",
+            "Message m",
+        ] {
+            assert_eq!(Trigger::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_trigger_is_encoded_as_its_text() {
+        let config = bincode::config::standard();
+        for t in triggers() {
+            let bytes = bincode::encode_to_vec(&t, config).unwrap();
+            assert_eq!(
+                bytes,
+                bincode::encode_to_vec(t.to_string(), config).unwrap()
+            );
+            let (back, read): (Trigger, usize) =
+                bincode::decode_from_slice(&bytes, config).unwrap();
+            assert_eq!((back, read), (t.clone(), bytes.len()));
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("{:?}", t.to_string())
+            );
+        }
+        let bad = bincode::encode_to_vec("feedback like from r", config).unwrap();
+        let refused = bincode::decode_from_slice::<Trigger, _>(&bad, config).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("not a status change's trigger"),
+            "{refused}"
+        );
     }
 }

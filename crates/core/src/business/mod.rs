@@ -36,7 +36,8 @@ use crate::time::HOUR;
 use crate::verdict::{Action, Quality, Status, StatusChange, Verdict};
 use crate::window::{Ring, Span};
 
-pub use standing::{Rate, Ratios, Standing, Trigger, Volume};
+use standing::Tipped;
+pub use standing::{Rate, Ratios, Standing, Volume};
 
 /// Status changes kept per business (the most recent ones).
 const MAX_CHANGES: usize = 256;
@@ -358,7 +359,7 @@ impl BusinessState {
         self.established = true;
         self.created = Some(b.created);
         self.dirty = true;
-        self.evaluate(policy, Trigger::Business);
+        self.evaluate(policy, Tipped::Business);
     }
 
     /// Applies a recipient's feedback.
@@ -399,7 +400,7 @@ impl BusinessState {
         if f.kind != FeedbackKind::Read {
             self.dirty = true;
         }
-        self.maybe_evaluate(policy, Trigger::Feedback(f.kind, &f.recipient));
+        self.maybe_evaluate(policy, Tipped::Feedback(f.kind, &f.recipient));
     }
 
     /// Applies a delivery receipt.
@@ -428,7 +429,7 @@ impl BusinessState {
         if invalid {
             self.totals.invalid_numbers += 1;
         }
-        self.maybe_evaluate(policy, Trigger::Delivery(&d.message));
+        self.maybe_evaluate(policy, Tipped::Delivery(&d.message));
     }
 
     /// Judges one message and counts it.
@@ -490,7 +491,7 @@ impl BusinessState {
         );
         let before = self.count_message(m, recipient, flagged, policy);
         self.messages_since_eval += 1;
-        self.maybe_evaluate(policy, Trigger::Message(&m.id));
+        self.maybe_evaluate(policy, Tipped::Message(&m.id));
 
         let mut readings = Vec::new();
         let business_initiated = self.message_readings(
@@ -673,10 +674,10 @@ impl BusinessState {
         }
     }
 
-    fn maybe_evaluate(&mut self, policy: &Policy, trigger: Trigger<'_>) {
+    fn maybe_evaluate(&mut self, policy: &Policy, tipped: Tipped<'_>) {
         let every = (u64::from(self.uniq_24h.sum()) / 32).max(8);
         if self.dirty || self.messages_since_eval >= every || self.now - self.last_eval >= 60_000 {
-            self.evaluate(policy, trigger);
+            self.evaluate(policy, tipped);
         }
     }
 
@@ -686,7 +687,7 @@ impl BusinessState {
         if ts > self.now {
             self.now_only(ts);
         }
-        self.evaluate(policy, Trigger::Time);
+        self.evaluate(policy, Tipped::Time);
     }
 
     /// Advances the windows without counting an event as seen.

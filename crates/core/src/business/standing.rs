@@ -10,11 +10,12 @@ use crate::policy::{BusinessAction, Policy};
 use crate::signal::{Hit, Signal, round_sig};
 use crate::stats::Prior;
 use crate::time::HOUR;
-use crate::verdict::{Quality, Status, StatusChange};
+use crate::verdict::{Quality, Status, StatusChange, Trigger};
 
-/// What tipped a re-evaluation, for the status-change record.
+/// What tipped a re-evaluation, borrowed from the event; made a [`Trigger`] only when the
+/// status changes.
 #[derive(Clone, Copy, Debug)]
-pub enum Trigger<'a> {
+pub(super) enum Tipped<'a> {
     /// A message, by id.
     Message(&'a str),
     /// Feedback of a kind from a recipient.
@@ -27,25 +28,18 @@ pub enum Trigger<'a> {
     Time,
 }
 
-impl Trigger<'_> {
-    fn describe(self) -> String {
+impl Tipped<'_> {
+    fn trigger(self) -> Trigger {
         match self {
-            Trigger::Message(id) => format!("message {id}"),
-            Trigger::Feedback(kind, r) => format!("feedback {} from {r}", feedback_name(kind)),
-            Trigger::Delivery(id) => format!("delivery of {id}"),
-            Trigger::Business => "business record".into(),
-            Trigger::Time => "time".into(),
+            Tipped::Message(id) => Trigger::Message(id.to_owned()),
+            Tipped::Feedback(kind, r) => Trigger::Feedback {
+                kind,
+                from: r.to_owned(),
+            },
+            Tipped::Delivery(id) => Trigger::Delivery(id.to_owned()),
+            Tipped::Business => Trigger::Business,
+            Tipped::Time => Trigger::Time,
         }
-    }
-}
-
-fn feedback_name(kind: FeedbackKind) -> &'static str {
-    match kind {
-        FeedbackKind::Block => "block",
-        FeedbackKind::Report => "report",
-        FeedbackKind::OptOut => "opt_out",
-        FeedbackKind::Read => "read",
-        FeedbackKind::Reply => "reply",
     }
 }
 
@@ -186,7 +180,7 @@ impl BusinessState {
     }
 
     /// Recomputes standing, status, quality and tier.
-    pub(super) fn evaluate(&mut self, policy: &Policy, trigger: Trigger<'_>) {
+    pub(super) fn evaluate(&mut self, policy: &Policy, tipped: Tipped<'_>) {
         self.dirty = false;
         self.messages_since_eval = 0;
         self.last_eval = self.now;
@@ -218,7 +212,7 @@ impl BusinessState {
                 ts: now,
                 from: self.status,
                 to: target,
-                trigger: trigger.describe(),
+                trigger: tipped.trigger(),
                 reasons: reasons.clone(),
             });
             self.status = target;

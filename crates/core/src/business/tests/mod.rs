@@ -4,6 +4,7 @@ use super::*;
 use crate::engine::Engine;
 use crate::event::{BusinessInfo, Delivery, Event, Feedback, Message};
 use crate::signal::Signal;
+use crate::verdict::Trigger;
 
 const T0: Timestamp = 1_793_577_600_000; // a Monday, 00:00 UTC
 const MIN: u64 = 60_000;
@@ -163,7 +164,9 @@ fn thirty_complaints_in_three_thousand_suspend() {
     let path: Vec<Status> = st.changes.iter().map(|c| c.to).collect();
     assert_eq!(path, vec![Status::Throttled, Status::Suspended]);
     assert!(
-        st.changes.iter().all(|c| c.trigger.starts_with("feedback")),
+        st.changes
+            .iter()
+            .all(|c| matches!(c.trigger, Trigger::Feedback { .. })),
         "{:?}",
         st.changes
     );
@@ -1283,7 +1286,13 @@ fn a_status_change_names_the_feedback_that_tipped_it() {
     let s = standing(&e);
     let first = &s.changes[0];
     assert_eq!(first.from, Status::Active);
-    let tipped = first.trigger.strip_prefix("feedback report from r-");
+    let tipped = match &first.trigger {
+        Trigger::Feedback {
+            kind: FeedbackKind::Report,
+            from,
+        } => from.strip_prefix("r-"),
+        _ => None,
+    };
     assert!(
         tipped.is_some_and(|n| n.parse::<u32>().is_ok()),
         "{}",
