@@ -25,7 +25,7 @@
 //! - each record also holds a checksum of its bytes, so a damaged record is never taken for facts
 //!   (a byte flipped inside a number would otherwise still decode).
 //!
-//! Layout: `SPWANL04`, the digest (u64, little-endian), then per message in log order a record:
+//! Layout: `SPWANL05`, the digest (u64, little-endian), then per message in log order a record:
 //! the checksum (u64: XXH3-64 of the text hash and the facts that follow the length; a damaged
 //! length reads the wrong bytes, which then fail it), the facts' length (u32, at most 1 MiB),
 //! the text hash (u64, XXH3-64 of the text) and the facts (bincode, standard configuration), all
@@ -45,7 +45,7 @@ use twox_hash::XxHash3_64;
 
 use crate::util::{RulePack, thousands};
 
-const MAGIC: &[u8; 8] = b"SPWANL04";
+const MAGIC: &[u8; 8] = b"SPWANL05";
 /// What every version of the format starts with: a file without it is not an analyses file.
 const FAMILY: &[u8; 6] = b"SPWANL";
 /// The longest facts record read: a damaged length cannot claim more memory.
@@ -648,7 +648,7 @@ mod tests {
             spam_probability: Some(0.25),
             spam_threshold: 0.5,
             rule_score: 0.0,
-            rules: "a.b".into(),
+            rules: vec!["a.b".into()],
             phishing: None,
             obfuscation: 0.0,
             domains: vec![(7, "example.com".into())],
@@ -656,16 +656,16 @@ mod tests {
         };
         #[rustfmt::skip]
         let expected: &[u8] = &[
-            // checksum 0xaba3c15344486e61, facts' length 62
-            0x61, 0x6e, 0x48, 0x44, 0x53, 0xc1, 0xa3, 0xab, 0x3e, 0x00, 0x00, 0x00,
+            // checksum 0x0d013d16b2593c37, facts' length 63
+            0x37, 0x3c, 0x59, 0xb2, 0x16, 0x3d, 0x01, 0x0d, 0x3f, 0x00, 0x00, 0x00,
             // text hash 0xeb8746e74bcb51ac
             0xac, 0x51, 0xcb, 0x4b, 0xe7, 0x46, 0x87, 0xeb,
             // Some(0.25), 0.5, 0.0
             0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xd0, 0x3f,
             0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe0, 0x3f,
             0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-            // "a.b", None, 0.0
-            0x03, 0x61, 0x2e, 0x62, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            // ["a.b"], None, 0.0
+            0x01, 0x03, 0x61, 0x2e, 0x62, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
             // [(7, "example.com")]
             0x01, 0x07, 0x0b, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e, 0x63, 0x6f, 0x6d,
             // Some(0x0123456789abcdef)

@@ -13,6 +13,8 @@
 //! businesses sent a near-identical text in the last 24 h. Like recipient fatigue, it is updated in
 //! the order messages arrive: log order in replay, arrival order in the filter.
 
+use std::sync::Arc;
+
 use bincode::{Decode, Encode};
 use rustc_hash::FxHashMap;
 use spamward_content::{Analysis, ContentEngine, Fingerprint};
@@ -30,8 +32,8 @@ pub struct ContentFacts {
     pub spam_threshold: f64,
     /// The noisy-or of the weights of the rules that fired.
     pub rule_score: f64,
-    /// The ids of the rules that fired, in rule order, comma-separated.
-    pub rules: String,
+    /// The ids of the rules that fired, in rule order.
+    pub rules: Vec<Arc<str>>,
     /// A link that impersonates a protected brand or is blocklisted: `domain (why)`.
     pub phishing: Option<String>,
     /// How much normalising the text needed, 0..1.
@@ -51,13 +53,7 @@ impl ContentFacts {
 
     /// The facts of an analysis; `spam_threshold` is the model's.
     pub fn of(a: &Analysis, spam_threshold: f64) -> ContentFacts {
-        let mut rules = String::new();
-        for h in &a.rule_hits {
-            if !rules.is_empty() {
-                rules.push(',');
-            }
-            rules.push_str(&h.id);
-        }
+        let rules = a.rule_hits.iter().map(|h| Arc::clone(&h.id)).collect();
         let phishing = a.links.iter().find_map(|l| {
             let domain = l.registrable_domain.as_deref().unwrap_or(&l.host);
             if let Some(look) = &l.lookalike {
@@ -320,11 +316,11 @@ mod tests {
                     visit http://win.prize-claims.com/a and http://prize-claims.com/b, \
                     or http://other.example.org";
         let (facts, ids) = engine.analyze_then(text, |a| {
-            let ids: Vec<String> = a.rule_hits.iter().map(|h| h.id.to_string()).collect();
+            let ids: Vec<Arc<str>> = a.rule_hits.iter().map(|h| Arc::clone(&h.id)).collect();
             (ContentFacts::of(a, 0.5), ids)
         });
         assert!(ids.len() >= 2, "{ids:?}");
-        assert_eq!(facts.rules, ids.join(","));
+        assert_eq!(facts.rules, ids);
         let domains: Vec<&str> = facts.domains.iter().map(|(_, d)| d.as_str()).collect();
         assert_eq!(domains, ["prize-claims.com", "example.org"]);
     }

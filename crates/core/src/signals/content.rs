@@ -123,10 +123,10 @@ pub(crate) fn readings(
             Signal::ContentRules,
             c.rule_score,
             r.threshold,
-            c.rules.split(',').filter(|r| !r.is_empty()).count() as u64,
+            c.rules.len() as u64,
             0,
         )
-        .detailed((!c.rules.is_empty()).then(|| c.rules.clone()))
+        .detailed((!c.rules.is_empty()).then(|| c.rules.join(",")))
     });
 
     let phishing = c.phishing.is_some();
@@ -201,12 +201,12 @@ mod tests {
 
     const T: Timestamp = 1_793_577_600_000;
 
-    fn facts(spam_probability: f64, rules: &str) -> ContentFacts {
+    fn facts(spam_probability: f64, rules: &[&str]) -> ContentFacts {
         ContentFacts {
             spam_probability: Some(spam_probability),
             spam_threshold: 0.5,
             rule_score: 0.0,
-            rules: rules.into(),
+            rules: rules.iter().map(|&r| r.into()).collect(),
             phishing: None,
             obfuscation: 0.0,
             domains: Vec::new(),
@@ -247,12 +247,12 @@ mod tests {
     #[test]
     fn the_rules_reading_counts_and_names_the_rules_that_fired() {
         let r = one(
-            &read(&facts(0.1, "fee,urgent"), Category::Utility, 0, false),
+            &read(&facts(0.1, &["fee", "urgent"]), Category::Utility, 0, false),
             Signal::ContentRules,
         );
         assert_eq!((r.count, r.detail.as_deref()), (2, Some("fee,urgent")));
         let r = one(
-            &read(&facts(0.1, ""), Category::Utility, 0, false),
+            &read(&facts(0.1, &[]), Category::Utility, 0, false),
             Signal::ContentRules,
         );
         assert_eq!((r.count, r.detail), (0, None));
@@ -265,7 +265,7 @@ mod tests {
         assert_eq!((rule.min_businesses, rule.min_spam_probability), (4, 0.5));
         let campaign = |spam: f64, category: Category, businesses: u32, young: bool| {
             let r = one(
-                &read(&facts(spam, ""), category, businesses, young),
+                &read(&facts(spam, &[]), category, businesses, young),
                 Signal::Campaign24h,
             );
             (r.fired, r.note)
@@ -291,7 +291,7 @@ mod tests {
             campaign(0.9, Category::Authentication, 9, true),
             (false, Some("category not watched for campaigns"))
         );
-        let mut short = facts(0.9, "");
+        let mut short = facts(0.9, &[]);
         short.fingerprint = None;
         let r = one(&read(&short, utility, 0, true), Signal::Campaign24h);
         assert_eq!(r.note, Some("text too short to fingerprint"));
