@@ -11,7 +11,9 @@ mod util;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+
+use crate::util::LogFormat;
 
 /// mimalloc instead of the system allocator: content analysis allocates small, short-lived
 /// buffers per message, and glibc's malloc spent a sixth of a replay's time on them. Built
@@ -30,34 +32,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum OutFormat {
-    /// JSON Lines.
-    Jsonl,
-    /// JSON Lines, zstd-compressed.
-    #[value(name = "jsonl.zst")]
-    JsonlZst,
-    /// The binary log.
-    Bin,
-    /// The binary log, zstd-compressed.
-    #[value(name = "bin.zst")]
-    BinZst,
-    /// Parquet: one row per event, one column per field.
-    Parquet,
-}
-
-impl OutFormat {
-    fn extension(self) -> &'static str {
-        match self {
-            OutFormat::Jsonl => "jsonl",
-            OutFormat::JsonlZst => "jsonl.zst",
-            OutFormat::Bin => "bin",
-            OutFormat::BinZst => "bin.zst",
-            OutFormat::Parquet => "parquet",
-        }
-    }
 }
 
 #[derive(Subcommand)]
@@ -174,8 +148,8 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
         /// Format of the generated log.
-        #[arg(long, default_value = "bin", value_parser = ["bin", "jsonl", "parquet"])]
-        format: String,
+        #[arg(long, value_enum, default_value_t = LogFormat::Bin)]
+        format: LogFormat,
         /// Runs of each measurement (the median is reported).
         #[arg(long, default_value_t = 3)]
         runs: usize,
@@ -232,7 +206,7 @@ enum Command {
         out: PathBuf,
         /// Log format.
         #[arg(long, value_enum, default_value = "jsonl")]
-        format: OutFormat,
+        format: LogFormat,
         /// No progress display on stderr.
         #[arg(long, short)]
         quiet: bool,
@@ -482,7 +456,7 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
                 scale,
                 ..spamward_sim::WorldConfig::default()
             };
-            cmd::generate::run(config, &out, format.extension(), quiet)
+            cmd::generate::run(config, &out, format, quiet)
         }
         Command::Serve(args) => args.run().map(|()| true),
         Command::Kafka(args) => args.run(),

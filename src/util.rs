@@ -5,6 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use clap::ValueEnum;
 use serde::Serialize;
 use spamward_core::{Action, Policy, Timestamp};
 
@@ -172,6 +173,36 @@ pub(crate) fn pct(n: u64, of: u64) -> String {
         "-".into()
     } else {
         format!("{:.2}%", 100.0 * n as f64 / of as f64)
+    }
+}
+
+/// A log file's format as the command line names it: the format and whether it is compressed.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// JSON Lines.
+    Jsonl,
+    /// JSON Lines, zstd-compressed.
+    #[value(name = "jsonl.zst")]
+    JsonlZst,
+    /// The binary log.
+    Bin,
+    /// The binary log, zstd-compressed.
+    #[value(name = "bin.zst")]
+    BinZst,
+    /// Parquet: one row per event, one column per field.
+    Parquet,
+}
+
+impl LogFormat {
+    /// The file extension a log of this format gets, without the leading dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            LogFormat::Jsonl => "jsonl",
+            LogFormat::JsonlZst => "jsonl.zst",
+            LogFormat::Bin => "bin",
+            LogFormat::BinZst => "bin.zst",
+            LogFormat::Parquet => "parquet",
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use spamward_filter::Filter;
 use spamward_log::LogReader;
 use spamward_sim::{World, WorldConfig};
 
-use crate::util::thousands;
+use crate::util::{LogFormat, thousands};
 
 /// Events in the default world at scale 1.
 const DEFAULT_WORLD_EVENTS: f64 = 4_342_846.0;
@@ -40,8 +40,8 @@ pub struct BenchOptions {
     pub input: Option<PathBuf>,
     /// Threads for replay.
     pub threads: Option<usize>,
-    /// Format of the generated log: `bin`, `jsonl` or `parquet`.
-    pub format: String,
+    /// Format of the generated log.
+    pub format: LogFormat,
     /// Repetitions of each measurement.
     pub runs: usize,
     /// Print JSON.
@@ -189,14 +189,14 @@ fn timed(cmd: &mut Command) -> Result<(Run, std::process::Output)> {
     Ok((Run { wall, cpu }, out))
 }
 
-fn generate(dir: &Path, events: u64, format: &str) -> Result<PathBuf> {
+fn generate(dir: &Path, events: u64, format: LogFormat) -> Result<PathBuf> {
     let scale = (events as f64 / DEFAULT_WORLD_EVENTS).max(0.001);
     let config = WorldConfig {
         scale,
         ..WorldConfig::default()
     };
     let world = World::new(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let path = dir.join(format!("events.{format}"));
+    let path = dir.join(format!("events.{}", format.extension()));
     let mut w = spamward_log::LogWriter::create(&path)?;
     world.run(|batch| -> Result<(), spamward_log::Error> {
         for e in batch {
@@ -216,7 +216,7 @@ pub fn run(opts: BenchOptions) -> Result<bool> {
         Some(p) => p.clone(),
         None => {
             eprintln!("generating about {} events ...", thousands(opts.events));
-            generate(dir.path(), opts.events, &opts.format)?
+            generate(dir.path(), opts.events, opts.format)?
         }
     };
     let input_bytes = std::fs::metadata(&input)

@@ -8,7 +8,7 @@ use spamward_log::LogWriter;
 use spamward_sim::{World, WorldConfig};
 
 use crate::progress::{Progress, interrupted};
-use crate::util::thousands;
+use crate::util::{LogFormat, thousands};
 
 /// Why the world's run stopped early.
 enum Stop {
@@ -18,11 +18,11 @@ enum Stop {
 
 /// Writes `DIR/events.<format>` and `DIR/truth.json`; returns false if interrupted (what was
 /// generated so far is written, properly finished).
-pub fn run(config: WorldConfig, dir: &Path, format: &str, quiet: bool) -> Result<bool> {
+pub fn run(config: WorldConfig, dir: &Path, format: LogFormat, quiet: bool) -> Result<bool> {
     let started = Instant::now();
     let world = World::new(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let events_path = dir.join(format!("events.{format}"));
+    let events_path = dir.join(format!("events.{}", format.extension()));
     let mut writer = LogWriter::create(&events_path)?;
     let progress = Progress::new("generate", None, quiet);
     let mut written = 0u64;
