@@ -345,6 +345,27 @@ fn print(o: &mut impl Write, e: &Explanation<'_>) -> Result<()> {
         thousands(t.reads),
         thousands(t.replies)
     )?;
+    let unverified: u64 = s.history.iter().map(|h| u64::from(h.unverified)).sum();
+    if t.unverified_complaints > 0 || unverified > 0 {
+        let peak = s
+            .history
+            .iter()
+            .max_by_key(|h| (h.unverified, u64::MAX - h.hour));
+        writeln!(
+            o,
+            "unverified complaints: {} from recipients it had sent nothing in the 7 days before \
+             (they move no rate); by hour, {} from recipients it had sent nothing in the 24 h \
+             before (column `unverified`: not in the 24 h rates){}",
+            thousands(t.unverified_complaints),
+            thousands(unverified),
+            peak.filter(|h| h.unverified > 0)
+                .map_or(String::new(), |h| format!(
+                    ", most in the hour of {} ({})",
+                    &fmt_ts(h.hour)[..16],
+                    thousands(u64::from(h.unverified))
+                ))
+        )?;
+    }
     if let Some(f) = &s.first_action {
         writeln!(
             o,
@@ -448,7 +469,7 @@ fn print(o: &mut impl Write, e: &Explanation<'_>) -> Result<()> {
     )?;
     writeln!(
         o,
-        "  {:<17} {:>8} {:>8} {:>9} {:>6} {:>8} {:>10} {:>13} {:>10}  complaint rate 24h",
+        "  {:<17} {:>8} {:>8} {:>9} {:>6} {:>8} {:>10} {:>10} {:>13} {:>10}  complaint rate 24h",
         "hour",
         "messages",
         "allowed",
@@ -456,6 +477,7 @@ fn print(o: &mut impl Write, e: &Explanation<'_>) -> Result<()> {
         "held",
         "blocked",
         "complaints",
+        "unverified",
         "recipients24h",
         "tier limit",
     )?;
@@ -463,7 +485,7 @@ fn print(o: &mut impl Write, e: &Explanation<'_>) -> Result<()> {
         let c = &h.counts;
         writeln!(
             o,
-            "  {:<17} {:>8} {:>8} {:>9} {:>6} {:>8} {:>10} {:>13} {:>10}  {} [{}, {}]",
+            "  {:<17} {:>8} {:>8} {:>9} {:>6} {:>8} {:>10} {:>10} {:>13} {:>10}  {} [{}, {}]",
             &fmt_ts(c.hour)[..16],
             c.messages,
             c.allowed,
@@ -471,6 +493,7 @@ fn print(o: &mut impl Write, e: &Explanation<'_>) -> Result<()> {
             c.held,
             c.blocked,
             c.complaints,
+            c.unverified,
             c.recipients_24h,
             h.tier_limit.map_or("-".into(), |l| l.to_string()),
             pct(h.complaint_rate_24h),

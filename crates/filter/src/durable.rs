@@ -55,7 +55,7 @@ use crate::{Filter, FilterBuilder, FilterCounts, lock};
 /// The first 9 bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 9] = *b"\x89SPWSNAP\n";
 /// The snapshot version this build writes and reads.
-pub const SNAPSHOT_VERSION: u16 = 2;
+pub const SNAPSHOT_VERSION: u16 = 3;
 /// Bytes before the payload: magic, version, CRC-32.
 pub const SNAPSHOT_HEADER_LEN: usize = 15;
 /// Events between snapshots by default.

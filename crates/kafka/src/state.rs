@@ -26,7 +26,7 @@
 //! Value layout, little-endian:
 //!
 //! ```text
-//! offset 0  4 bytes  magic "SWK1"
+//! offset 0  4 bytes  magic "SWK2" (the number changes with the state's layout)
 //! offset 4  u8       kind: 1 = state, 2 = marker
 //! offset 5  i64      the input offset the record covers up to (the next one to read)
 //! offset 13 ...      state: zstd of the bincode 2 (standard config) BusinessState; marker: nothing
@@ -38,7 +38,7 @@ use spamward_core::BusinessState;
 /// The key of a checkpoint's marker record. Business ids are never empty and never start with a
 /// NUL byte, so no business can collide with it.
 pub const MARKER_KEY: &[u8] = b"\0checkpoint";
-const MAGIC: &[u8; 4] = b"SWK1";
+const MAGIC: &[u8; 4] = b"SWK2";
 const STATE: u8 = 1;
 const MARKER: u8 = 2;
 const HEADER_LEN: usize = 13;

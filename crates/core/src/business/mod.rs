@@ -108,6 +108,10 @@ pub struct Totals {
     pub failed: u64,
     /// Failed as `invalid_number`.
     pub invalid_numbers: u64,
+    /// Blocks and reports from recipients the business had sent nothing in the 7 days before:
+    /// counted here (and in `blocks`, `reports`), never in a rate (see
+    /// [`BusinessState::on_feedback`]).
+    pub unverified_complaints: u64,
     /// Verdicts: allow.
     pub allowed: u64,
     /// Verdicts: throttle.
@@ -135,8 +139,11 @@ pub struct HourCounts {
     pub held: u32,
     /// Blocked.
     pub blocked: u32,
-    /// Complaints (blocks + reports) received.
+    /// Complaints (blocks + reports) counted in the 24 h rates: from recipients the business had
+    /// sent a message in the 24 h before.
     pub complaints: u32,
+    /// The hour's other complaints: from recipients it had not messaged in the 24 h before.
+    pub unverified: u32,
     /// Unique recipients in the 24 h window at the end of the hour (the tier's measure uses
     /// business-initiated ones; this is all of them).
     pub recipients_24h: u32,
@@ -363,6 +370,14 @@ impl BusinessState {
     }
 
     /// Applies a recipient's feedback.
+    ///
+    /// A complaint (block or report) counts toward a rate only if its reporter is someone the
+    /// business messaged within that rate's window before it: the 24 h rates count it if the
+    /// business sent the reporter a message in the 24 h before the complaint, the 7 d rates if
+    /// in the 7 days before. Complaints from anyone else (report brigading: accounts that never
+    /// heard from the business reporting it en masse) are counted apart and move no rate, so no
+    /// quality and no status. The numerator of a rate is thus drawn from the recipients its
+    /// denominator counts.
     pub fn on_feedback(&mut self, f: &Feedback, recipient: u64, policy: &Policy) {
         self.advance(f.ts);
         let mut c = Counts::default();
@@ -373,7 +388,24 @@ impl BusinessState {
             FeedbackKind::Read => c.reads = 1,
             FeedbackKind::Reply => c.replies = 1,
         }
-        self.count(f.ts, c);
+        let complaint = matches!(f.kind, FeedbackKind::Block | FeedbackKind::Report);
+        if complaint {
+            let (day, week) = self.messaged_before(recipient, f.ts);
+            self.day.add(f.ts, if day { c } else { Counts::default() });
+            self.week
+                .add(f.ts, if week { c } else { Counts::default() });
+            if !week {
+                self.totals.unverified_complaints += 1;
+            }
+            let h = self.hour_entry(f.ts);
+            if day {
+                h.complaints += 1;
+            } else {
+                h.unverified += 1;
+            }
+        } else {
+            self.count(f.ts, c);
+        }
         let t = &mut self.totals;
         match f.kind {
             FeedbackKind::Block => t.blocks += 1,
@@ -381,9 +413,6 @@ impl BusinessState {
             FeedbackKind::OptOut => t.opt_outs += 1,
             FeedbackKind::Read => t.reads += 1,
             FeedbackKind::Reply => t.replies += 1,
-        }
-        if matches!(f.kind, FeedbackKind::Block | FeedbackKind::Report) {
-            self.hour_entry(f.ts).complaints += 1;
         }
         match f.kind {
             FeedbackKind::OptOut => {
@@ -401,6 +430,18 @@ impl BusinessState {
             self.dirty = true;
         }
         self.maybe_evaluate(policy, Tipped::Feedback(f.kind, &f.recipient));
+    }
+
+    /// Whether the business sent `recipient` a message in the 24 h, and in the 7 days, before
+    /// `ts` (a message stamped after `ts` but already seen counts: events may arrive a little
+    /// out of order).
+    fn messaged_before(&self, recipient: u64, ts: Timestamp) -> (bool, bool) {
+        let last = self.recipients.get(&recipient).map_or(0, |r| r.last_msg);
+        if last == 0 {
+            return (false, false);
+        }
+        let ago = ts.saturating_sub(last);
+        (ago < Span::Day.millis(), ago < Span::Week.millis())
     }
 
     /// Applies a delivery receipt.
