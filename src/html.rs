@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use spamward_core::time::{DAY, HOUR};
-use spamward_core::{Policy, Standing, Status, Timestamp};
+use spamward_core::{Policy, Standing, Status, TemplateQuality, Timestamp};
 
 use crate::timeline::{Hour, timeline};
 use crate::util::{fmt_ts, thousands};
@@ -187,6 +187,7 @@ pub fn render(p: &Page<'_>) -> String {
         );
     }
     h.push_str("</tbody></table>");
+    templates_table(&mut h, p.standings);
 
     h.push_str("<h2>Flagged businesses, hour by hour</h2><div class=\"legend\">");
     for (label, color) in COLORS {
@@ -229,6 +230,55 @@ pub fn render(p: &Page<'_>) -> String {
     }
     let _ = writeln!(h, "<script>{SCRIPT}</script></body></html>");
     h
+}
+
+/// Templates rows shown at most.
+const MAX_TEMPLATES: usize = 500;
+
+/// Every template not green or ever paused, of every business: the platform's template quality.
+fn templates_table(h: &mut String, standings: &[(String, Standing)]) {
+    let rows: Vec<(&str, &spamward_core::TemplateStanding)> = standings
+        .iter()
+        .flat_map(|(b, s)| s.templates.iter().map(move |t| (b.as_str(), t)))
+        .filter(|(_, t)| t.quality != TemplateQuality::Green || t.pauses > 0)
+        .collect();
+    let _ = write!(
+        h,
+        "<h2>Templates not green or paused ({})</h2>\
+         <p class=\"muted\">Quality over the last 7 days since each template's latest pause; a red \
+         template is paused, then disabled.</p>\
+         <table id=\"templates\"><thead><tr><th>business</th><th>template</th><th>quality</th><th>state</th>\
+         <th>pauses</th><th>sent 7d</th><th>complaints 7d</th><th>sent</th><th>complaints</th></tr></thead><tbody>",
+        rows.len()
+    );
+    for (b, t) in rows.iter().take(MAX_TEMPLATES) {
+        let _ = write!(
+            h,
+            "<tr><td><a href=\"#{id}\">{id}</a></td><td>{tpl}</td><td>{q}</td><td>{st}</td>\
+             <td class=\"n\">{p}</td><td class=\"n\" data-v=\"{s7}\">{s7s}</td><td class=\"n\" data-v=\"{c7}\">{c7s}</td>\
+             <td class=\"n\" data-v=\"{s}\">{ss}</td><td class=\"n\" data-v=\"{c}\">{cs}</td></tr>",
+            id = esc(b),
+            tpl = esc(&t.template),
+            q = t.quality,
+            st = t.state,
+            p = t.pauses,
+            s7 = t.sent_7d,
+            s7s = thousands(t.sent_7d),
+            c7 = t.complaints_7d,
+            c7s = thousands(t.complaints_7d),
+            s = t.sent,
+            ss = thousands(t.sent),
+            c = t.complaints,
+            cs = thousands(t.complaints),
+        );
+    }
+    h.push_str("</tbody></table>");
+    if rows.len() > MAX_TEMPLATES {
+        let _ = write!(
+            h,
+            "<p class=\"muted\">The first {MAX_TEMPLATES} templates only.</p>"
+        );
+    }
 }
 
 /// The reasons that first flagged a business, else its current ones.

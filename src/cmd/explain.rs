@@ -366,6 +366,50 @@ fn print(o: &mut impl Write, e: &Explanation<'_>) -> Result<()> {
                 ))
         )?;
     }
+    if !s.templates.is_empty() {
+        writeln!(
+            o,
+            "templates (the last 7 days since each one's latest pause; lifetime on the right):"
+        )?;
+        writeln!(
+            o,
+            "  {:<20} {:<7} {:<9} {:>6} {:>8} {:>11} {:>10} {:>8} {:>10} {:>11}",
+            "template",
+            "quality",
+            "state",
+            "pauses",
+            "sent 7d",
+            "complaints",
+            "delivered",
+            "reads",
+            "sent",
+            "complaints"
+        )?;
+        for t in &s.templates {
+            let state = match (t.paused_until, t.disabled_at) {
+                (_, Some(at)) => format!("disabled since {}", fmt_ts(at)),
+                (Some(until), _) => format!("paused until {}", fmt_ts(until)),
+                _ => t.state.to_owned(),
+            };
+            writeln!(
+                o,
+                "  {:<20} {:<7} {:<9} {:>6} {:>8} {:>11} {:>10} {:>8} {:>10} {:>11}",
+                t.template,
+                t.quality,
+                t.state,
+                t.pauses,
+                thousands(t.sent_7d),
+                thousands(t.complaints_7d),
+                thousands(t.delivered_7d),
+                thousands(t.reads_7d),
+                thousands(t.sent),
+                thousands(t.complaints)
+            )?;
+            if t.state != "active" {
+                writeln!(o, "      {state}")?;
+            }
+        }
+    }
     if let Some(f) = &s.first_action {
         writeln!(
             o,

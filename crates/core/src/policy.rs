@@ -29,6 +29,34 @@ pub struct Policy {
     pub status: StatusConfig,
     /// How much benefit of the doubt a business's history earns.
     pub trust: TrustConfig,
+    /// Template quality and pausing.
+    pub templates: TemplateConfig,
+}
+
+/// Template quality (green / yellow / red) and pausing; see `signals::templates`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateConfig {
+    /// A template is red when its complaint rate (7 d, since its latest pause) is probably above
+    /// this.
+    pub red_complaint_rate: f64,
+    /// Yellow when probably above this.
+    pub yellow_complaint_rate: f64,
+    /// Yellow when its read rate is probably below this.
+    pub low_read_rate: f64,
+    /// Posterior probability that makes "probably", 0.5..1.
+    pub confidence: f64,
+    /// Complaints needed before a template's complaint rate is judged.
+    pub min_complaints: u64,
+    /// Delivered receipts needed before its read rate is judged.
+    pub min_deliveries: u64,
+    /// Prior mean of a template's complaint rate.
+    pub prior_rate: f64,
+    /// Prior weight, in messages.
+    pub prior_strength: f64,
+    /// How long each pause lasts, in hours: the first, the second, ...; a template that turns red
+    /// once more than there are pauses is disabled.
+    pub pause_hours: Vec<u64>,
 }
 
 /// Trust: a business the platform knows little about earns a weaker prior, so its own record
@@ -621,10 +649,49 @@ impl Policy {
             ));
         }
         unit_open("status.interval_level", self.status.interval_level)?;
+        self.templates.validate()?;
         if !(self.trust.young_prior_scale > 0.0 && self.trust.young_prior_scale <= 1.0) {
             return Err(PolicyError::at(
                 "trust.young_prior_scale",
                 format!("must be in (0, 1], got {}", self.trust.young_prior_scale),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl TemplateConfig {
+    fn validate(&self) -> Result<(), PolicyError> {
+        unit_open("templates.red_complaint_rate", self.red_complaint_rate)?;
+        unit_open(
+            "templates.yellow_complaint_rate",
+            self.yellow_complaint_rate,
+        )?;
+        if self.yellow_complaint_rate > self.red_complaint_rate {
+            return Err(PolicyError::at(
+                "templates.yellow_complaint_rate",
+                "must not be above templates.red_complaint_rate",
+            ));
+        }
+        unit_open("templates.low_read_rate", self.low_read_rate)?;
+        if !(0.5..1.0).contains(&self.confidence) {
+            return Err(PolicyError::at(
+                "templates.confidence",
+                format!("must be in [0.5, 1), got {}", self.confidence),
+            ));
+        }
+        at_least("templates.min_complaints", self.min_complaints, 1)?;
+        at_least("templates.min_deliveries", self.min_deliveries, 1)?;
+        unit_open("templates.prior_rate", self.prior_rate)?;
+        positive("templates.prior_strength", self.prior_strength)?;
+        if let Some(i) = self
+            .pause_hours
+            .iter()
+            .position(|&h| h == 0 || h > 24 * 365)
+        {
+            return Err(PolicyError::at(
+                format!("templates.pause_hours[{i}]"),
+                "must be between 1 and 8760",
             ));
         }
         Ok(())

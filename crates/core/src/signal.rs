@@ -67,6 +67,10 @@ macro_rules! signal_table {
         Campaign24h campaign_24h CampaignRule [Content Message (Some(Span::Day))],
         /// Messages whose content was flagged over all messages, last 24 h.
         FlaggedContentRate24h flagged_content_rate_24h RateRule [Content Business (Some(Span::Day))],
+        /// The message uses a template the platform paused for its quality (red).
+        TemplatePaused template_paused MessageRule [Templates Message (None)],
+        /// The message uses a template disabled after its pauses were used up.
+        TemplateDisabled template_disabled MessageRule [Templates Message (None)],
         }
     };
 }
@@ -135,6 +139,8 @@ pub enum Family {
     Fatigue,
     /// What the messages say and link to.
     Content,
+    /// What the platform's template quality says: pauses and pacing.
+    Templates,
 }
 
 /// Whether a signal judges the business (its standing) or one message.

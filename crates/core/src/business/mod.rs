@@ -30,6 +30,7 @@ use crate::signal::Hit;
 use crate::signals::content::LinkHistory;
 use crate::signals::rates::Counts;
 use crate::signals::recipients::TierUse;
+use crate::signals::templates::Templates;
 use crate::signals::volume::Baseline;
 use crate::signals::{self, Reading, Readings};
 use crate::time::HOUR;
@@ -74,6 +75,11 @@ struct Recipient {
     last_reply: Timestamp,
     /// Opted out of marketing and not replied since.
     opted_out: bool,
+    /// The template of the latest message that went out to the recipient (its
+    /// [`template_key`](crate::signals::templates)), 0 for none: what its feedback is credited to.
+    last_template: u64,
+    /// When that message was sent.
+    last_out: Timestamp,
 }
 
 impl Recipient {
@@ -195,6 +201,8 @@ pub struct BusinessState {
     first_action: Option<FirstAction>,
     /// The domains it has linked.
     links: LinkHistory,
+    /// Its templates: quality, pauses.
+    templates: Templates,
 
     status: Status,
     status_since: Timestamp,
@@ -241,6 +249,7 @@ impl BusinessState {
             history: VecDeque::new(),
             first_action: None,
             links: LinkHistory::default(),
+            templates: Templates::default(),
             status: Status::Active,
             status_since: ts,
             status_reasons: Vec::new(),
@@ -312,6 +321,7 @@ impl BusinessState {
             .saturating_sub(Span::Week.millis() + Span::Week.bucket_millis());
         self.recipients
             .retain(|_, r| r.opted_out || r.last_activity() >= horizon);
+        self.templates.sweep(horizon);
         self.last_sweep = self.now;
     }
 
@@ -391,6 +401,9 @@ impl BusinessState {
         let complaint = matches!(f.kind, FeedbackKind::Block | FeedbackKind::Report);
         if complaint {
             let (day, week) = self.messaged_before(recipient, f.ts);
+            if week {
+                self.credit_complaint(recipient, f.ts, policy);
+            }
             self.day.add(f.ts, if day { c } else { Counts::default() });
             self.week
                 .add(f.ts, if week { c } else { Counts::default() });
@@ -415,6 +428,7 @@ impl BusinessState {
             FeedbackKind::Reply => t.replies += 1,
         }
         match f.kind {
+            FeedbackKind::Read => self.credit_engagement(recipient, true, f.ts),
             FeedbackKind::OptOut => {
                 self.recipients.entry(recipient).or_default().opted_out = true;
             }
@@ -430,6 +444,30 @@ impl BusinessState {
             self.dirty = true;
         }
         self.maybe_evaluate(policy, Tipped::Feedback(f.kind, &f.recipient));
+    }
+
+    /// Credits a verified complaint to the template of the latest message that went out to the
+    /// recipient, which may pause it.
+    fn credit_complaint(&mut self, recipient: u64, ts: Timestamp, policy: &Policy) {
+        let (key, sent) = self
+            .recipients
+            .get(&recipient)
+            .map_or((0, 0), |r| (r.last_template, r.last_out));
+        if key != 0 {
+            self.templates.complaint(key, sent, policy, self.now, ts);
+        }
+    }
+
+    /// Credits a delivered receipt or a read to the template of the latest message that went out
+    /// to the recipient.
+    fn credit_engagement(&mut self, recipient: u64, read: bool, ts: Timestamp) {
+        let (key, sent) = self
+            .recipients
+            .get(&recipient)
+            .map_or((0, 0), |r| (r.last_template, r.last_out));
+        if key != 0 {
+            self.templates.engagement(key, sent, read, self.now, ts);
+        }
     }
 
     /// Whether the business sent `recipient` a message in the 24 h, and in the 7 days, before
@@ -461,7 +499,10 @@ impl BusinessState {
             },
         );
         match d.status {
-            DeliveryStatus::Delivered => self.totals.delivered += 1,
+            DeliveryStatus::Delivered => {
+                self.totals.delivered += 1;
+                self.credit_engagement(recipient_key(&d.recipient), false, d.ts);
+            }
             DeliveryStatus::Failed => {
                 self.totals.failed += 1;
                 self.dirty = true;
@@ -553,7 +594,7 @@ impl BusinessState {
             out.append(&mut content_readings);
             out.append(&mut readings);
         }
-        self.record(m, recipient, before.last_tier, business_initiated, d.action);
+        self.record(m, recipient, &before, business_initiated, d.action);
         Verdict {
             message: m.id.clone(),
             business: m.business.clone(),
@@ -643,6 +684,8 @@ impl BusinessState {
         let is_new = self.is_new(m.ts, policy.signals.new_business_ramp_1h.hours);
         signals::volume::ramp(policy, is_new, u64::from(self.msgs_1h.sum()), out);
         signals::recipients::fatigue(policy, marketing, ctx.recipient_marketing_24h, out);
+        self.templates
+            .readings(&policy.templates, m.template.as_deref(), m.ts, out);
         !in_service_window
     }
 
@@ -652,11 +695,12 @@ impl BusinessState {
         &mut self,
         m: &Message,
         recipient: u64,
-        last_tier: Timestamp,
+        before: &Recipient,
         business_initiated: bool,
         action: Action,
     ) {
         let ts = m.ts;
+        let last_tier = before.last_tier;
         if action != Action::Allow && self.first_action.is_none() {
             self.first_action = Some(FirstAction {
                 ts,
@@ -680,6 +724,28 @@ impl BusinessState {
             Action::Throttle => h.throttled += 1,
             Action::Hold => h.held += 1,
             Action::Block => h.blocked += 1,
+        }
+        // A message that goes out is its template's, and the recipient's feedback from now on is
+        // credited to it (unless a later message already went out to them).
+        let went_out = matches!(action, Action::Allow | Action::Throttle);
+        match (&m.template, went_out) {
+            (Some(id), true) => {
+                let key = self.templates.sent(id, self.now, ts);
+                if ts >= before.last_msg
+                    && let Some(r) = self.recipients.get_mut(&recipient)
+                {
+                    r.last_template = key;
+                    r.last_out = ts;
+                }
+            }
+            (Some(id), false) => self.templates.seen(id, ts),
+            (None, true) if ts >= before.last_msg => {
+                if let Some(r) = self.recipients.get_mut(&recipient) {
+                    r.last_template = 0;
+                    r.last_out = ts;
+                }
+            }
+            (None, _) => {}
         }
         // Only a message that goes out uses the tier's allowance.
         if action == Action::Allow && business_initiated {

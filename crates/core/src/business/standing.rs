@@ -8,6 +8,7 @@ use super::{BusinessState, FirstAction, HourCounts, MAX_CHANGES, Totals};
 use crate::event::{FeedbackKind, Tier, Timestamp};
 use crate::policy::{BusinessAction, Policy};
 use crate::signal::{Hit, Signal, round_sig};
+use crate::signals::templates::TemplateStanding;
 use crate::stats::Prior;
 use crate::time::HOUR;
 use crate::verdict::{Quality, Status, StatusChange, Trigger};
@@ -157,6 +158,8 @@ pub struct Standing {
     pub first_action: Option<FirstAction>,
     /// Hour by hour, oldest first (the most recent five weeks with traffic).
     pub history: Vec<HourCounts>,
+    /// Its templates (those used in the last week, and any disabled), by id.
+    pub templates: Vec<TemplateStanding>,
 }
 
 impl BusinessState {
@@ -355,6 +358,7 @@ impl BusinessState {
             changes: self.changes.clone(),
             first_action: self.first_action.clone(),
             history: self.history.iter().copied().collect(),
+            templates: self.templates.standing(policy, self.now),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! | [`volume`] | the hourly burst against the baseline, recipient frequency, the new-business ramp |
 //! | [`recipients`] | per message: opted out, the tier's limit, recipient fatigue |
 //! | [`content`] | per message: classifier, rules, phishing link, obfuscation, new link domain, campaign |
+//! | [`templates`] | per message: the template paused or disabled; owns each template's quality and pauses |
 //!
 //! A verdict and its explanation are made of the same readings. Asked to explain (`all`), a family
 //! yields every signal's reading, with a note where it cannot judge; otherwise it yields at least
@@ -20,6 +21,7 @@
 pub mod content;
 pub mod rates;
 pub mod recipients;
+pub mod templates;
 pub mod volume;
 
 use serde::Serialize;

@@ -77,7 +77,13 @@ fn each_action_is_counted_in_the_totals_and_in_its_hour() {
         Allow, Allow, Throttle, Hold, Allow, Hold, Block, Block, Allow, Block,
     ];
     for (i, &action) in actions.iter().enumerate() {
-        st.record(&message(i, T0 + i as u64 * MIN, "r"), 0, 0, false, action);
+        st.record(
+            &message(i, T0 + i as u64 * MIN, "r"),
+            0,
+            &Recipient::default(),
+            false,
+            action,
+        );
     }
     let t = st.totals;
     assert_eq!(

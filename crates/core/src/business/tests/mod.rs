@@ -1318,3 +1318,4 @@ fn history_keeps_hours_in_order_when_an_event_arrives_late() {
 
 mod bookkeeping;
 mod brigading;
+mod templates;
