@@ -71,6 +71,9 @@ macro_rules! signal_table {
         TemplatePaused template_paused MessageRule [Templates Message (None)],
         /// The message uses a template disabled after its pauses were used up.
         TemplateDisabled template_disabled MessageRule [Templates Message (None)],
+        /// Messages held or blocked for abuse (a cross-business campaign, marketing to opted-out
+        /// recipients) over all messages, last 24 h: gives a campaign sender a standing.
+        AbuseHoldRate24h abuse_hold_rate_24h RateRule [Consent Business (Some(Span::Day))],
         }
     };
 }

@@ -589,6 +589,7 @@ impl BusinessState {
             status_reasons: &self.status_reasons,
         };
         let d = decide(policy, &standing, readings.iter().chain(&content_readings));
+        self.count_abuse(m.ts, d.action, &d.reasons);
         if let Some(out) = explain {
             out.extend(self.business_readings(policy, true));
             out.append(&mut content_readings);
@@ -601,6 +602,27 @@ impl BusinessState {
             action: d.action,
             score: d.score,
             reasons: d.reasons,
+        }
+    }
+
+    /// Counts a message held or blocked for abuse (`signals::rates::ABUSE_SIGNALS` among its
+    /// reasons) toward `abuse_hold_rate_24h`.
+    fn count_abuse(&mut self, ts: Timestamp, action: Action, reasons: &[Hit]) {
+        if !matches!(action, Action::Hold | Action::Block) {
+            return;
+        }
+        let [campaign, opted_out] =
+            signals::rates::ABUSE_SIGNALS.map(|s| reasons.iter().any(|h| h.signal == s));
+        if campaign || opted_out {
+            self.count(
+                ts,
+                Counts {
+                    held_abuse: 1,
+                    held_campaign: u32::from(campaign),
+                    held_opted_out: u32::from(opted_out),
+                    ..Counts::default()
+                },
+            );
         }
     }
 

@@ -370,7 +370,8 @@ pub(crate) fn quality_impact(signal: Signal) -> Quality {
         | Signal::ComplaintRate7d
         | Signal::InvalidNumberRate24h
         | Signal::InvalidNumberRate7d
-        | Signal::FlaggedContentRate24h => Quality::Low,
+        | Signal::FlaggedContentRate24h
+        | Signal::AbuseHoldRate24h => Quality::Low,
         Signal::ComplaintWarn7d
         | Signal::OptOutRate24h
         | Signal::FailedDeliveryRate24h

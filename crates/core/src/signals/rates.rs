@@ -28,7 +28,16 @@ pub(crate) struct Counts {
     pub(crate) replies: u32,
     /// Messages whose content was flagged.
     pub(crate) flagged: u32,
+    /// Messages held or blocked for abuse ([`ABUSE_SIGNALS`]), and of them those that hit each
+    /// signal.
+    pub(crate) held_abuse: u32,
+    pub(crate) held_campaign: u32,
+    pub(crate) held_opted_out: u32,
 }
+
+/// The message signals whose holds and blocks count toward `abuse_hold_rate_24h`: abuse, not
+/// the platform's limits, pauses or pacing.
+pub(crate) const ABUSE_SIGNALS: [Signal; 2] = [Signal::Campaign24h, Signal::OptedOut];
 
 /// `AddAssign`, `SubAssign` and [`Counter`] for [`Counts`], field by field, from one list of its
 /// fields; the pattern below names every field, so a field added to `Counts` and not here does
@@ -60,8 +69,21 @@ macro_rules! counts_field_wise {
 }
 
 counts_field_wise!(
-    messages, marketing, blocks, reports, opt_outs, deliveries, delivered, failed, invalid, reads,
-    replies, flagged,
+    messages,
+    marketing,
+    blocks,
+    reports,
+    opt_outs,
+    deliveries,
+    delivered,
+    failed,
+    invalid,
+    reads,
+    replies,
+    flagged,
+    held_abuse,
+    held_campaign,
+    held_opted_out,
 );
 
 impl Counts {
@@ -139,12 +161,35 @@ pub(crate) fn readings(w: &Window, policy: &Policy, out: &mut Readings<'_>) {
             u64::from(day.flagged),
             u64::from(day.messages),
         ),
+        (
+            Signal::AbuseHoldRate24h,
+            &s.abuse_hold_rate_24h,
+            u64::from(day.held_abuse),
+            u64::from(day.messages),
+        ),
     ] {
-        if let Some(r) = rate(signal, rule, count, of, w.prior_scale, out.all()) {
+        if let Some(mut r) = rate(signal, rule, count, of, w.prior_scale, out.all()) {
+            if signal == Signal::AbuseHoldRate24h && count > 0 && (r.fired || out.all()) {
+                r.detail = Some(abuse_detail(day));
+            }
             out.keep(r);
         }
     }
     read_rate(w, &s.low_read_rate_7d, out);
+}
+
+/// Which abuse the held messages were held for: `campaign_24h 812, opted_out 3`.
+fn abuse_detail(day: &Counts) -> String {
+    let mut parts = Vec::new();
+    for (signal, n) in [
+        (Signal::Campaign24h, day.held_campaign),
+        (Signal::OptedOut, day.held_opted_out),
+    ] {
+        if n > 0 {
+            parts.push(format!("{} {n}", signal.code()));
+        }
+    }
+    parts.join(", ")
 }
 
 /// A rate beyond its line: fires when at least `min_count` events were counted and the posterior

@@ -1316,6 +1316,7 @@ fn history_keeps_hours_in_order_when_an_event_arrives_late() {
     assert_eq!(hours, [(0, 1), (HOUR, 2), (2 * HOUR, 1)]);
 }
 
+mod abuse;
 mod bookkeeping;
 mod brigading;
 mod templates;
