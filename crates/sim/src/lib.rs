@@ -34,12 +34,12 @@ use std::ops::AddAssign;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use spamward_core::time::{HOUR, MINUTE};
 use spamward_core::{Delivery, DeliveryStatus, Event, Feedback, FeedbackKind, Tier, Timestamp};
 
 pub use archetype::{Archetype, FULL_WORLD, mix};
 pub use config::{
-    ConfigError, ConfigErrorKind, DAY_MS, HOUR_MS, MAX_BUSINESSES, MAX_RECIPIENTS, MAX_SCALE,
-    WorldConfig,
+    ConfigError, ConfigErrorKind, MAX_BUSINESSES, MAX_RECIPIENTS, MAX_SCALE, WorldConfig,
 };
 
 use business::{BizState, Ctx, Fatigue, MAX_DELIVERY_MS, MAX_FOLLOW_MS, Pending, What};
@@ -165,7 +165,7 @@ pub struct World {
 
 /// Length of one step of the run. Short enough that the busiest step of a large world (every
 /// marketer's 10:00 campaign at once) stays small in memory.
-pub const STEP_MS: u64 = 15 * 60_000;
+pub const STEP_MS: u64 = 15 * MINUTE;
 
 /// Buckets of pending consequences, one per step: enough for the longest delay plus the current
 /// step.
@@ -239,7 +239,7 @@ impl World {
             .enumerate()
             .map(|(i, p)| BizState::new(i, p))
             .collect();
-        let decay = FATIGUE_DECAY_PER_HOUR.powf(STEP_MS as f32 / HOUR_MS as f32);
+        let decay = FATIGUE_DECAY_PER_HOUR.powf(STEP_MS as f32 / HOUR as f32);
         let mut fatigue = Fatigue::new(cfg.recipients, decay);
         let mut ring: Vec<Vec<Pending>> = (0..RING).map(|_| Vec::new()).collect();
         let mut stats = RunStats::default();

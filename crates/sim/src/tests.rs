@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::OnceLock;
 
 use spamward_core::corpus::split_key;
+use spamward_core::time::DAY;
 use spamward_core::{Category, DeliveryStatus, Event, FeedbackKind, Message};
 
 use super::*;
@@ -245,7 +246,7 @@ fn every_message_has_exactly_one_delivery_after_it() {
                 let at = sent
                     .get(d.message.as_str())
                     .expect("delivery for an earlier message");
-                assert!(d.ts > *at && d.ts - at <= 60_000, "{d:?}");
+                assert!(d.ts > *at && d.ts - at <= MINUTE, "{d:?}");
                 *delivered.entry(&d.message).or_default() += 1;
                 if d.status == DeliveryStatus::Delivered {
                     assert!(d.error.is_none());
@@ -284,7 +285,7 @@ fn legit_businesses_stay_within_their_tier() {
         }
         let (queue, counts) = windows.entry(&m.business).or_default();
         while let Some(&(ts, r)) = queue.front() {
-            if ts + DAY_MS > m.ts {
+            if ts + DAY > m.ts {
                 break;
             }
             queue.pop_front();
@@ -344,7 +345,7 @@ fn legit_businesses_honour_opt_outs_and_blocks_and_answer_replies_in_the_window(
                     let at = replied
                         .get(&k)
                         .unwrap_or_else(|| panic!("unprompted service message {m:?}"));
-                    assert!(m.ts - at < DAY_MS);
+                    assert!(m.ts - at < DAY);
                 }
                 if b.abusive {
                     continue;
@@ -391,7 +392,7 @@ fn abuse_starts_when_the_truth_says() {
                 first[b.business.as_str()] < start,
                 "no good history before the burst"
             );
-            assert!(start >= t.start + DAY_MS, "burst on day 1");
+            assert!(start >= t.start + DAY, "burst on day 1");
         } else {
             assert_eq!(first[b.business.as_str()], start, "{}", b.business);
         }
@@ -436,7 +437,7 @@ fn snowshoe_groups_share_a_text_and_stay_small() {
                 .collect();
             words.entry(c).or_default().push(w);
             per_day
-                .entry((&m.business, (m.ts - t.start) / DAY_MS))
+                .entry((&m.business, (m.ts - t.start) / DAY))
                 .or_default()
                 .insert(&m.recipient);
         }
@@ -614,7 +615,7 @@ fn legit_sale_days_and_compromised_bursts_stand_out() {
         .run(|batch| {
             for m in messages(batch) {
                 let b = &t.businesses[number(&m.business, "b-") as usize - 1];
-                let day = ((m.ts - t.start) / DAY_MS) as usize;
+                let day = ((m.ts - t.start) / DAY) as usize;
                 per_day
                     .entry(m.business.clone())
                     .or_insert_with(|| vec![0.0; 6])[day] += 1.0;

@@ -4,6 +4,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
+use spamward_core::time::{DAY, HOUR, MINUTE, SECOND};
 use spamward_core::{BusinessInfo, Category, Event, FeedbackKind, Message, Timestamp};
 
 use super::traffic::hour_of;
@@ -11,7 +12,6 @@ use super::{
     ANY, BizState, Ctx, Fail, MAX_DELIVERY_MS, MAX_FOLLOW_MS, Pending, Send, What, id1, id2, key,
 };
 use crate::archetype::Archetype;
-use crate::config::{DAY_MS, HOUR_MS};
 use crate::plan::{Kind, Plan};
 use crate::rng::mix64;
 use crate::text::{self, Fields, corpus, render};
@@ -209,7 +209,7 @@ impl BizState {
         let mut own = 1.0;
         if plan.archetype == Archetype::RecipientFatigue {
             let q = self.freq.entry(r).or_default();
-            while q.front().is_some_and(|&t| t + DAY_MS <= ts) {
+            while q.front().is_some_and(|&t| t + DAY <= ts) {
                 q.pop_front();
             }
             q.push_back(ts);
@@ -227,13 +227,13 @@ impl BizState {
         if !rng.random_bool(read.clamp(0.0, 1.0)) {
             return;
         }
-        let mut t_read = td + delay(rng, median, sigma).max(1_000);
+        let mut t_read = td + delay(rng, median, sigma).max(SECOND);
         if !matches!(kind, Kind::Code | Kind::Service | Kind::PhishCode)
             && hour_of(t_read) < 7
             && rng.random_bool(0.8)
         {
             // Asleep: read it in the morning.
-            let morning = t_read / DAY_MS * DAY_MS + 7 * HOUR_MS;
+            let morning = t_read / DAY * DAY + 7 * HOUR;
             t_read = morning + delay(rng, 1_800.0, 1.0);
         }
         self.follow(cx, ts, t_read, r, What::Feedback(FeedbackKind::Read, true));
@@ -261,7 +261,7 @@ impl BizState {
         };
         let u: f64 = rng.random();
         if u < p_block + p_report {
-            let t = t_read + delay(rng, re.complain_median_s, re.complain_sigma).max(2_000);
+            let t = t_read + delay(rng, re.complain_median_s, re.complain_sigma).max(2 * SECOND);
             if u < p_block {
                 let named = rng.random_bool(0.85);
                 self.follow(cx, ts, t, r, What::Feedback(FeedbackKind::Block, named));
@@ -272,19 +272,19 @@ impl BizState {
                 self.follow(cx, ts, t, r, What::Feedback(FeedbackKind::Report, true));
             }
         } else if u < p_block + p_report + p_optout {
-            let t = t_read + delay(rng, 60.0, 1.0).max(2_000);
+            let t = t_read + delay(rng, 60.0, 1.0).max(2 * SECOND);
             self.follow(cx, ts, t, r, What::Feedback(FeedbackKind::OptOut, true));
             let t = t.min(ts + MAX_FOLLOW_MS);
             let e = self.optouts.entry(r).or_insert(t);
             *e = (*e).min(t);
         } else if rng.random_bool((re.reply * if kind == Kind::Code { 0.1 } else { 1.0 }).min(1.0))
         {
-            let t = t_read + delay(rng, 90.0, 1.0).max(2_000);
+            let t = t_read + delay(rng, 90.0, 1.0).max(2 * SECOND);
             self.follow(cx, ts, t, r, What::Feedback(FeedbackKind::Reply, true));
             if plan.honours(kind) {
                 // The reply opens a 24 h window: one or two answers from the business.
                 let mut at =
-                    t.min(ts + MAX_FOLLOW_MS) + delay(rng, 240.0, 1.0).clamp(20_000, 6 * HOUR_MS);
+                    t.min(ts + MAX_FOLLOW_MS) + delay(rng, 240.0, 1.0).clamp(20 * SECOND, 6 * HOUR);
                 for _ in 0..1 + u32::from(rng.random_bool(0.5)) {
                     if at < cx.cutoff {
                         self.scheduled.push(Send {
@@ -293,10 +293,10 @@ impl BizState {
                             kind: Kind::Service,
                             tpl: 0,
                             a: rng.random(),
-                            b: at + DAY_MS,
+                            b: at + DAY,
                         });
                     }
-                    at += rng.random_range(60_000..600_000);
+                    at += rng.random_range(MINUTE..10 * MINUTE);
                 }
             }
         }
