@@ -39,4 +39,5 @@ pub use event::{
 pub use policy::{Policy, PolicyError};
 pub use signal::{Hit, Signal};
 pub use signals::Reading;
+pub use time::Millis;
 pub use verdict::{Action, Quality, Status, StatusChange, Trigger, Verdict};

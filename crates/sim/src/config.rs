@@ -44,7 +44,7 @@ impl Default for WorldConfig {
             recipients: 200_000,
             days: 7,
             seed: 7,
-            start: 1_793_577_600_000,
+            start: Timestamp::from_millis(1_793_577_600_000),
             scale: 1.0,
         }
     }
@@ -215,8 +215,8 @@ mod tests {
         let c = WorldConfig::default();
         c.validate().unwrap();
         // 1970-01-01 was a Thursday: days since then + 3, mod 7, is 0 on Mondays.
-        assert_eq!((c.start / DAY + 3) % 7, 0);
-        assert_eq!(c.end() - c.start, 7 * DAY);
+        assert_eq!((c.start.since_epoch() / DAY + 3) % 7, 0);
+        assert_eq!(c.end().saturating_since(c.start), 7 * DAY);
     }
 
     /// Each bad config, the field it must be reported against and a phrase of the message.
@@ -299,7 +299,7 @@ mod tests {
             ),
             (
                 WorldConfig {
-                    start: 1_000,
+                    start: Timestamp::from_millis(1_000),
                     ..base.clone()
                 },
                 "start",
@@ -307,7 +307,7 @@ mod tests {
             ),
             (
                 WorldConfig {
-                    start: 4_102_444_000_000,
+                    start: Timestamp::from_millis(4_102_444_000_000),
                     ..base.clone()
                 },
                 "start",

@@ -3,8 +3,8 @@
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use spamward_core::Timestamp;
 use spamward_core::time::{DAY, HOUR, MINUTE};
+use spamward_core::{Millis, Timestamp};
 
 use super::traffic::{shop_size, weekday};
 use super::{ANY, BizState, Campaign, Ctx, Send, Target};
@@ -47,7 +47,7 @@ impl BizState {
     #[allow(clippy::too_many_lines)]
     pub(super) fn plan_day(&mut self, plan: &Plan, cx: &Ctx<'_>, day: u64, t0: Timestamp) {
         let mut rng = stream(cx.seed, &[tag(b"day"), u64::from(self.idx), day]);
-        let midnight = day * DAY;
+        let midnight = Timestamp::EPOCH + day * DAY;
         let wd = weekday(midnight);
         let size = plan.base.size;
         let whole = Target::Base {
@@ -62,7 +62,7 @@ impl BizState {
         let at = |hour: u64, minute: u64| midnight + hour * HOUR + minute * MINUTE;
         let blast = |start, count: f64, per_s: f64, kind, tpl, target| Campaign {
             start,
-            gap: (1000.0 / per_s).max(1.0) as u64,
+            gap: Millis::from_millis((1000.0 / per_s).max(1.0) as u64),
             count: count.max(0.0) as u32,
             next: 0,
             kind,
