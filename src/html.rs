@@ -167,7 +167,7 @@ pub fn render(p: &Page<'_>) -> String {
              <td class=\"n\" data-v=\"{bl}\">{bls}</td><td class=\"n\" data-v=\"{cr}\">{crs:.3}%</td><td>{r}</td></tr>",
             id = esc(b),
             st = s.status,
-            ff = s.first_flagged.unwrap_or(0),
+            ff = s.first_flagged.map_or(0, Timestamp::as_millis),
             ffs = s.first_flagged.map(fmt_ts).unwrap_or_default(),
             q = s.quality,
             tier = s.tier,
@@ -295,13 +295,13 @@ fn span(standings: &[(String, Standing)]) -> (Timestamp, Timestamp) {
         .iter()
         .map(|(_, s)| s.first_seen)
         .min()
-        .unwrap_or(0);
+        .unwrap_or(Timestamp::EPOCH);
     let end = standings
         .iter()
         .map(|(_, s)| s.last_seen)
         .max()
         .unwrap_or(start);
-    (start - start % HOUR, end - end % HOUR + HOUR)
+    (start.floor(HOUR), end.floor(HOUR) + HOUR)
 }
 
 const W: f64 = 900.0;
@@ -310,7 +310,8 @@ const LEFT: f64 = 56.0;
 const BOTTOM: f64 = 18.0;
 
 fn x_of(ts: Timestamp, start: Timestamp, end: Timestamp) -> f64 {
-    LEFT + (W - LEFT - 8.0) * (ts.saturating_sub(start)) as f64 / (end - start).max(1) as f64
+    let width = end.saturating_since(start).as_millis().max(1);
+    LEFT + (W - LEFT - 8.0) * ts.saturating_since(start).as_millis() as f64 / width as f64
 }
 
 fn axes(h: &mut String, title: &str, y_label: &str, start: Timestamp, end: Timestamp) {
@@ -323,7 +324,7 @@ fn axes(h: &mut String, title: &str, y_label: &str, start: Timestamp, end: Times
         x1 = W - 8.0,
     );
     // One tick a day.
-    let mut day = start - start % DAY;
+    let mut day = start.floor(DAY);
     while day <= end {
         if day >= start {
             let x = x_of(day, start, end);
@@ -370,7 +371,8 @@ fn volume_chart(h: &mut String, hours: &[Hour], s: &Standing, start: Timestamp, 
         start,
         end,
     );
-    let bar = ((W - LEFT - 8.0) * HOUR as f64 / (end - start).max(1) as f64).max(1.0);
+    let width = end.saturating_since(start).as_millis().max(1);
+    let bar = ((W - LEFT - 8.0) * HOUR.as_millis() as f64 / width as f64).max(1.0);
     let scale = (H - BOTTOM - 24.0) / f64::from(max);
     for x in hours {
         let c = &x.counts;

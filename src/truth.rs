@@ -172,9 +172,9 @@ pub fn evaluate_records(truth: &Truth, report: &[ReportBusiness]) -> Result<Eval
         row.flagged += u64::from(flagged);
         row.suspended += u64::from(suspended);
         let from = if t.abusive {
-            t.abuse_start.unwrap_or(0) / HOUR * HOUR
+            t.abuse_start.unwrap_or(Timestamp::EPOCH).floor(HOUR)
         } else {
-            0
+            Timestamp::EPOCH
         };
         let (mut messages, mut allowed) = (0, 0);
         if let Some(r) = r {
@@ -197,13 +197,11 @@ pub fn evaluate_records(truth: &Truth, report: &[ReportBusiness]) -> Result<Eval
             }
             // Allowed messages from the abuse's start until the first message not allowed (or
             // all of them, if none ever was).
-            let stop = r
-                .and_then(|r| r.first_action.as_ref())
-                .map_or(u64::MAX, |f| f.ts);
+            let stop = r.and_then(|r| r.first_action.as_ref()).map(|f| f.ts);
             let through: u64 = r.map_or(0, |r| {
                 r.history
                     .iter()
-                    .filter(|h| h.hour >= from && h.hour <= stop)
+                    .filter(|h| h.hour >= from && stop.is_none_or(|stop| h.hour <= stop))
                     .map(|h| h.allowed)
                     .sum()
             });

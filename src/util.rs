@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 use serde::Serialize;
+use spamward_core::time::SECOND;
 use spamward_core::{Action, Policy, Timestamp};
 
-/// `2026-11-03 14:22:05Z` for an event time in ms.
-pub fn fmt_ts(ms: Timestamp) -> String {
-    let secs = ms / 1000;
+/// `2026-11-03 14:22:05Z` for an event time.
+pub fn fmt_ts(ts: Timestamp) -> String {
+    let secs = ts.since_epoch() / SECOND;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
     format!(
@@ -212,9 +213,15 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(fmt_ts(0), "1970-01-01 00:00:00Z");
-        assert_eq!(fmt_ts(1_793_577_600_000), "2026-11-02 00:00:00Z");
-        assert_eq!(fmt_ts(951_827_696_000), "2000-02-29 12:34:56Z");
+        assert_eq!(fmt_ts(Timestamp::EPOCH), "1970-01-01 00:00:00Z");
+        assert_eq!(
+            fmt_ts(Timestamp::from_millis(1_793_577_600_000)),
+            "2026-11-02 00:00:00Z"
+        );
+        assert_eq!(
+            fmt_ts(Timestamp::from_millis(951_827_696_000)),
+            "2000-02-29 12:34:56Z"
+        );
     }
 
     #[test]

@@ -11,13 +11,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use spamward_core::Event;
+use spamward_core::time::HOUR;
+use spamward_core::{Event, Millis, Timestamp};
 use spamward_log::LogReader;
 
 use crate::serve::Service;
 use crate::util::{ok, p};
 
-const T0: u64 = 1_764_000_000_000;
+const T0: Timestamp = Timestamp::from_millis(1_764_000_000_000);
 
 const TEXTS: [(&str, &str); 4] = [
     (
@@ -66,7 +67,7 @@ fn client(addr: String, c: u64, round: u64, until: Instant, killed: Arc<AtomicBo
     let mut n: u64 = 0;
     while Instant::now() < until {
         n += 1;
-        let ts = T0 + round * 3_600_000 + n * 40 + c;
+        let ts = T0 + round * HOUR + Millis::from_millis(n * 40 + c);
         let k = (n * 7919 + c * 104_729) as usize;
         let business = format!("b-{}", k % 30);
         let (path, body) = if n.is_multiple_of(5) {

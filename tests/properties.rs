@@ -7,15 +7,16 @@ use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 use spamward_core::signal::Family;
+use spamward_core::time::DAY;
 use spamward_core::window::{BUCKETS, Span};
 use spamward_core::{
     Action, Analyzed, BusinessInfo, Category, Delivery, DeliveryStatus, Engine, Event, Feedback,
-    FeedbackKind, Message, Policy, Tier, Verdict,
+    FeedbackKind, Message, Millis, Policy, Tier, Timestamp, Verdict,
 };
 use spamward_filter::Filter;
 use spamward_log::{Format, LogReader, LogWriter};
 
-const T0: u64 = 1_793_577_600_000;
+const T0: Timestamp = Timestamp::from_millis(1_793_577_600_000);
 
 /// Text with what logs hold: ASCII, quotes and backslashes, control characters, any Unicode.
 fn text() -> impl Strategy<Value = String> {
@@ -27,7 +28,8 @@ fn id() -> impl Strategy<Value = String> {
 }
 
 fn event() -> impl Strategy<Value = Event> {
-    let ts = spamward_core::event::MIN_TS..spamward_core::event::MAX_TS;
+    let ts = (spamward_core::event::MIN_TS.as_millis()..spamward_core::event::MAX_TS.as_millis())
+        .prop_map(Timestamp::from_millis);
     let category = prop_oneof![
         Just(Category::Marketing),
         Just(Category::Utility),
@@ -175,9 +177,9 @@ fn log() -> impl Strategy<Value = Vec<Event>> {
         steps
             .into_iter()
             .map(|(kind, b, r, advance, late, text)| {
-                now += advance * pace;
+                now += Millis::from_millis(advance * pace);
                 n += 1;
-                let ts = now.saturating_sub(late).max(T0);
+                let ts = now.saturating_sub(Millis::from_millis(late)).max(T0);
                 let business = format!("b-{b}");
                 let recipient = format!("r-{r}");
                 // An earlier message of this business, for deliveries and feedback to name.
@@ -213,7 +215,7 @@ fn log() -> impl Strategy<Value = Vec<Event>> {
                         business,
                         tier: Tier::T2k,
                         verified: true,
-                        created: T0 - 1,
+                        created: T0 - Millis::from_millis(1),
                     }),
                     7 => feedback(FeedbackKind::Read),
                     _ => Event::Message(Message {
@@ -246,8 +248,13 @@ fn the_random_logs_reach_long_spans_content_and_actions() {
     let (mut long, mut content, mut acted) = (0, 0, 0);
     for _ in 0..48 {
         let events = log().new_tree(&mut runner).unwrap().current();
-        let span = events.iter().map(Event::ts).max().unwrap() - T0;
-        long += u32::from(span > 8 * 86_400_000);
+        let span = events
+            .iter()
+            .map(Event::ts)
+            .max()
+            .unwrap()
+            .saturating_since(T0);
+        long += u32::from(span > 8 * DAY);
         let mut engine = Engine::new(Policy::default());
         for v in events.iter().filter_map(|ev| engine.observe(ev)) {
             content += u32::from(
@@ -359,10 +366,10 @@ proptest! {
         let max_late = steps.iter().map(|s| s.1).max().unwrap_or(0);
         let mut clock = T0;
         let mut now = T0;
-        let mut sent: Vec<(u64, u8)> = Vec::new();
+        let mut sent: Vec<(Timestamp, u8)> = Vec::new();
         for (i, &(advance, late, r)) in steps.iter().enumerate() {
-            clock += advance;
-            let ts = clock.saturating_sub(late).max(T0);
+            clock += Millis::from_millis(advance);
+            let ts = clock.saturating_sub(Millis::from_millis(late)).max(T0);
             // The business's now: the latest event time it has seen.
             now = now.max(ts);
             filter.observe(&Event::Message(Message {
@@ -390,10 +397,11 @@ proptest! {
             }
             for (&span, (messages, recipients)) in SPANS.iter().zip(got) {
                 let (w, name) = (span.bucket_millis(), span.as_str());
-                if max_late > TOLERANCE_BUCKETS * w {
+                if Millis::from_millis(max_late) > TOLERANCE_BUCKETS * w {
                     continue;
                 }
-                let inside = |t: u64| t / w + BUCKETS as u64 > now / w;
+                let inside =
+                    |t: Timestamp| t.since_epoch() / w + BUCKETS as u64 > now.since_epoch() / w;
                 let want = sent.iter().filter(|(t, _)| inside(*t)).count() as u64;
                 prop_assert_eq!(messages, want, "messages {} after {}", name, i + 1);
                 let want = last.values().filter(|&&t| inside(t)).count() as u64;

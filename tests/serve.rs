@@ -10,11 +10,16 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use spamward_core::time::SECOND;
+use spamward_core::{Millis, Timestamp};
 
 use crate::util::{is_content_signal, ok, p, small_world};
 
 /// Long enough for any step on a loaded machine; every wait below is bounded by it.
 const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The event time the messages posted here start from.
+const T0: Timestamp = Timestamp::from_millis(1_764_000_000_000);
 
 /// A running `spamward serve` on a port the system picked.
 pub(crate) struct Service {
@@ -242,7 +247,7 @@ fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
 pub(crate) fn message(id: &str, business: &str, secs: u64) -> String {
     format!(
         r#"{{"id":"{id}","ts":{},"business":"{business}","recipient":"r-{id}","category":"utility","text":"Your code is 1234"}}"#,
-        1_764_000_000_000 + secs * 1000
+        T0 + secs * SECOND
     )
 }
 
@@ -877,7 +882,7 @@ fn throughput() {
                             let k = (n * 7919 + c * 104_729) as usize;
                             format!(
                                 r#"{{"id":"m-{c}-{n}","ts":{},"business":"b-{}","recipient":"r-{}","category":"{}","text":"{}"}}"#,
-                                1_764_000_000_000 + n * 10,
+                                T0 + Millis::from_millis(n * 10),
                                 k % 500,
                                 k % 200_000,
                                 categories[k % 4],
@@ -964,7 +969,7 @@ fn rule_packs_reload_with_the_policy() {
     let rules_fired = |id: &str, text: &str, secs: u64| {
         let body = format!(
             r#"{{"id":"{id}","ts":{},"business":"b-r","recipient":"r-{id}","category":"utility","text":"{text}"}}"#,
-            1_764_000_000_000 + secs * 1000
+            T0 + secs * SECOND
         );
         let a = service.post("/v1/check", &body);
         assert_eq!(a.status, 200, "{}", a.body);

@@ -350,7 +350,7 @@ fn print(o: &mut impl Write, e: &Explanation<'_>) -> Result<()> {
         let peak = s
             .history
             .iter()
-            .max_by_key(|h| (h.unverified, u64::MAX - h.hour));
+            .max_by_key(|h| (h.unverified, std::cmp::Reverse(h.hour)));
         writeln!(
             o,
             "unverified complaints: {} from recipients it had sent nothing in the 7 days before \

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
+use spamward_core::Millis;
 use spamward_kafka::{Options, Stats};
 
 use crate::progress::interrupt_flag;
@@ -114,7 +115,7 @@ impl KafkaArgs {
             commit_every: Duration::from_secs_f64(self.commit_every),
             batch: self.batch,
             session_timeout: Duration::from_millis(self.session_timeout_ms),
-            lateness: self.allowed_lateness_ms,
+            lateness: Millis::from_millis(self.allowed_lateness_ms),
             extra: properties(&self.property)?,
         };
         let started = Instant::now();

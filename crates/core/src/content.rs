@@ -19,7 +19,7 @@ use bincode::{Decode, Encode};
 use rustc_hash::FxHashMap;
 use spamward_content::{Analysis, ContentEngine, Fingerprint};
 
-use crate::event::Timestamp;
+use crate::time::{Millis, Timestamp};
 
 /// What the core keeps of one message's content analysis. It encodes (`bincode`), so that a replay
 /// can keep the facts of a log for the next replay of it (the analysis depends only on the text
@@ -183,7 +183,7 @@ impl Campaigns {
 
     /// Records a message of `business` with fingerprint `simhash` at `ts`, and returns how many
     /// distinct businesses (this one included) sent a near-identical text in `(ts - window, ts]`.
-    pub fn observe(&mut self, simhash: u64, business: u64, ts: Timestamp, window: u64) -> u32 {
+    pub fn observe(&mut self, simhash: u64, business: u64, ts: Timestamp, window: Millis) -> u32 {
         Campaigns::observe_with(simhash, business, ts, window, |key, visit| {
             visit(self.buckets.entry(key).or_default())
         })
@@ -196,7 +196,7 @@ impl Campaigns {
         simhash: u64,
         business: u64,
         ts: Timestamp,
-        window: u64,
+        window: Millis,
         mut bucket: impl FnMut(u32, &mut dyn FnMut(&mut Bucket)),
     ) -> u32 {
         let from = ts.saturating_sub(window);
@@ -214,7 +214,7 @@ impl Campaigns {
     /// How many distinct businesses (`business` included) sent a near-identical text in
     /// `(ts - window, ts]`, recording nothing: for a message already recorded (scored again), the
     /// count [`Campaigns::observe`] returned for it, unless later sends have moved the buckets.
-    pub fn count(&self, simhash: u64, business: u64, ts: Timestamp, window: u64) -> u32 {
+    pub fn count(&self, simhash: u64, business: u64, ts: Timestamp, window: Millis) -> u32 {
         let from = ts.saturating_sub(window);
         let mut seen = Campaigns::seen(business);
         for key in band_keys(simhash) {
@@ -252,26 +252,28 @@ impl Campaigns {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::{DAY, HOUR};
 
-    const DAY: u64 = 86_400_000;
+    /// A millisecond.
+    const MS: Millis = Millis::from_millis(1);
 
     #[test]
     fn near_identical_texts_from_distinct_businesses_are_counted_once_each() {
         let mut c = Campaigns::default();
-        let t = 1_000 * DAY;
+        let t = Timestamp::EPOCH + 1_000 * DAY;
         let fp = 0x1234_5678_9abc_def0u64;
         assert_eq!(c.observe(fp, 1, t, DAY), 1);
-        assert_eq!(c.observe(fp, 1, t + 1, DAY), 1, "the same business again");
-        assert_eq!(c.observe(fp ^ 0b101, 2, t + 2, DAY), 2, "distance 2");
+        assert_eq!(c.observe(fp, 1, t + MS, DAY), 1, "the same business again");
+        assert_eq!(c.observe(fp ^ 0b101, 2, t + 2 * MS, DAY), 2, "distance 2");
         assert_eq!(
-            c.observe(fp ^ 0xf0, 3, t + 3, DAY),
+            c.observe(fp ^ 0xf0, 3, t + 3 * MS, DAY),
             1,
             "distance 4: another text"
         );
-        assert_eq!(c.observe(fp, 4, t + 4, DAY), 3);
+        assert_eq!(c.observe(fp, 4, t + 4 * MS, DAY), 3);
         // A day after the first ones, only the later sends count.
         assert_eq!(
-            c.observe(fp, 5, t + 2 + DAY, DAY),
+            c.observe(fp, 5, t + 2 * MS + DAY, DAY),
             2,
             "5, and 4 (1 and 2 are too old)"
         );
@@ -282,27 +284,27 @@ mod tests {
     #[test]
     fn a_business_is_remembered_by_its_latest_send() {
         let mut c = Campaigns::default();
-        let t = 1_000 * DAY;
+        let t = Timestamp::EPOCH + 1_000 * DAY;
         let fp = 0x1234_5678_9abc_def0u64;
-        c.observe(fp, 1, t + 20 * 3_600_000, DAY);
+        c.observe(fp, 1, t + 20 * HOUR, DAY);
         // A late send of business 1 does not replace its later one.
         c.observe(fp, 1, t, DAY);
-        assert_eq!(c.observe(fp, 2, t + DAY + 3_600_000, DAY), 2);
-        assert_eq!(c.count(fp, 3, t + DAY + 3_600_000, DAY), 3);
+        assert_eq!(c.observe(fp, 2, t + DAY + HOUR, DAY), 2);
+        assert_eq!(c.count(fp, 3, t + DAY + HOUR, DAY), 3);
         assert_eq!(c.count(fp ^ 0xffff, 3, t + DAY, DAY), 1, "another text");
     }
 
     #[test]
     fn each_band_has_its_own_bucket_and_a_sweep_keeps_what_is_newer() {
         let mut c = Campaigns::default();
-        let t = 1_000 * DAY;
+        let t = Timestamp::EPOCH + 1_000 * DAY;
         assert!(c.is_empty());
         // Four equal bands are still four buckets: a band's key names its position.
         c.observe(0x0001_0001_0001_0001, 1, t, DAY);
         assert_eq!(c.len(), 4);
-        c.observe(0x0002_0003_0004_0005, 1, t + 1, DAY);
+        c.observe(0x0002_0003_0004_0005, 1, t + MS, DAY);
         assert_eq!(c.len(), 8);
-        c.sweep(t - 1);
+        c.sweep(t - MS);
         assert_eq!(c.len(), 8);
         c.sweep(t);
         assert_eq!(c.len(), 4, "the buckets of the send at t are gone");
@@ -328,10 +330,10 @@ mod tests {
     #[test]
     fn a_bucket_keeps_at_most_its_size() {
         let mut c = Campaigns::default();
-        let t = 1_000 * DAY;
+        let t = Timestamp::EPOCH + 1_000 * DAY;
         let mut last = 0;
         for b in 0..200u64 {
-            last = c.observe(42, b, t + b, DAY);
+            last = c.observe(42, b, t + b * MS, DAY);
         }
         // The last sender and the most recent BUCKET before it.
         assert_eq!(last as usize, Campaigns::BUCKET + 1);

@@ -17,7 +17,7 @@ use crate::business::{MessageContext, recipient_key};
 use crate::content::{Campaigns, ContentFacts};
 use crate::event::{Category, Message, Timestamp};
 use crate::policy::Policy;
-use crate::time::DAY;
+use crate::time::{DAY, Millis};
 
 /// The most recent marketing sends to one recipient, from all businesses: at most `cap + 1` kept,
 /// which is all the cap needs to know.
@@ -103,13 +103,13 @@ pub fn business_key(id: &str) -> u64 {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sweep {
     /// How far behind the clock a message may be and still see every send of its last 24 h.
-    pub lateness: Timestamp,
+    pub lateness: Millis,
 }
 
 impl Sweep {
     /// Whether a sweep is due at `clock`, the last having run at `last`.
     pub fn due(&self, clock: Timestamp, last: Timestamp) -> bool {
-        clock.saturating_sub(last) >= DAY
+        clock.saturating_since(last) >= DAY
     }
 
     /// What a sweep at `clock` forgets: entries whose latest time is at or before this.
@@ -193,47 +193,54 @@ impl CrossStore for CrossState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::HOUR;
 
-    const T0: Timestamp = 1_793_577_600_000;
+    const T0: Timestamp = Timestamp::from_millis(1_793_577_600_000);
+    /// A millisecond.
+    const MS: Millis = Millis::from_millis(1);
 
     #[test]
     fn load_counts_inside_the_day_and_stops_at_the_cap() {
         let mut l = RecipientLoad::default();
         assert_eq!(l.record(T0, 3), 1);
-        assert_eq!(l.record(T0 + 1, 3), 2);
-        assert_eq!(l.record(T0 + 2, 3), 3);
-        assert_eq!(l.record(T0 + 3, 3), 4);
-        assert_eq!(l.record(T0 + 4, 3), 4, "counted up to cap + 1");
+        assert_eq!(l.record(T0 + MS, 3), 2);
+        assert_eq!(l.record(T0 + 2 * MS, 3), 3);
+        assert_eq!(l.record(T0 + 3 * MS, 3), 4);
+        assert_eq!(l.record(T0 + 4 * MS, 3), 4, "counted up to cap + 1");
         // Exactly 24 h after the first three, they are out of (ts - 24h, ts].
-        assert_eq!(l.record(T0 + 2 + DAY, 3), 3);
+        assert_eq!(l.record(T0 + 2 * MS + DAY, 3), 3);
     }
 
     #[test]
     fn a_send_older_than_those_remembered_still_counts_itself() {
         let mut l = RecipientLoad::default();
         for i in 0..4 {
-            l.record(T0 + 10 + i, 3);
+            l.record(T0 + (10 + i) * MS, 3);
         }
         // Older than the four remembered: forgotten at once, but it was one send.
         assert_eq!(l.record(T0, 3), 1);
-        assert_eq!(l.record(T0 + 5, 3), 1, "the earlier late send is not kept");
-        assert_eq!(l.latest(), Some(T0 + 13));
-        assert_eq!(l.record(T0 + 20, 3), 4);
+        assert_eq!(
+            l.record(T0 + 5 * MS, 3),
+            1,
+            "the earlier late send is not kept"
+        );
+        assert_eq!(l.latest(), Some(T0 + 13 * MS));
+        assert_eq!(l.record(T0 + 20 * MS, 3), 4);
     }
 
     #[test]
     fn a_load_keeps_cap_plus_one_sends_for_a_late_one_to_count_against() {
         let mut l = RecipientLoad::default();
-        for ts in [T0 + 10, T0 + 12, T0 + 13, T0 + 14] {
+        for ts in [T0 + 10 * MS, T0 + 12 * MS, T0 + 13 * MS, T0 + 14 * MS] {
             l.record(ts, 3);
         }
         // Late, between the first two: it sees the first.
-        assert_eq!(l.record(T0 + 11, 3), 2);
+        assert_eq!(l.record(T0 + 11 * MS, 3), 2);
     }
 
     #[test]
     fn a_sweep_runs_a_day_after_the_last_and_forgets_up_to_its_horizon() {
-        for lateness in [0, 3_600_000] {
+        for lateness in [Millis::ZERO, HOUR] {
             let mut s = CrossState::new(Sweep { lateness });
             // The first event is a day past the (never run) last sweep.
             assert_eq!(s.tick(T0), Some(T0 - DAY - lateness));
@@ -243,16 +250,16 @@ mod tests {
             s.campaign(0xfeed, 7, T0 + DAY / 2);
             assert_eq!(s.fatigue_count(2, T0 + DAY / 2), 1);
             assert_eq!(s.campaign_count(0xfeed, 8, T0 + DAY / 2), 2);
-            assert_eq!(s.tick(T0 + DAY - 1), None);
+            assert_eq!(s.tick(T0 + DAY - MS), None);
             // A day after the last sweep: recipient 1, at the horizon exactly, goes.
             let at = T0 + DAY + lateness;
             assert_eq!(s.tick(at), Some(T0));
             assert_eq!((s.held(), s.horizon()), ((2, 4), T0));
             // Less than a day after that sweep, nothing goes, though recipient 2 is past it.
-            assert_eq!(s.tick(at + DAY - 1), None);
+            assert_eq!(s.tick(at + DAY - MS), None);
             assert_eq!(s.held(), (2, 4));
             assert_eq!(s.tick(at + DAY), Some(T0 + DAY));
-            assert_eq!(s.held(), (0, 0), "lateness {lateness}");
+            assert_eq!(s.held(), (0, 0), "lateness {lateness:?}");
         }
     }
 }

@@ -508,7 +508,7 @@ mod tests {
     use crate::event::{BusinessInfo, Category, Delivery, DeliveryStatus, Feedback, FeedbackKind};
     use crate::time::{DAY, MINUTE};
 
-    const T0: Timestamp = 1_793_577_600_000;
+    const T0: Timestamp = Timestamp::from_millis(1_793_577_600_000);
 
     fn message(i: u64, ts: Timestamp, business: &str, recipient: &str, text: &str) -> Event {
         Event::Message(Message {

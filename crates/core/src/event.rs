@@ -16,14 +16,13 @@ use std::fmt;
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
-/// Event time: milliseconds since the Unix epoch.
-pub type Timestamp = u64;
+pub use crate::time::Timestamp;
 
 /// Earliest event time accepted: 2000-01-01T00:00:00Z. Anything earlier is a unit mistake
 /// (seconds for milliseconds) or garbage.
-pub const MIN_TS: Timestamp = 946_684_800_000;
+pub const MIN_TS: Timestamp = Timestamp::from_millis(946_684_800_000);
 /// Latest event time accepted (exclusive): 2100-01-01T00:00:00Z.
-pub const MAX_TS: Timestamp = 4_102_444_800_000;
+pub const MAX_TS: Timestamp = Timestamp::from_millis(4_102_444_800_000);
 
 /// One event of the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Encode, Decode)]
@@ -255,7 +254,7 @@ impl Event {
     pub fn check_contract(&self) -> Result<(), DecodeError> {
         /// Fields by name.
         type Fields<'a, T> = &'a [(&'static str, T)];
-        let (times, ids): (Fields<u64>, Fields<&str>) = match self {
+        let (times, ids): (Fields<Timestamp>, Fields<&str>) = match self {
             Event::Message(m) => (
                 &[("ts", m.ts)],
                 &[
@@ -469,7 +468,7 @@ fn empty_id(field: &str) -> DecodeError {
 }
 
 fn time(v: Option<u64>, field: &str) -> Result<Timestamp, DecodeError> {
-    let t = required(v, field)?;
+    let t = Timestamp::from_millis(required(v, field)?);
     if !(MIN_TS..MAX_TS).contains(&t) {
         return Err(out_of_range(field, t));
     }
@@ -787,7 +786,7 @@ mod tests {
         // A business record's `created` is a time too, and the error is the JSON reader's.
         let mut record = ok[3].clone();
         if let Event::Business(b) = &mut record {
-            b.created = 5;
+            b.created = Timestamp::from_millis(5);
         }
         let err = record.check_contract().unwrap_err();
         assert_eq!(err.field(), Some("created"));

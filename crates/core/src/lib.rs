@@ -40,4 +40,5 @@ pub use policy::{Policy, PolicyError};
 pub use signal::{Hit, Signal};
 pub use signals::Reading;
 pub use signals::templates::{TemplateQuality, TemplateStanding};
+pub use time::Millis;
 pub use verdict::{Action, Quality, Status, StatusChange, Trigger, Verdict};

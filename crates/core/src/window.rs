@@ -17,8 +17,7 @@ use bincode::error::{DecodeError, EncodeError};
 use bincode::{BorrowDecode, Decode, Encode};
 use serde::{Deserialize, Serialize};
 
-use crate::event::Timestamp;
-use crate::time::{DAY, HOUR, MINUTE, WEEK};
+use crate::time::{DAY, HOUR, MINUTE, Millis, Timestamp, WEEK};
 
 /// Buckets per window.
 pub const BUCKETS: usize = 60;
@@ -43,8 +42,8 @@ pub enum Span {
 }
 
 impl Span {
-    /// Nominal length in ms.
-    pub const fn millis(self) -> u64 {
+    /// Nominal length.
+    pub const fn millis(self) -> Millis {
         match self {
             Span::Minute => MINUTE,
             Span::Hour => HOUR,
@@ -53,9 +52,9 @@ impl Span {
         }
     }
 
-    /// Width of one bucket in ms.
-    pub const fn bucket_millis(self) -> u64 {
-        self.millis() / BUCKETS as u64
+    /// Width of one bucket.
+    pub const fn bucket_millis(self) -> Millis {
+        Millis::from_millis(self.millis().as_millis() / BUCKETS as u64)
     }
 
     /// The name used in reasons and reports.
@@ -80,7 +79,8 @@ impl Span {
 #[derive(Clone, Debug)]
 pub struct Ring<T> {
     span: Span,
-    /// Absolute index (`ts / width`) of the newest bucket; 0 before the first event.
+    /// Absolute index (time since the epoch / width) of the newest bucket; 0 before the first
+    /// event.
     head: u64,
     slots: Vec<T>,
     /// The sum of `slots`.
@@ -132,10 +132,10 @@ impl<T: Counter> Ring<T> {
         // One constant divisor an arm, which compiles to a multiplication: a division by the
         // span's width looked up at run time was a hardware divide, several a message.
         match self.span {
-            Span::Minute => ts / Span::Minute.bucket_millis(),
-            Span::Hour => ts / Span::Hour.bucket_millis(),
-            Span::Day => ts / Span::Day.bucket_millis(),
-            Span::Week => ts / Span::Week.bucket_millis(),
+            Span::Minute => ts.since_epoch() / Span::Minute.bucket_millis(),
+            Span::Hour => ts.since_epoch() / Span::Hour.bucket_millis(),
+            Span::Day => ts.since_epoch() / Span::Day.bucket_millis(),
+            Span::Week => ts.since_epoch() / Span::Week.bucket_millis(),
         }
     }
 
@@ -199,7 +199,8 @@ impl<T: Counter> Ring<T> {
 }
 
 impl Ring<u32> {
-    /// Keeps a distinct count: the key whose latest time was `old` (0 = never seen) is now last
+    /// Keeps a distinct count: the key whose latest time was `old` ([`Timestamp::EPOCH`] = never
+    /// seen) is now last
     /// seen at `new`. The sum over the window is then the number of keys last seen inside it.
     /// (A key last seen before the window, counted late into its oldest bucket, may be counted
     /// twice until that bucket leaves; it never goes negative.)
@@ -207,7 +208,7 @@ impl Ring<u32> {
         if old == new {
             return;
         }
-        if old != 0
+        if old != Timestamp::EPOCH
             && let Some(at) = self.covered(old)
         {
             let slot = &mut self.slots[at];
@@ -265,8 +266,9 @@ impl<'de, Ctx, T: Counter + Decode<Ctx>> BorrowDecode<'de, Ctx> for Ring<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::SECOND;
 
-    const T0: Timestamp = 1_793_577_600_000;
+    const T0: Timestamp = Timestamp::from_millis(1_793_577_600_000);
 
     #[test]
     fn counts_expire_at_the_bucket_edge() {
@@ -289,7 +291,7 @@ mod tests {
         let mut r: Ring<u32> = Ring::new(Span::Hour);
         r.advance(T0 + 10 * Span::Hour.bucket_millis());
         let b = Span::Hour.bucket_millis();
-        r.move_key(0, T0);
+        r.move_key(Timestamp::EPOCH, T0);
         r.move_key(T0, T0 + b);
         assert_eq!(r.sum(), 1);
         // The key's earlier time again (a late count left it elsewhere): its bucket is empty now.
@@ -304,11 +306,11 @@ mod tests {
     #[test]
     fn late_events_land_in_their_bucket_or_the_oldest() {
         let mut r: Ring<u32> = Ring::new(Span::Minute);
-        r.advance(T0 + 30_000);
-        r.add(T0 + 10_000, 1); // 20 s late: its own bucket
-        r.add(T0 - 600_000, 1); // 10 min late: the oldest bucket
+        r.advance(T0 + 30 * SECOND);
+        r.add(T0 + 10 * SECOND, 1); // 20 s late: its own bucket
+        r.add(T0 - 10 * MINUTE, 1); // 10 min late: the oldest bucket
         assert_eq!(r.sum(), 2);
-        r.advance(T0 + 30_000 + 31_000);
+        r.advance(T0 + 30 * SECOND + 31 * SECOND);
         // The oldest bucket (T0 - 29 s) has left; the 20-s-late one (T0 + 10 s) has not.
         assert_eq!(r.sum(), 1);
     }
@@ -329,7 +331,7 @@ mod tests {
         let mut r: Ring<u32> = Ring::new(Span::Hour);
         r.advance(T0);
         r.add(T0, 3);
-        r.add(T0 - 120_000, 2);
+        r.add(T0 - 2 * MINUTE, 2);
         let config = bincode::config::standard();
         let bytes = bincode::encode_to_vec(&r, config).unwrap();
         // The format snapshots and checkpoints have always had: span, head, the buckets.
@@ -361,17 +363,17 @@ mod tests {
     fn distinct_counts_follow_the_latest_time() {
         let mut r: Ring<u32> = Ring::new(Span::Hour);
         r.advance(T0);
-        r.move_key(0, T0); // key a first seen
-        r.move_key(0, T0); // key b first seen
+        r.move_key(Timestamp::EPOCH, T0); // key a first seen
+        r.move_key(Timestamp::EPOCH, T0); // key b first seen
         assert_eq!(r.sum(), 2);
-        let later = T0 + 30 * 60_000;
+        let later = T0 + 30 * MINUTE;
         r.advance(later);
         r.move_key(T0, later); // a again: still one key
         assert_eq!(r.sum(), 2);
-        r.advance(T0 + 3_600_000 + 60_000); // b's bucket leaves, a's stays
+        r.advance(T0 + HOUR + MINUTE); // b's bucket leaves, a's stays
         assert_eq!(r.sum(), 1);
         // A key last seen outside the window comes back: counted once, nothing goes negative.
-        r.move_key(T0, T0 + 3_600_000 + 60_000);
+        r.move_key(T0, T0 + HOUR + MINUTE);
         assert_eq!(r.sum(), 2);
     }
 }
@@ -384,13 +386,13 @@ mod properties {
 
     use super::*;
 
-    const T0: Timestamp = 1_793_577_600_000;
+    const T0: Timestamp = Timestamp::from_millis(1_793_577_600_000);
     /// How late an event may be and still be exact: well inside the ring.
     const TOLERANCE_BUCKETS: u64 = 40;
 
     /// Steps: (advance of the clock in ms, lateness of the event in ms, key).
     fn steps(span: Span) -> impl Strategy<Value = Vec<(u64, u64, u8)>> {
-        let w = span.bucket_millis();
+        let w = span.bucket_millis().as_millis();
         prop::collection::vec((0..3 * w, 0..TOLERANCE_BUCKETS * w, 0u8..20), 1..300)
     }
 
@@ -402,20 +404,20 @@ mod properties {
         let mut seen: Vec<Timestamp> = Vec::new();
         let mut last: std::collections::HashMap<u8, Timestamp> = Default::default();
         for &(advance, late, key) in steps {
-            now += advance;
-            let ts = now.saturating_sub(late).max(T0);
+            now += Millis::from_millis(advance);
+            let ts = now.saturating_sub(Millis::from_millis(late)).max(T0);
             counts.advance(now);
             distinct.advance(now);
             counts.add(ts, 1);
-            let old = last.get(&key).copied().unwrap_or(0);
+            let old = last.get(&key).copied().unwrap_or(Timestamp::EPOCH);
             let new = old.max(ts);
             distinct.move_key(old, new);
             last.insert(key, new);
             seen.push(ts);
             // Brute force: an event is in the window when its bucket is one of the 60 ending
             // with now's.
-            let head = now / w;
-            let inside = |t: Timestamp| t / w + (BUCKETS as u64) > head;
+            let head = now.since_epoch() / w;
+            let inside = |t: Timestamp| t.since_epoch() / w + (BUCKETS as u64) > head;
             let want = seen.iter().filter(|&&t| inside(t)).count() as u32;
             prop_assert_eq!(counts.sum(), want);
             let keys = last.values().filter(|&&t| inside(t)).count() as u32;

@@ -16,9 +16,9 @@ pub(crate) struct SharedCross {
     pub(crate) fatigue: DashMap<u64, RecipientLoad>,
     /// The campaign index's band buckets (see [`Campaigns`]).
     pub(crate) campaigns: DashMap<u32, Bucket>,
-    /// The latest event time seen.
+    /// The latest event time seen, in ms since the epoch (an atomic holds the bare number).
     pub(crate) clock: AtomicU64,
-    /// The clock at the last sweep.
+    /// The clock at the last sweep, likewise.
     pub(crate) last_sweep: AtomicU64,
     pub(crate) sweep: Sweep,
 }
@@ -31,14 +31,25 @@ impl SharedCross {
         }
     }
 
+    /// The latest event time seen.
+    pub(crate) fn clock(&self) -> Timestamp {
+        Timestamp::from_millis(self.clock.load(Ordering::Relaxed))
+    }
+
     /// Moves the clock to `ts` if later; one caller wins a due sweep, the others go on.
     pub(crate) fn tick(&self, ts: Timestamp) {
-        let clock = self.clock.fetch_max(ts, Ordering::Relaxed).max(ts);
+        let ms = ts.as_millis();
+        let clock = Timestamp::from_millis(self.clock.fetch_max(ms, Ordering::Relaxed).max(ms));
         let last = self.last_sweep.load(Ordering::Relaxed);
-        if self.sweep.due(clock, last)
+        if self.sweep.due(clock, Timestamp::from_millis(last))
             && self
                 .last_sweep
-                .compare_exchange(last, clock, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(
+                    last,
+                    clock.as_millis(),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
                 .is_ok()
         {
             let horizon = self.sweep.horizon(clock);

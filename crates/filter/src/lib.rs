@@ -63,7 +63,7 @@ use spamward_core::cross::{Sweep, context};
 
 use crate::cross::SharedCross;
 use spamward_core::{
-    Action, BusinessState, ContentFacts, Event, Message, MessageContext, Policy, Standing,
+    Action, BusinessState, ContentFacts, Event, Message, MessageContext, Millis, Policy, Standing,
     Timestamp, Verdict, apply,
 };
 
@@ -148,11 +148,12 @@ impl Counters {
 ///
 /// ```
 /// use spamward_core::Policy;
+/// use spamward_core::time::MINUTE;
 /// use spamward_filter::Filter;
 ///
 /// let filter = Filter::builder()
 ///     .policy(Policy::default())
-///     .allowed_lateness(5 * 60_000)
+///     .allowed_lateness(5 * MINUTE)
 ///     .build();
 /// assert_eq!(filter.businesses(), 0);
 /// ```
@@ -161,7 +162,7 @@ pub struct FilterBuilder {
     policy: Option<Policy>,
     /// `None`: the shipped content heuristics.
     content: Option<Option<ContentEngine>>,
-    lateness: Timestamp,
+    lateness: Millis,
     partition: Option<Partition>,
 }
 
@@ -231,11 +232,11 @@ impl FilterBuilder {
         self
     }
 
-    /// How far behind the latest event time seen, in ms, a message may arrive and still count
-    /// every marketing send of its recipient's last 24 h (default 0: the batch engine's rule).
+    /// How far behind the latest event time seen a message may arrive and still count every
+    /// marketing send of its recipient's last 24 h (default 0: the batch engine's rule).
     /// Fatigue entries are kept that much longer.
-    pub fn allowed_lateness(&mut self, ms: Timestamp) -> &mut Self {
-        self.lateness = ms;
+    pub fn allowed_lateness(&mut self, lateness: Millis) -> &mut Self {
+        self.lateness = lateness;
         self
     }
 
@@ -402,9 +403,9 @@ impl Filter {
         self.cross.fatigue.len()
     }
 
-    /// The latest event time seen (0 before the first event).
+    /// The latest event time seen ([`Timestamp::EPOCH`] before the first event).
     pub fn clock(&self) -> Timestamp {
-        self.cross.clock.load(Ordering::Relaxed)
+        self.cross.clock()
     }
 
     /// Counts the event, moves the clock, and sweeps the cross-business maps when due.

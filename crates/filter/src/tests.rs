@@ -7,10 +7,9 @@ use spamward_sim::{World, WorldConfig};
 
 use super::*;
 use spamward_core::Category;
+use spamward_core::time::{DAY, HOUR, MINUTE};
 
-const DAY: Timestamp = 86_400_000;
-const HOUR: Timestamp = 3_600_000;
-const T0: Timestamp = 1_793_577_600_000;
+const T0: Timestamp = Timestamp::from_millis(1_793_577_600_000);
 
 /// A generated world's log: every archetype, a few days, several fatigue sweeps.
 fn world(seed: u64) -> Vec<Event> {
@@ -184,7 +183,7 @@ fn standing_is_visible_and_asking_for_it_changes_nothing() {
 
 #[test]
 fn idle_recipients_leave_the_fatigue_map_a_day_later() {
-    for (lateness, kept_at_25h) in [(0, 0), (2 * HOUR, 5)] {
+    for (lateness, kept_at_25h) in [(Millis::ZERO, 0), (2 * HOUR, 5)] {
         let filter = Filter::builder().allowed_lateness(lateness).build();
         for r in 0..5 {
             filter.check(&marketing(&format!("m{r}"), T0, "b-1", &format!("r-{r}")));
@@ -199,9 +198,13 @@ fn idle_recipients_leave_the_fatigue_map_a_day_later() {
         later(T0 + 23 * HOUR);
         assert_eq!(filter.fatigue_entries(), 5, "not idle for a day yet");
         later(T0 + 25 * HOUR);
-        assert_eq!(filter.fatigue_entries(), kept_at_25h, "lateness {lateness}");
+        assert_eq!(
+            filter.fatigue_entries(),
+            kept_at_25h,
+            "lateness {lateness:?}"
+        );
         later(T0 + 49 * HOUR);
-        assert_eq!(filter.fatigue_entries(), 0, "lateness {lateness}");
+        assert_eq!(filter.fatigue_entries(), 0, "lateness {lateness:?}");
     }
 }
 
@@ -215,7 +218,7 @@ fn fatigue_counts_marketing_from_every_business() {
         let business = format!("b-{i}");
         last = Some(filter.check(&marketing(
             &format!("m{i}"),
-            T0 + i * 60_000,
+            T0 + i * MINUTE,
             &business,
             "r-1",
         )));

@@ -26,7 +26,7 @@
 use rustc_hash::FxHashMap;
 use spamward_core::corpus::fnv1a64;
 use spamward_core::cross::{CrossState, CrossStore, Sweep, context};
-use spamward_core::{ContentFacts, Message, MessageContext, Policy, Timestamp};
+use spamward_core::{ContentFacts, Message, MessageContext, Millis, Policy, Timestamp};
 
 const FATIGUE: u8 = 1;
 const CAMPAIGN: u8 = 2;
@@ -76,7 +76,7 @@ impl Observation {
                 message,
             } => {
                 put(recipient);
-                put(ts);
+                put(ts.as_millis());
                 put(message);
                 v.insert(0, FATIGUE);
             }
@@ -88,7 +88,7 @@ impl Observation {
             } => {
                 put(simhash);
                 put(business);
-                put(ts);
+                put(ts.as_millis());
                 put(message);
                 v.insert(0, CAMPAIGN);
             }
@@ -102,13 +102,13 @@ impl Observation {
         match (v.first(), v.len()) {
             (Some(&FATIGUE), 25) => Ok(Observation::Fatigue {
                 recipient: word(0),
-                ts: word(1),
+                ts: Timestamp::from_millis(word(1)),
                 message: word(2),
             }),
             (Some(&CAMPAIGN), 33) => Ok(Observation::Campaign {
                 simhash: word(0),
                 business: word(1),
-                ts: word(2),
+                ts: Timestamp::from_millis(word(2)),
                 message: word(3),
             }),
             (kind, len) => Err(format!(
@@ -142,9 +142,9 @@ pub struct CrossView {
 }
 
 impl CrossView {
-    /// A view that keeps entries `lateness` ms longer than the 24 h the signals look back, for
+    /// A view that keeps entries `lateness` longer than the 24 h the signals look back, for
     /// partitions (and other instances) whose event time trails this instance's latest.
-    pub fn new(lateness: Timestamp) -> CrossView {
+    pub fn new(lateness: Millis) -> CrossView {
         CrossView {
             state: CrossState::new(Sweep { lateness }),
             seen: FxHashMap::default(),
@@ -270,8 +270,8 @@ mod tests {
         let policy = Policy::default();
         let content = spamward_content::ContentEngine::default();
         let mut engine = Engine::new(policy.clone());
-        let mut view = CrossView::new(0);
-        let mut echo = CrossView::new(0);
+        let mut view = CrossView::new(Millis::ZERO);
+        let mut echo = CrossView::new(Millis::ZERO);
         let mut out = Vec::new();
         let mut fired = 0;
         for ev in &events {

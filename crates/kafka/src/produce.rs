@@ -93,7 +93,7 @@ pub fn load(
         let mut rec = BaseRecord::to(topic)
             .key(record.event.business().as_bytes())
             .payload(&value)
-            .timestamp(record.event.ts() as i64);
+            .timestamp(record.event.ts().as_millis() as i64);
         loop {
             match producer.send(rec) {
                 Ok(()) => break,

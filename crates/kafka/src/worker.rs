@@ -22,7 +22,7 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientConfig, ClientContext, Message as _, Offset, TopicPartitionList};
 use spamward_content::ContentEngine;
-use spamward_core::{ContentFacts, Event, MessageContext, Policy, Timestamp, apply};
+use spamward_core::{ContentFacts, Event, MessageContext, Millis, Policy, Timestamp, apply};
 
 use crate::Error;
 use crate::cross::{CrossView, Observation};
@@ -68,8 +68,8 @@ pub struct Options {
     pub batch: usize,
     /// How long the group waits for a silent member before moving its partitions.
     pub session_timeout: Duration,
-    /// Cross-business entries are kept this much longer than 24 h, in ms.
-    pub lateness: Timestamp,
+    /// Cross-business entries are kept this much longer than 24 h.
+    pub lateness: Millis,
     /// Extra librdkafka properties for every client.
     pub extra: Vec<(String, String)>,
 }
@@ -330,7 +330,7 @@ impl Shared {
             record = record.partition(p);
         }
         if let Some(ts) = ts {
-            record = record.timestamp(ts as i64);
+            record = record.timestamp(ts.as_millis() as i64);
         }
         if let Some(h) = headers {
             record = record.headers(h);
@@ -448,7 +448,7 @@ pub fn run(
             format!("the input topic does not exist on {}", opts.brokers),
         ));
     };
-    let day_and_a_half = (36 * spamward_core::time::HOUR).to_string();
+    let day_and_a_half = (36 * spamward_core::time::HOUR).as_millis().to_string();
     topics::ensure(&config, &opts.verdicts, count, &[])?;
     topics::ensure(
         &config,

@@ -13,6 +13,7 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use spamward_content::ContentEngine;
+use spamward_core::time::HOUR;
 use spamward_core::{Event, Policy};
 use spamward_kafka::{Options, Stats};
 use spamward_log::LogWriter;
@@ -89,7 +90,7 @@ fn options(c: &Cluster, group: &str) -> Options {
         commit_every: Duration::from_millis(300),
         batch: 500,
         session_timeout: Duration::from_millis(6_000),
-        lateness: 3_600_000,
+        lateness: HOUR,
         extra: Vec::new(),
     }
 }

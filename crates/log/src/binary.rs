@@ -146,11 +146,11 @@ impl bincode::enc::write::Writer for VecSink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spamward_core::{Feedback, FeedbackKind};
+    use spamward_core::{Feedback, FeedbackKind, Timestamp};
 
     fn feedback() -> Event {
         Event::Feedback(Feedback {
-            ts: 1_764_000_060_000,
+            ts: Timestamp::from_millis(1_764_000_060_000),
             business: "b-17".into(),
             recipient: "r-9".into(),
             kind: FeedbackKind::OptOut,
@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn events_outside_the_contract_are_refused() {
         let early = Event::Feedback(Feedback {
-            ts: 1,
+            ts: Timestamp::from_millis(1),
             ..match feedback() {
                 Event::Feedback(f) => f,
                 _ => unreachable!(),

@@ -557,11 +557,11 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spamward_core::{Feedback, FeedbackKind};
+    use spamward_core::{Feedback, FeedbackKind, Timestamp};
 
     fn event(i: u64) -> Event {
         Event::Feedback(Feedback {
-            ts: 1_764_000_000_000 + i,
+            ts: Timestamp::from_millis(1_764_000_000_000 + i),
             business: format!("b-{}", i % 7),
             recipient: format!("r-{i}"),
             kind: FeedbackKind::Read,

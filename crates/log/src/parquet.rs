@@ -37,6 +37,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use spamward_core::event::{DecodeError, DecodeErrorKind};
 use spamward_core::{
     BusinessInfo, Category, Delivery, DeliveryStatus, Event, Feedback, FeedbackKind, Message, Tier,
+    Timestamp,
 };
 
 use crate::error::{Location, ReadError, ReadErrorKind};
@@ -294,9 +295,10 @@ impl Builders {
             builder.append_option(value);
         }
         // Times within the contract fit an i64 with room to spare.
-        self.ts.append_value(ts as i64);
+        self.ts.append_value(ts.as_millis() as i64);
         self.verified.append_option(verified);
-        self.created.append_option(created.map(|t| t as i64));
+        self.created
+            .append_option(created.map(|t| t.as_millis() as i64));
     }
 
     /// The columns in schema order, leaving the builders empty.
@@ -487,14 +489,17 @@ impl<'a> RowView<'a> {
 
     /// A time in milliseconds; whether it lies in the contract's range is
     /// [`Event::check_contract`]'s to say.
-    fn millis(&self, col: Col) -> Result<u64, DecodeError> {
+    fn time(&self, col: Col) -> Result<Timestamp, DecodeError> {
         let array = self.column(col).ok_or_else(|| missing(col))?;
         if array.is_null(self.i) {
             return Err(missing(col));
         }
         let i = self.i;
         let signed = match array.data_type() {
-            DataType::UInt64 => return Ok(array.as_primitive::<UInt64Type>().value(i)),
+            DataType::UInt64 => {
+                let ms = array.as_primitive::<UInt64Type>().value(i);
+                return Ok(Timestamp::from_millis(ms));
+            }
             DataType::Int64 => array.as_primitive::<Int64Type>().value(i),
             DataType::Timestamp(TimeUnit::Millisecond, _) => {
                 array.as_primitive::<TimestampMillisecondType>().value(i)
@@ -508,14 +513,16 @@ impl<'a> RowView<'a> {
                 ));
             }
         };
-        u64::try_from(signed).map_err(|_| {
-            DecodeError::new(
-                Some(col.name()),
-                DecodeErrorKind::BadTimestamp(format!(
-                    "{signed} is not a whole, non-negative number of milliseconds"
-                )),
-            )
-        })
+        u64::try_from(signed)
+            .map(Timestamp::from_millis)
+            .map_err(|_| {
+                DecodeError::new(
+                    Some(col.name()),
+                    DecodeErrorKind::BadTimestamp(format!(
+                        "{signed} is not a whole, non-negative number of milliseconds"
+                    )),
+                )
+            })
     }
 
     fn flag(&self, col: Col) -> Result<bool, DecodeError> {
@@ -544,7 +551,7 @@ fn decode(row: &RowView<'_>) -> Result<Event, DecodeError> {
     let event = match row.str(Col::Type)? {
         "message" => Event::Message(Message {
             id: row.string(Col::Id)?,
-            ts: row.millis(Col::Ts)?,
+            ts: row.time(Col::Ts)?,
             business: row.string(Col::Business)?,
             recipient: row.string(Col::Recipient)?,
             category: row.choice(Col::Category)?,
@@ -552,14 +559,14 @@ fn decode(row: &RowView<'_>) -> Result<Event, DecodeError> {
             text: row.string(Col::Text)?,
         }),
         "feedback" => Event::Feedback(Feedback {
-            ts: row.millis(Col::Ts)?,
+            ts: row.time(Col::Ts)?,
             business: row.string(Col::Business)?,
             recipient: row.string(Col::Recipient)?,
             kind: row.choice(Col::Kind)?,
             message: row.opt_string(Col::Message)?,
         }),
         "delivery" => Event::Delivery(Delivery {
-            ts: row.millis(Col::Ts)?,
+            ts: row.time(Col::Ts)?,
             business: row.string(Col::Business)?,
             recipient: row.string(Col::Recipient)?,
             message: row.string(Col::Message)?,
@@ -567,11 +574,11 @@ fn decode(row: &RowView<'_>) -> Result<Event, DecodeError> {
             error: row.opt_string(Col::Error)?,
         }),
         "business" => Event::Business(BusinessInfo {
-            ts: row.millis(Col::Ts)?,
+            ts: row.time(Col::Ts)?,
             business: row.string(Col::Business)?,
             tier: row.choice(Col::Tier)?,
             verified: row.flag(Col::Verified)?,
-            created: row.millis(Col::Created)?,
+            created: row.time(Col::Created)?,
         }),
         other => {
             return Err(DecodeError::new(

@@ -3,7 +3,8 @@
 
 use spamward_core::event::{MAX_TS, MIN_TS};
 use spamward_core::{
-    BusinessInfo, Category, Delivery, DeliveryStatus, Event, Feedback, FeedbackKind, Message, Tier,
+    BusinessInfo, Category, Delivery, DeliveryStatus, Event, Feedback, FeedbackKind, Message,
+    Millis, Tier, Timestamp,
 };
 
 const TEXTS: &[&str] = &[
@@ -42,11 +43,11 @@ impl Rng {
         items[self.below(items.len())]
     }
 
-    fn ts(&mut self) -> u64 {
+    fn ts(&mut self) -> Timestamp {
         match self.below(10) {
             0 => MIN_TS,
-            1 => MAX_TS - 1,
-            _ => MIN_TS + self.next() % (MAX_TS - MIN_TS),
+            1 => MAX_TS - Millis::from_millis(1),
+            _ => MIN_TS + Millis::from_millis(self.next()) % MAX_TS.saturating_since(MIN_TS),
         }
     }
 

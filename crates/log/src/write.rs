@@ -285,9 +285,9 @@ mod tests {
     /// order or the encoding configuration breaks it, and so would every log already written.
     #[test]
     fn a_feedback_event_is_these_bytes() {
-        use spamward_core::{Feedback, FeedbackKind};
+        use spamward_core::{Feedback, FeedbackKind, Timestamp};
         let event = Event::Feedback(Feedback {
-            ts: 1_793_577_600_000,
+            ts: Timestamp::from_millis(1_793_577_600_000),
             business: "b-1".into(),
             recipient: "r-2".into(),
             kind: FeedbackKind::Report,

@@ -9,11 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use spamward_core::Timestamp;
 use spamward_core::event::{MAX_TS, MIN_TS};
-
-/// One day in milliseconds.
-pub const DAY_MS: u64 = 86_400_000;
-/// One hour in milliseconds.
-pub const HOUR_MS: u64 = 3_600_000;
+use spamward_core::time::DAY;
 
 /// Most businesses a world may hold.
 pub const MAX_BUSINESSES: usize = 1_000_000;
@@ -48,7 +44,7 @@ impl Default for WorldConfig {
             recipients: 200_000,
             days: 7,
             seed: 7,
-            start: 1_793_577_600_000,
+            start: Timestamp::from_millis(1_793_577_600_000),
             scale: 1.0,
         }
     }
@@ -63,7 +59,7 @@ impl WorldConfig {
 
     /// End of the period (exclusive).
     pub fn end(&self) -> Timestamp {
-        self.start + u64::from(self.days) * DAY_MS
+        self.start + u64::from(self.days) * DAY
     }
 
     /// Checks every value; the error names the first field at fault.
@@ -107,7 +103,7 @@ impl WorldConfig {
             ));
         }
         // Established businesses were created up to ~6 years before the start.
-        let earliest = MIN_TS + 7 * 366 * DAY_MS;
+        let earliest = MIN_TS + 7 * 366 * DAY;
         if self.start < earliest || self.end() >= MAX_TS {
             return Err(ConfigError::new(
                 "start",
@@ -219,8 +215,8 @@ mod tests {
         let c = WorldConfig::default();
         c.validate().unwrap();
         // 1970-01-01 was a Thursday: days since then + 3, mod 7, is 0 on Mondays.
-        assert_eq!((c.start / DAY_MS + 3) % 7, 0);
-        assert_eq!(c.end() - c.start, 7 * DAY_MS);
+        assert_eq!((c.start.since_epoch() / DAY + 3) % 7, 0);
+        assert_eq!(c.end().saturating_since(c.start), 7 * DAY);
     }
 
     /// Each bad config, the field it must be reported against and a phrase of the message.
@@ -303,7 +299,7 @@ mod tests {
             ),
             (
                 WorldConfig {
-                    start: 1_000,
+                    start: Timestamp::from_millis(1_000),
                     ..base.clone()
                 },
                 "start",
@@ -311,7 +307,7 @@ mod tests {
             ),
             (
                 WorldConfig {
-                    start: 4_102_444_000_000,
+                    start: Timestamp::from_millis(4_102_444_000_000),
                     ..base.clone()
                 },
                 "start",

@@ -34,15 +34,17 @@ use std::ops::AddAssign;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use spamward_core::{Delivery, DeliveryStatus, Event, Feedback, FeedbackKind, Tier, Timestamp};
+use spamward_core::time::HOUR;
+use spamward_core::{
+    Delivery, DeliveryStatus, Event, Feedback, FeedbackKind, Millis, Tier, Timestamp,
+};
 
 pub use archetype::{Archetype, FULL_WORLD, mix};
 pub use config::{
-    ConfigError, ConfigErrorKind, DAY_MS, HOUR_MS, MAX_BUSINESSES, MAX_RECIPIENTS, MAX_SCALE,
-    WorldConfig,
+    ConfigError, ConfigErrorKind, MAX_BUSINESSES, MAX_RECIPIENTS, MAX_SCALE, WorldConfig,
 };
 
-use business::{BizState, Ctx, Fatigue, MAX_DELIVERY_MS, MAX_FOLLOW_MS, Pending, What};
+use business::{BizState, Ctx, Fatigue, MAX_DELIVERY, MAX_FOLLOW, Pending, What};
 use plan::Plan;
 
 /// Events handed to the sink at a time (at most).
@@ -165,11 +167,11 @@ pub struct World {
 
 /// Length of one step of the run. Short enough that the busiest step of a large world (every
 /// marketer's 10:00 campaign at once) stays small in memory.
-pub const STEP_MS: u64 = 15 * 60_000;
+pub const STEP: Millis = Millis::from_minutes(15);
 
 /// Buckets of pending consequences, one per step: enough for the longest delay plus the current
 /// step.
-const RING: usize = (MAX_FOLLOW_MS / STEP_MS) as usize + 2;
+const RING: usize = (MAX_FOLLOW.as_millis() / STEP.as_millis()) as usize + 2;
 
 /// Hourly decay of the cross-business marketing fatigue counter (half-life about 17 h).
 const FATIGUE_DECAY_PER_HOUR: f32 = 0.96;
@@ -239,22 +241,25 @@ impl World {
             .enumerate()
             .map(|(i, p)| BizState::new(i, p))
             .collect();
-        let decay = FATIGUE_DECAY_PER_HOUR.powf(STEP_MS as f32 / HOUR_MS as f32);
+        let decay = FATIGUE_DECAY_PER_HOUR.powf(STEP.as_millis() as f32 / HOUR.as_millis() as f32);
         let mut fatigue = Fatigue::new(cfg.recipients, decay);
         let mut ring: Vec<Vec<Pending>> = (0..RING).map(|_| Vec::new()).collect();
         let mut stats = RunStats::default();
         let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
         let mut messages: Vec<(u128, Event)> = Vec::new();
-        let steps = (end - start).div_ceil(STEP_MS);
+        let steps = end
+            .saturating_since(start)
+            .as_millis()
+            .div_ceil(STEP.as_millis());
         for step in 0..steps {
-            let t0 = start + step * STEP_MS;
-            let t1 = (t0 + STEP_MS).min(end);
+            let t0 = start + step * STEP;
+            let t1 = (t0 + STEP).min(end);
             {
                 let cx = Ctx {
                     seed: cfg.seed,
                     start,
                     end,
-                    cutoff: end - MAX_DELIVERY_MS,
+                    cutoff: end - MAX_DELIVERY,
                     n,
                     invalid_pool: (n / 2).max(1_000),
                     fatigue: &fatigue,
@@ -275,7 +280,7 @@ impl World {
                     if p.ts < t1 {
                         due.push(p);
                     } else {
-                        let at = ((p.ts - start) / STEP_MS) as usize;
+                        let at = (p.ts.saturating_since(start) / STEP) as usize;
                         debug_assert!(at < step as usize + RING);
                         ring[at % RING].push(p);
                     }

@@ -9,11 +9,12 @@
 use rand::seq::SliceRandom;
 use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
-use spamward_core::{Category, Tier, Timestamp};
+use spamward_core::time::{DAY, HOUR};
+use spamward_core::{Category, Millis, Tier, Timestamp};
 
 use crate::archetype::{Archetype, mix};
-use crate::config::{DAY_MS, HOUR_MS, WorldConfig};
-use crate::rng::{stream, tag};
+use crate::config::WorldConfig;
+use crate::rng::{length_in, stream, tag};
 use crate::text::{self, corpus};
 
 /// What a business-initiated (or service) message is about: picks the template pool, the
@@ -325,8 +326,10 @@ impl Group {
         while hours.count_ones() < n_hours {
             hours |= 1 << rng.random_range(8..22);
         }
-        let period = u64::from(cfg.days) * DAY_MS;
-        let latest = (period / 2).saturating_sub(4 * HOUR_MS).max(1);
+        let period = u64::from(cfg.days) * DAY;
+        let latest = (period / 2)
+            .saturating_sub(4 * HOUR)
+            .max(Millis::from_millis(1));
         Group {
             text,
             from_corpus,
@@ -336,7 +339,7 @@ impl Group {
                 Category::Utility
             },
             hours,
-            start: cfg.start + rng.random_range(0..latest),
+            start: cfg.start + length_in(rng, Millis::ZERO..latest),
         }
     }
 }
@@ -408,13 +411,13 @@ fn plan_business(
     let n = cfg.recipients as u32;
     let s = cfg.scale;
     let start = cfg.start;
-    let period = u64::from(cfg.days) * DAY_MS;
+    let period = u64::from(cfg.days) * DAY;
     let end = start + period;
     // Latest time an abuser may start: leaves at least a couple of hours of activity.
-    let latest = |frac: f64| -> u64 {
-        ((period as f64 * frac) as u64)
-            .min(period.saturating_sub(3 * HOUR_MS))
-            .max(1)
+    let latest = |frac: f64| -> Millis {
+        Millis::from_millis((period.as_millis() as f64 * frac) as u64)
+            .min(period.saturating_sub(3 * HOUR))
+            .max(Millis::from_millis(1))
     };
     let cap = |size: f64, frac: f64| -> u32 { size.min(f64::from(n) * frac).max(1.0) as u32 };
     let slug = text::slug(&brand, 2);
@@ -452,7 +455,7 @@ fn plan_business(
         established: true,
         verified: false,
         tier: Tier::T2k,
-        created: start - rng.random_range(90 * DAY_MS..6 * 365 * DAY_MS),
+        created: start - length_in(rng, 90 * DAY..6 * 365 * DAY),
         brand,
         domain,
         currency,
@@ -553,11 +556,11 @@ fn plan_business(
                     u64::from(cfg.days - 1)
                 };
                 let t = if cfg.days == 1 {
-                    start + rng.random_range(8 * HOUR_MS..18 * HOUR_MS)
+                    start + length_in(rng, 8 * HOUR..18 * HOUR)
                 } else {
-                    start + day * DAY_MS + rng.random_range(0..DAY_MS - 3 * HOUR_MS)
+                    start + day * DAY + length_in(rng, Millis::ZERO..DAY - 3 * HOUR)
                 };
-                p.abuse_start = Some(t.min(end - 3 * HOUR_MS));
+                p.abuse_start = Some(t.min(end - 3 * HOUR));
                 let normal_daily = f64::from(p.base.size) * (p.schedule.campaign_p * 0.4 + 0.006);
                 p.schedule.burst = normal_daily * u(rng, 5.0, 10.0);
                 p.scam_domains = (0..rng.random_range(2..=3))
@@ -613,7 +616,7 @@ fn plan_business(
             p.schedule.campaign_p = u(rng, 0.5, 0.7);
             let normal_daily = f64::from(p.base.size) * (p.schedule.campaign_p * 0.175 + 0.006);
             p.schedule.sale_total = normal_daily * u(rng, 5.0, 10.0);
-            let day0 = start / DAY_MS;
+            let day0 = start.since_epoch() / DAY;
             let sale = if cfg.days >= 2 {
                 rng.random_range(1..cfg.days)
             } else {
@@ -663,11 +666,11 @@ fn plan_business(
             p.base = Base::new(lu(rng, 150.0, 900.0) as u32, n, rng);
             p.volume = u(rng, 150.0, 220.0);
             p.short_share = if rng.random_bool(0.3) { 0.5 } else { 0.0 };
-            p.created = start - rng.random_range(0..20 * DAY_MS);
+            p.created = start - length_in(rng, Millis::ZERO..20 * DAY);
             p.active_from = if rng.random_bool(0.4) {
-                start + rng.random_range(0..6 * HOUR_MS)
+                start + length_in(rng, Millis::ZERO..6 * HOUR)
             } else {
-                start + rng.random_range(0..latest(0.35).min(2 * DAY_MS))
+                start + length_in(rng, Millis::ZERO..latest(0.35).min(2 * DAY))
             };
             p.normal = Reaction {
                 read: u(rng, 0.6, 0.8),
@@ -688,9 +691,9 @@ fn plan_business(
                 .map(|_| text::scam_domain(rng))
                 .collect();
             let t = if p.established {
-                start + rng.random_range(0..12 * HOUR_MS)
+                start + length_in(rng, Millis::ZERO..12 * HOUR)
             } else {
-                start + rng.random_range(0..latest(0.5))
+                start + length_in(rng, Millis::ZERO..latest(0.5))
             };
             p.abuse_start = Some(t);
             p.normal = Reaction {
@@ -709,7 +712,7 @@ fn plan_business(
             p.established = false;
             p.tier = Tier::T250;
             p.volume = lu(rng, 100.0, 500.0) * s;
-            p.abuse_start = Some(start + rng.random_range(0..latest(0.6)));
+            p.abuse_start = Some(start + length_in(rng, Millis::ZERO..latest(0.6)));
             phish_kit(&mut p, known, rng);
             p.normal = Reaction {
                 fail: 0.035,
@@ -740,7 +743,7 @@ fn plan_business(
             p.campaign = Some(format!("campaign-{}", g + 1));
             p.schedule.hours = group.hours;
             p.abuse_start =
-                Some((group.start + rng.random_range(0..4 * HOUR_MS)).min(end - 3 * HOUR_MS));
+                Some((group.start + length_in(rng, Millis::ZERO..4 * HOUR)).min(end - 3 * HOUR));
             let text = if group.from_corpus {
                 text::vary_digits(&group.text, rng)
             } else {
@@ -767,7 +770,7 @@ fn plan_business(
             p.established = rng.random_bool(0.7);
             p.tier = if p.established { Tier::T2k } else { Tier::T250 };
             p.base = Base::new(cap(u(rng, 120.0, 400.0) * s.min(4.0), 0.05), n, rng);
-            p.abuse_start = Some(start + rng.random_range(0..latest(0.15).min(12 * HOUR_MS)));
+            p.abuse_start = Some(start + length_in(rng, Millis::ZERO..latest(0.15).min(12 * HOUR)));
             p.normal = Reaction {
                 read: 0.55,
                 read_median_s: 1200.0,
@@ -914,7 +917,7 @@ mod tests {
                 p.name
             );
             if let Some(t) = p.abuse_start {
-                assert!(t >= cfg.start && t < cfg.end() - HOUR_MS, "{}", p.name);
+                assert!(t >= cfg.start && t < cfg.end() - HOUR, "{}", p.name);
             }
         }
     }

@@ -5,8 +5,11 @@
 //! changes a single draw. ChaCha8 is portable and reproducible across platforms and versions,
 //! which a ground-truth generator needs more than the last nanosecond.
 
-use rand::SeedableRng;
+use std::ops::Range;
+
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use spamward_core::{Millis, Timestamp};
 
 /// SplitMix64's finaliser: a cheap, well-mixing bijection on 64-bit words.
 pub(crate) fn mix64(mut z: u64) -> u64 {
@@ -30,10 +33,19 @@ pub(crate) fn stream(seed: u64, path: &[u64]) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(h)
 }
 
+/// A time drawn uniformly from `range`: the draw of its milliseconds.
+pub(crate) fn time_in<R: Rng + ?Sized>(rng: &mut R, range: Range<Timestamp>) -> Timestamp {
+    Timestamp::from_millis(rng.random_range(range.start.as_millis()..range.end.as_millis()))
+}
+
+/// A length drawn uniformly from `range`: the draw of its milliseconds.
+pub(crate) fn length_in<R: Rng + ?Sized>(rng: &mut R, range: Range<Millis>) -> Millis {
+    Millis::from_millis(rng.random_range(range.start.as_millis()..range.end.as_millis()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::Rng;
 
     #[test]
     fn streams_differ_by_path_and_repeat_by_path() {

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::OnceLock;
 
 use spamward_core::corpus::split_key;
+use spamward_core::time::{DAY, MINUTE};
 use spamward_core::{Category, DeliveryStatus, Event, FeedbackKind, Message};
 
 use super::*;
@@ -233,7 +234,7 @@ fn business_records_precede_established_businesses_only() {
 #[test]
 fn every_message_has_exactly_one_delivery_after_it() {
     let (_, events, stats) = shared();
-    let mut sent: HashMap<&str, u64> = HashMap::new();
+    let mut sent: HashMap<&str, Timestamp> = HashMap::new();
     let mut delivered: HashMap<&str, u32> = HashMap::new();
     let mut ok: HashSet<&str> = HashSet::new();
     for e in events {
@@ -245,7 +246,7 @@ fn every_message_has_exactly_one_delivery_after_it() {
                 let at = sent
                     .get(d.message.as_str())
                     .expect("delivery for an earlier message");
-                assert!(d.ts > *at && d.ts - at <= 60_000, "{d:?}");
+                assert!(d.ts > *at && d.ts.saturating_since(*at) <= MINUTE, "{d:?}");
                 *delivered.entry(&d.message).or_default() += 1;
                 if d.status == DeliveryStatus::Delivered {
                     assert!(d.error.is_none());
@@ -274,7 +275,7 @@ fn every_message_has_exactly_one_delivery_after_it() {
 fn legit_businesses_stay_within_their_tier() {
     let (world, events, _) = shared();
     let t = world.truth();
-    type Window<'a> = (VecDeque<(u64, &'a str)>, HashMap<&'a str, u32>);
+    type Window<'a> = (VecDeque<(Timestamp, &'a str)>, HashMap<&'a str, u32>);
     let mut windows: HashMap<&str, Window<'_>> = HashMap::new();
     let mut peak: HashMap<&str, usize> = HashMap::new();
     for m in messages(events).filter(|m| m.category != Category::Service) {
@@ -284,7 +285,7 @@ fn legit_businesses_stay_within_their_tier() {
         }
         let (queue, counts) = windows.entry(&m.business).or_default();
         while let Some(&(ts, r)) = queue.front() {
-            if ts + DAY_MS > m.ts {
+            if ts + DAY > m.ts {
                 break;
             }
             queue.pop_front();
@@ -315,9 +316,9 @@ fn legit_businesses_stay_within_their_tier() {
 fn legit_businesses_honour_opt_outs_and_blocks_and_answer_replies_in_the_window() {
     let (world, events, _) = shared();
     let t = world.truth();
-    let mut stopped: HashMap<(&str, &str), u64> = HashMap::new();
-    let mut blocked: HashMap<(&str, &str), u64> = HashMap::new();
-    let mut replied: HashMap<(&str, &str), u64> = HashMap::new();
+    let mut stopped: HashMap<(&str, &str), Timestamp> = HashMap::new();
+    let mut blocked: HashMap<(&str, &str), Timestamp> = HashMap::new();
+    let mut replied: HashMap<(&str, &str), Timestamp> = HashMap::new();
     let mut services = 0;
     for e in events {
         match e {
@@ -344,7 +345,7 @@ fn legit_businesses_honour_opt_outs_and_blocks_and_answer_replies_in_the_window(
                     let at = replied
                         .get(&k)
                         .unwrap_or_else(|| panic!("unprompted service message {m:?}"));
-                    assert!(m.ts - at < DAY_MS);
+                    assert!(m.ts.saturating_since(*at) < DAY);
                 }
                 if b.abusive {
                     continue;
@@ -368,7 +369,7 @@ fn legit_businesses_honour_opt_outs_and_blocks_and_answer_replies_in_the_window(
 fn abuse_starts_when_the_truth_says() {
     let (world, events, _) = shared();
     let t = world.truth();
-    let mut first: HashMap<&str, u64> = HashMap::new();
+    let mut first: HashMap<&str, Timestamp> = HashMap::new();
     let mut at_start: HashSet<&str> = HashSet::new();
     for m in messages(events) {
         first.entry(&m.business).or_insert(m.ts);
@@ -391,7 +392,7 @@ fn abuse_starts_when_the_truth_says() {
                 first[b.business.as_str()] < start,
                 "no good history before the burst"
             );
-            assert!(start >= t.start + DAY_MS, "burst on day 1");
+            assert!(start >= t.start + DAY, "burst on day 1");
         } else {
             assert_eq!(first[b.business.as_str()], start, "{}", b.business);
         }
@@ -436,7 +437,7 @@ fn snowshoe_groups_share_a_text_and_stay_small() {
                 .collect();
             words.entry(c).or_default().push(w);
             per_day
-                .entry((&m.business, (m.ts - t.start) / DAY_MS))
+                .entry((&m.business, m.ts.saturating_since(t.start) / DAY))
                 .or_default()
                 .insert(&m.recipient);
         }
@@ -614,7 +615,7 @@ fn legit_sale_days_and_compromised_bursts_stand_out() {
         .run(|batch| {
             for m in messages(batch) {
                 let b = &t.businesses[number(&m.business, "b-") as usize - 1];
-                let day = ((m.ts - t.start) / DAY_MS) as usize;
+                let day = (m.ts.saturating_since(t.start) / DAY) as usize;
                 per_day
                     .entry(m.business.clone())
                     .or_insert_with(|| vec![0.0; 6])[day] += 1.0;
@@ -643,8 +644,8 @@ fn legit_sale_days_and_compromised_bursts_stand_out() {
             Archetype::CompromisedAccount => {
                 let start = b.abuse_start.unwrap();
                 let (before, burst) = after[&b.business];
-                let rate_before = before / (start - t.start) as f64;
-                let rate_after = burst / (t.end - start) as f64;
+                let rate_before = before / start.saturating_since(t.start).as_millis() as f64;
+                let rate_after = burst / t.end.saturating_since(start).as_millis() as f64;
                 assert!(
                     rate_after > 3.0 * rate_before,
                     "{}: {before} then {burst}",

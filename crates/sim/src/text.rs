@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use rand::Rng;
 use spamward_core::Timestamp;
 use spamward_core::corpus::{Split, parse_sms_tsv, split_key, split_of};
+use spamward_core::time::{DAY, HOUR, MINUTE};
 
 /// The SMS Spam Collection, embedded so the generator stays free of file I/O.
 const SMS: &str = include_str!("../../../data/sms/SMSSpamCollection");
@@ -432,7 +433,7 @@ fn alnum<R: Rng>(rng: &mut R, n: usize, out: &mut String) {
 }
 
 fn clock(ts: Timestamp, out: &mut String) {
-    let mins = (ts / 60_000) % (24 * 60);
+    let mins = (ts.since_epoch() / MINUTE) % (24 * 60);
     let _ = write!(out, "{:02}:{:02}", mins / 60, mins % 60);
 }
 
@@ -446,7 +447,7 @@ fn date(ts: Timestamp, out: &mut String) {
 
 /// Year, month, day of a UTC timestamp (the days-from-civil algorithm, inverted).
 pub(crate) fn civil(ts: Timestamp) -> (i64, u32, u32) {
-    let z = (ts / 86_400_000) as i64 + 719_468;
+    let z = (ts.since_epoch() / DAY) as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -517,7 +518,7 @@ fn field<R: Rng>(name: &str, f: &Fields<'_>, rng: &mut R, out: &mut String) {
         }
         "city" => out.push_str(CITIES[(f.a as usize / 9_000) % CITIES.len()]),
         "time" => clock(f.b, out),
-        "time2" => clock(f.b + 2 * 3_600_000, out),
+        "time2" => clock(f.b + 2 * HOUR, out),
         "date" => date(f.b, out),
         "gate" => {
             let _ = write!(
@@ -666,7 +667,7 @@ mod tests {
             target: "PayPal",
             phish_links: &[],
             a: 4321,
-            b: 1_793_577_600_000 + 3_600_000 * 13 + 60_000 * 5,
+            b: Timestamp::from_millis(1_793_577_600_000) + 13 * HOUR + 5 * MINUTE,
             recipient: 7,
         }
     }
@@ -740,6 +741,9 @@ mod tests {
         let l = lookalike("northbank", &mut rng);
         assert_ne!(l, "northbank");
         assert_eq!(l.len(), "northbank".len());
-        assert_eq!(civil(1_793_577_600_000), (2026, 11, 2));
+        assert_eq!(
+            civil(Timestamp::from_millis(1_793_577_600_000)),
+            (2026, 11, 2)
+        );
     }
 }

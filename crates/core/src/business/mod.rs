@@ -33,7 +33,7 @@ use crate::signals::recipients::TierUse;
 use crate::signals::templates::Templates;
 use crate::signals::volume::Baseline;
 use crate::signals::{self, Reading, Readings};
-use crate::time::HOUR;
+use crate::time::{DAY, HOUR, MINUTE, Millis};
 use crate::verdict::{Action, Quality, Status, StatusChange, Verdict};
 use crate::window::{Ring, Span};
 
@@ -62,7 +62,8 @@ pub fn recipient_key(id: &str) -> u64 {
     crate::corpus::fnv1a64(id.as_bytes())
 }
 
-/// What the business's state remembers of one recipient. Times are 0 for "never".
+/// What the business's state remembers of one recipient. Times are [`Timestamp::EPOCH`] for
+/// "never".
 #[derive(Clone, Copy, Debug, Default, Encode, Decode)]
 struct Recipient {
     /// Latest message of any kind.
@@ -294,7 +295,7 @@ impl BusinessState {
         }
         self.now = ts;
         self.advance_rings();
-        if self.now - self.last_sweep >= Span::Day.millis() {
+        if self.now.saturating_since(self.last_sweep) >= Span::Day.millis() {
             self.sweep();
         }
     }
@@ -327,7 +328,7 @@ impl BusinessState {
 
     /// The history entry for the hour of `ts`, created in order if missing.
     fn hour_entry(&mut self, ts: Timestamp) -> &mut HourCounts {
-        let hour = ts - ts % HOUR;
+        let hour = ts.floor(HOUR);
         let pos = match self.history.back() {
             Some(last) if last.hour == hour => self.history.len() - 1,
             Some(last) if last.hour > hour => {
@@ -452,7 +453,7 @@ impl BusinessState {
         let (key, sent) = self
             .recipients
             .get(&recipient)
-            .map_or((0, 0), |r| (r.last_template, r.last_out));
+            .map_or((0, Timestamp::EPOCH), |r| (r.last_template, r.last_out));
         if key != 0 {
             self.templates.complaint(key, sent, policy, self.now, ts);
         }
@@ -464,7 +465,7 @@ impl BusinessState {
         let (key, sent) = self
             .recipients
             .get(&recipient)
-            .map_or((0, 0), |r| (r.last_template, r.last_out));
+            .map_or((0, Timestamp::EPOCH), |r| (r.last_template, r.last_out));
         if key != 0 {
             self.templates.engagement(key, sent, read, self.now, ts);
         }
@@ -474,11 +475,14 @@ impl BusinessState {
     /// `ts` (a message stamped after `ts` but already seen counts: events may arrive a little
     /// out of order).
     fn messaged_before(&self, recipient: u64, ts: Timestamp) -> (bool, bool) {
-        let last = self.recipients.get(&recipient).map_or(0, |r| r.last_msg);
-        if last == 0 {
+        let last = self
+            .recipients
+            .get(&recipient)
+            .map_or(Timestamp::EPOCH, |r| r.last_msg);
+        if last == Timestamp::EPOCH {
             return (false, false);
         }
-        let ago = ts.saturating_sub(last);
+        let ago = ts.saturating_since(last);
         (ago < Span::Day.millis(), ago < Span::Week.millis())
     }
 
@@ -695,15 +699,18 @@ impl BusinessState {
         signals::recipients::opted_out(marketing, before.opted_out, out);
         let window = policy.tiers.service_window_hours * HOUR;
         let reply = before.last_reply;
-        let in_service_window = reply != 0 && m.ts >= reply && m.ts - reply < window;
+        let in_service_window = reply != Timestamp::EPOCH
+            && m.ts
+                .checked_since(reply)
+                .is_some_and(|since| since < window);
         let tier = TierUse {
             tier: self.tier,
             used: u64::from(self.tier_24h.sum()),
-            counted: before.last_tier != 0 && self.tier_24h.covers(before.last_tier),
+            counted: before.last_tier != Timestamp::EPOCH && self.tier_24h.covers(before.last_tier),
             business_initiated: !in_service_window,
         };
         signals::recipients::tier_limit(&tier, out);
-        let is_new = self.is_new(m.ts, policy.signals.new_business_ramp_1h.hours);
+        let is_new = self.is_new(m.ts, policy.signals.new_business_ramp_1h.hours * HOUR);
         signals::volume::ramp(policy, is_new, u64::from(self.msgs_1h.sum()), out);
         signals::recipients::fatigue(policy, marketing, ctx.recipient_marketing_24h, out);
         self.templates
@@ -780,18 +787,19 @@ impl BusinessState {
         }
     }
 
-    fn is_new(&self, ts: Timestamp, hours: u64) -> bool {
+    /// Whether the account is younger than `age` at `ts`.
+    fn is_new(&self, ts: Timestamp, age: Millis) -> bool {
         let born = match (self.established, self.created) {
             (true, Some(c)) => c,
             _ => self.first_seen,
         };
-        ts.saturating_sub(born) < hours * HOUR
+        ts.saturating_since(born) < age
     }
 
     /// Whether the account (the `created` of its business record, else its first event) is
     /// younger than `trust.young_days`.
     fn is_young(&self, policy: &Policy) -> bool {
-        self.is_new(self.now, policy.trust.young_days * 24)
+        self.is_new(self.now, policy.trust.young_days * DAY)
     }
 
     /// The scale on rate priors: young businesses have not earned the benefit of the doubt.
@@ -805,7 +813,10 @@ impl BusinessState {
 
     fn maybe_evaluate(&mut self, policy: &Policy, tipped: Tipped<'_>) {
         let every = (u64::from(self.uniq_24h.sum()) / 32).max(8);
-        if self.dirty || self.messages_since_eval >= every || self.now - self.last_eval >= 60_000 {
+        if self.dirty
+            || self.messages_since_eval >= every
+            || self.now.saturating_since(self.last_eval) >= MINUTE
+        {
             self.evaluate(policy, tipped);
         }
     }

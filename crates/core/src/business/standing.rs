@@ -201,7 +201,7 @@ impl BusinessState {
             .max()
             .unwrap_or(Status::Active);
         let held = self.status == Status::Suspended
-            && now.saturating_sub(self.status_since) < policy.status.suspend_hours * HOUR;
+            && now.saturating_since(self.status_since) < policy.status.suspend_hours * HOUR;
         if target != self.status && !held {
             let reasons: Vec<Hit> = hits
                 .iter()
@@ -235,7 +235,7 @@ impl BusinessState {
         let tiers = &policy.tiers;
         if self.quality == Quality::Low {
             let since = *self.low_since.get_or_insert(now);
-            if now - since >= tiers.downgrade_after_hours * HOUR {
+            if now.saturating_since(since) >= tiers.downgrade_after_hours * HOUR {
                 if let Some(down) = self.tier.down() {
                     self.tier = down;
                     self.tier_since = now;
@@ -244,7 +244,7 @@ impl BusinessState {
             }
         } else {
             self.low_since = None;
-            let settled = now - self.tier_since >= tiers.min_hours_at_tier * HOUR;
+            let settled = now.saturating_since(self.tier_since) >= tiers.min_hours_at_tier * HOUR;
             let path_open =
                 self.tier != Tier::T250 || self.verified || !tiers.verified_for_first_upgrade;
             if let (Some(limit), Some(up)) = (self.tier.limit(), self.tier.up()) {

@@ -36,7 +36,7 @@ impl LinkHistory {
         let ready = self.messages >= rule.min_linked_messages
             && self
                 .first
-                .is_some_and(|f| ts.saturating_sub(f) >= rule.min_hours * HOUR);
+                .is_some_and(|f| ts.saturating_since(f) >= rule.min_hours * HOUR);
         let mut new = None;
         for (key, domain) in &c.domains {
             match self.domains.iter().position(|k| k == key) {
@@ -199,7 +199,7 @@ pub(crate) fn readings(
 mod tests {
     use super::*;
 
-    const T: Timestamp = 1_793_577_600_000;
+    const T: Timestamp = Timestamp::from_millis(1_793_577_600_000);
 
     fn facts(spam_probability: f64, rules: &[&str]) -> ContentFacts {
         ContentFacts {

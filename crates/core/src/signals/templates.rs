@@ -30,7 +30,7 @@ use crate::event::Timestamp;
 use crate::policy::{Policy, TemplateConfig};
 use crate::signal::Signal;
 use crate::stats::Prior;
-use crate::time::HOUR;
+use crate::time::{HOUR, MINUTE};
 use crate::window::{Counter, Ring, Span};
 
 /// A template's quality rating.
@@ -280,7 +280,7 @@ impl Templates {
         out.push(matches!(gate, Gate::Paused { .. }), || {
             let (number, until) = match gate {
                 Gate::Paused { number, until } => (number, until),
-                _ => (pauses, 0),
+                _ => (pauses, ts),
             };
             // Value: the pause's number; threshold: the pauses before it is disabled; count: the
             // minutes of the pause left.
@@ -288,7 +288,7 @@ impl Templates {
                 Signal::TemplatePaused,
                 f64::from(number),
                 cfg.pause_hours.len() as f64,
-                until.saturating_sub(ts) / 60_000,
+                until.saturating_since(ts) / MINUTE,
                 0,
             )
             .noted(note)
@@ -451,8 +451,10 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Millis;
 
-    const T: Timestamp = 1_793_577_600_000;
+    const T: Timestamp = Timestamp::from_millis(1_793_577_600_000);
+    const MS: Millis = Millis::from_millis(1);
 
     fn cfg() -> TemplateConfig {
         Policy::default().templates
@@ -530,7 +532,7 @@ mod tests {
             }
         );
         assert_eq!(
-            t.gate(T - 1),
+            t.gate(T - MS),
             Gate::Open,
             "a late message from before the pause"
         );
@@ -538,7 +540,7 @@ mod tests {
         let later = T + 5 * HOUR;
         t.pause(&cfg, later);
         assert_eq!(
-            t.gate(later + 6 * HOUR - 1),
+            t.gate(later + 6 * HOUR - MS),
             Gate::Paused {
                 number: 2,
                 until: later + 6 * HOUR
@@ -546,7 +548,7 @@ mod tests {
         );
         t.pause(&cfg, later + 7 * HOUR);
         assert_eq!(t.gate(later + 7 * HOUR), Gate::Disabled);
-        assert_eq!(t.gate(later + 7 * HOUR - 1), Gate::Open);
+        assert_eq!(t.gate(later + 7 * HOUR - MS), Gate::Open);
         assert_eq!(t.pauses, 3);
     }
 

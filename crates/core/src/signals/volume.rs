@@ -14,7 +14,7 @@ use crate::time::HOUR;
 /// Hourly volume baseline: an EWMA of hourly counts and a slowly decaying peak hour.
 #[derive(Clone, Debug, Default, Encode, Decode)]
 pub(crate) struct Baseline {
-    /// Absolute hour index (`ts / 1h`) being counted.
+    /// Absolute hour index (whole hours since the epoch) being counted.
     hour: u64,
     /// Messages in that hour so far.
     count: u64,
@@ -29,7 +29,7 @@ pub(crate) struct Baseline {
 impl Baseline {
     /// Counts a message at `ts`, folding the hours completed before it.
     pub(crate) fn add(&mut self, ts: Timestamp, alpha: f64, half_life_h: f64) {
-        let h = ts / HOUR;
+        let h = ts.since_epoch() / HOUR;
         if self.hour == 0 {
             self.hour = h;
         }
@@ -143,8 +143,9 @@ pub(crate) fn ramp(policy: &Policy, is_new: bool, messages_1h: u64, out: &mut Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Millis;
 
-    const T0: Timestamp = 1_793_577_600_000;
+    const T0: Timestamp = Timestamp::from_millis(1_793_577_600_000);
 
     #[test]
     fn the_baseline_folds_hours_and_decays_over_empty_ones() {
@@ -152,7 +153,7 @@ mod tests {
         let mut b = Baseline::default();
         let add = |b: &mut Baseline, hour: u64, n: usize| {
             for _ in 0..n {
-                b.add(T0 + hour * HOUR + 1, 0.5, 2.0);
+                b.add(T0 + hour * HOUR + Millis::from_millis(1), 0.5, 2.0);
             }
         };
         add(&mut b, 0, 4);

@@ -3,12 +3,12 @@
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use spamward_core::Timestamp;
+use spamward_core::time::{DAY, HOUR, MINUTE};
+use spamward_core::{Millis, Timestamp};
 
 use super::traffic::{shop_size, weekday};
 use super::{ANY, BizState, Campaign, Ctx, Send, Target};
 use crate::archetype::Archetype;
-use crate::config::{DAY_MS, HOUR_MS};
 use crate::plan::{Kind, Plan};
 use crate::rng::{stream, tag};
 
@@ -47,7 +47,7 @@ impl BizState {
     #[allow(clippy::too_many_lines)]
     pub(super) fn plan_day(&mut self, plan: &Plan, cx: &Ctx<'_>, day: u64, t0: Timestamp) {
         let mut rng = stream(cx.seed, &[tag(b"day"), u64::from(self.idx), day]);
-        let midnight = day * DAY_MS;
+        let midnight = Timestamp::EPOCH + day * DAY;
         let wd = weekday(midnight);
         let size = plan.base.size;
         let whole = Target::Base {
@@ -59,10 +59,10 @@ impl BizState {
                 self.campaigns.push(c);
             }
         };
-        let at = |hour: u64, minute: u64| midnight + hour * HOUR_MS + minute * 60_000;
+        let at = |hour: u64, minute: u64| midnight + hour * HOUR + minute * MINUTE;
         let blast = |start, count: f64, per_s: f64, kind, tpl, target| Campaign {
             start,
-            gap: (1000.0 / per_s).max(1.0) as u64,
+            gap: Millis::from_millis((1000.0 / per_s).max(1.0) as u64),
             count: count.max(0.0) as u32,
             next: 0,
             kind,
@@ -88,7 +88,7 @@ impl BizState {
                         offset(&mut rng),
                     );
                     c.a = rng.random();
-                    c.b = start + rng.random_range(90..240) * 60_000;
+                    c.b = start + rng.random_range(90..240) * MINUTE;
                     add(c);
                 }
                 if rng.random_bool(0.12) {
@@ -211,7 +211,7 @@ impl BizState {
                 }
             }
             Archetype::NewShop => {
-                let (target, customers) = shop_size(plan, midnight + 12 * HOUR_MS);
+                let (target, customers) = shop_size(plan, midnight + 12 * HOUR);
                 if rng.random_bool(0.35) {
                     let hour = if rng.random_bool(0.5) { 11 } else { 18 };
                     let count = (target * 0.5).min(f64::from(customers));

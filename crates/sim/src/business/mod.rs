@@ -18,20 +18,20 @@ mod traffic;
 use std::collections::{HashMap, VecDeque};
 
 use rand::Rng;
-use spamward_core::{Event, FeedbackKind, Timestamp};
+use spamward_core::time::{DAY, HOUR, MINUTE};
+use spamward_core::{Event, FeedbackKind, Millis, Timestamp};
 
 use crate::archetype::Archetype;
-use crate::config::{DAY_MS, HOUR_MS};
 use crate::plan::{Kind, Plan};
 use crate::rng::{stream, tag};
 
 pub(crate) use ids::{id1, id2};
 
 /// Longest time between a message and any of its consequences.
-pub(crate) const MAX_FOLLOW_MS: u64 = 48 * HOUR_MS;
+pub(crate) const MAX_FOLLOW: Millis = Millis::from_hours(48);
 /// Longest delivery delay; no message is sent this close to the end, so every one is delivered
 /// (or fails) inside the period.
-pub(crate) const MAX_DELIVERY_MS: u64 = 60_000;
+pub(crate) const MAX_DELIVERY: Millis = MINUTE;
 
 /// What the step of every business may read.
 pub(crate) struct Ctx<'a> {
@@ -143,7 +143,7 @@ impl Pending {
 
 /// The total order of the log: time, then business, then the business's own event counter.
 pub(crate) fn key(ts: Timestamp, biz: u32, ord: u32) -> u128 {
-    (u128::from(ts) << 64) | (u128::from(biz) << 32) | u128::from(ord)
+    (u128::from(ts.as_millis()) << 64) | (u128::from(biz) << 32) | u128::from(ord)
 }
 
 /// What one step of one business produced.
@@ -186,7 +186,7 @@ enum Target {
 #[derive(Debug)]
 struct Campaign {
     start: Timestamp,
-    gap: u64,
+    gap: Millis,
     count: u32,
     next: u32,
     kind: Kind,
@@ -206,7 +206,7 @@ struct Window {
 impl Window {
     fn admit(&mut self, ts: Timestamp, r: u32) -> bool {
         while let Some(&(t, old)) = self.queue.front() {
-            if t + DAY_MS > ts {
+            if t + DAY > ts {
                 break;
             }
             self.queue.pop_front();
@@ -284,7 +284,7 @@ impl BizState {
             cx.seed,
             &[tag(b"step"), u64::from(self.idx), u64::from(step)],
         );
-        let day = t0 / DAY_MS;
+        let day = t0.since_epoch() / DAY;
         if day != self.day {
             self.day = day;
             self.plan_day(plan, cx, day, t0);
@@ -294,8 +294,8 @@ impl BizState {
             // (boarding passes, shipping notices): replay that day for its schedule only.
             let mut warm = stream(cx.seed, &[tag(b"warm-up"), u64::from(self.idx)]);
             for k in (1..=24).rev() {
-                let w0 = t0.saturating_sub(k * HOUR_MS);
-                self.trickle(plan, &mut warm, w0, w0, w0 + HOUR_MS);
+                let w0 = t0.saturating_sub(k * HOUR);
+                self.trickle(plan, &mut warm, w0, w0, w0 + HOUR);
             }
         }
         self.sends.clear();
@@ -351,6 +351,11 @@ impl BizState {
 mod tests {
     use super::*;
 
+    /// `ms` milliseconds after the epoch.
+    fn at(ms: u64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
     #[test]
     fn window_counts_unique_recipients_in_a_moving_day() {
         let mut w = Window {
@@ -358,21 +363,21 @@ mod tests {
             last: HashMap::new(),
             queue: VecDeque::new(),
         };
-        assert!(w.admit(0, 1));
-        assert!(w.admit(10, 2));
-        assert!(w.admit(20, 1), "repeat recipient is free");
-        assert!(!w.admit(30, 3), "third unique recipient within 24 h");
+        assert!(w.admit(at(0), 1));
+        assert!(w.admit(at(10), 2));
+        assert!(w.admit(at(20), 1), "repeat recipient is free");
+        assert!(!w.admit(at(30), 3), "third unique recipient within 24 h");
         // Recipient 2 expires at 10 + 24 h; 1 was seen again at 20.
-        assert!(w.admit(DAY_MS + 10, 3));
-        assert!(!w.admit(DAY_MS + 15, 4));
-        assert!(w.admit(DAY_MS + 20, 4));
+        assert!(w.admit(at(10) + DAY, 3));
+        assert!(!w.admit(at(15) + DAY, 4));
+        assert!(w.admit(at(20) + DAY, 4));
     }
 
     #[test]
     fn keys_order_by_time_then_business_then_counter() {
-        assert!(key(1, 9, 9) < key(2, 0, 0));
-        assert!(key(1, 1, 9) < key(1, 2, 0));
-        assert!(key(1, 1, 1) < key(1, 1, 2));
+        assert!(key(at(1), 9, 9) < key(at(2), 0, 0));
+        assert!(key(at(1), 1, 9) < key(at(1), 2, 0));
+        assert!(key(at(1), 1, 1) < key(at(1), 1, 2));
     }
 
     #[test]

@@ -4,22 +4,22 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use spamward_core::{BusinessInfo, Category, Event, FeedbackKind, Message, Timestamp};
+use spamward_core::time::{DAY, HOUR, MINUTE, SECOND};
+use spamward_core::{BusinessInfo, Category, Event, FeedbackKind, Message, Millis, Timestamp};
 
 use super::traffic::hour_of;
 use super::{
-    ANY, BizState, Ctx, Fail, MAX_DELIVERY_MS, MAX_FOLLOW_MS, Pending, Send, What, id1, id2, key,
+    ANY, BizState, Ctx, Fail, MAX_DELIVERY, MAX_FOLLOW, Pending, Send, What, id1, id2, key,
 };
 use crate::archetype::Archetype;
-use crate::config::{DAY_MS, HOUR_MS};
 use crate::plan::{Kind, Plan};
-use crate::rng::mix64;
+use crate::rng::{length_in, mix64};
 use crate::text::{self, Fields, corpus, render};
 
-/// A log-normal delay in ms with the given median (seconds) and spread.
-fn delay<R: Rng>(rng: &mut R, median_s: f64, sigma: f64) -> u64 {
+/// A log-normal delay, whole milliseconds, with the given median (seconds) and spread.
+fn delay<R: Rng>(rng: &mut R, median_s: f64, sigma: f64) -> Millis {
     let z: f64 = StandardNormal.sample(rng);
-    (median_s * 1000.0 * (sigma * z).exp()) as u64
+    Millis::from_millis((median_s * 1000.0 * (sigma * z).exp()) as u64)
 }
 
 /// A small share of real numbers have been given up: every delivery to them fails.
@@ -71,7 +71,7 @@ impl BizState {
         if !self.announced {
             self.announced = true;
             if plan.established {
-                let at = ts.saturating_sub(1).max(cx.start);
+                let at = ts.saturating_sub(Millis::from_millis(1)).max(cx.start);
                 self.out.events.push((
                     key(at, self.idx, 0),
                     Event::Business(BusinessInfo {
@@ -143,7 +143,7 @@ impl BizState {
     }
 
     fn follow(&mut self, cx: &Ctx<'_>, sent: Timestamp, ts: Timestamp, r: u32, what: What) {
-        let ts = ts.min(sent + MAX_FOLLOW_MS);
+        let ts = ts.min(sent + MAX_FOLLOW);
         if ts >= cx.end {
             return;
         }
@@ -172,7 +172,7 @@ impl BizState {
     ) {
         let abusive = plan.abusive_kind(kind);
         let re = if abusive { plan.abuse } else { plan.normal };
-        let td = ts + delay(rng, 2.0, 0.7).clamp(200, MAX_DELIVERY_MS);
+        let td = ts + delay(rng, 2.0, 0.7).clamp(Millis::from_millis(200), MAX_DELIVERY);
         let fail = if r >= cx.n || churned(r) {
             Some(Fail::InvalidNumber)
         } else if self.blocks.get(&r).is_some_and(|&t| t <= ts) {
@@ -209,7 +209,7 @@ impl BizState {
         let mut own = 1.0;
         if plan.archetype == Archetype::RecipientFatigue {
             let q = self.freq.entry(r).or_default();
-            while q.front().is_some_and(|&t| t + DAY_MS <= ts) {
+            while q.front().is_some_and(|&t| t + DAY <= ts) {
                 q.pop_front();
             }
             q.push_back(ts);
@@ -227,13 +227,13 @@ impl BizState {
         if !rng.random_bool(read.clamp(0.0, 1.0)) {
             return;
         }
-        let mut t_read = td + delay(rng, median, sigma).max(1_000);
+        let mut t_read = td + delay(rng, median, sigma).max(SECOND);
         if !matches!(kind, Kind::Code | Kind::Service | Kind::PhishCode)
             && hour_of(t_read) < 7
             && rng.random_bool(0.8)
         {
             // Asleep: read it in the morning.
-            let morning = t_read / DAY_MS * DAY_MS + 7 * HOUR_MS;
+            let morning = t_read.floor(DAY) + 7 * HOUR;
             t_read = morning + delay(rng, 1_800.0, 1.0);
         }
         self.follow(cx, ts, t_read, r, What::Feedback(FeedbackKind::Read, true));
@@ -261,30 +261,30 @@ impl BizState {
         };
         let u: f64 = rng.random();
         if u < p_block + p_report {
-            let t = t_read + delay(rng, re.complain_median_s, re.complain_sigma).max(2_000);
+            let t = t_read + delay(rng, re.complain_median_s, re.complain_sigma).max(2 * SECOND);
             if u < p_block {
                 let named = rng.random_bool(0.85);
                 self.follow(cx, ts, t, r, What::Feedback(FeedbackKind::Block, named));
-                let t = t.min(ts + MAX_FOLLOW_MS);
+                let t = t.min(ts + MAX_FOLLOW);
                 let e = self.blocks.entry(r).or_insert(t);
                 *e = (*e).min(t);
             } else {
                 self.follow(cx, ts, t, r, What::Feedback(FeedbackKind::Report, true));
             }
         } else if u < p_block + p_report + p_optout {
-            let t = t_read + delay(rng, 60.0, 1.0).max(2_000);
+            let t = t_read + delay(rng, 60.0, 1.0).max(2 * SECOND);
             self.follow(cx, ts, t, r, What::Feedback(FeedbackKind::OptOut, true));
-            let t = t.min(ts + MAX_FOLLOW_MS);
+            let t = t.min(ts + MAX_FOLLOW);
             let e = self.optouts.entry(r).or_insert(t);
             *e = (*e).min(t);
         } else if rng.random_bool((re.reply * if kind == Kind::Code { 0.1 } else { 1.0 }).min(1.0))
         {
-            let t = t_read + delay(rng, 90.0, 1.0).max(2_000);
+            let t = t_read + delay(rng, 90.0, 1.0).max(2 * SECOND);
             self.follow(cx, ts, t, r, What::Feedback(FeedbackKind::Reply, true));
             if plan.honours(kind) {
                 // The reply opens a 24 h window: one or two answers from the business.
                 let mut at =
-                    t.min(ts + MAX_FOLLOW_MS) + delay(rng, 240.0, 1.0).clamp(20_000, 6 * HOUR_MS);
+                    t.min(ts + MAX_FOLLOW) + delay(rng, 240.0, 1.0).clamp(20 * SECOND, 6 * HOUR);
                 for _ in 0..1 + u32::from(rng.random_bool(0.5)) {
                     if at < cx.cutoff {
                         self.scheduled.push(Send {
@@ -293,10 +293,10 @@ impl BizState {
                             kind: Kind::Service,
                             tpl: 0,
                             a: rng.random(),
-                            b: at + DAY_MS,
+                            b: at + DAY,
                         });
                     }
-                    at += rng.random_range(60_000..600_000);
+                    at += length_in(rng, MINUTE..10 * MINUTE);
                 }
             }
         }

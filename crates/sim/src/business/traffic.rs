@@ -4,12 +4,13 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Poisson};
-use spamward_core::Timestamp;
+use spamward_core::time::{DAY, HOUR, MINUTE, SECOND};
+use spamward_core::{Millis, Timestamp};
 
 use super::{ANY, BizState, Send};
 use crate::archetype::Archetype;
-use crate::config::{DAY_MS, HOUR_MS};
 use crate::plan::{Kind, Plan};
+use crate::rng::{length_in, time_in};
 
 // Daily curves by hour (UTC), roughly mean 1; normalised when used.
 const DAYTIME: [f64; 24] = [
@@ -30,12 +31,12 @@ fn curve(c: &[f64; 24], hour: usize) -> f64 {
 }
 
 pub(super) fn hour_of(ts: Timestamp) -> usize {
-    ((ts / HOUR_MS) % 24) as usize
+    ((ts.since_epoch() / HOUR) % 24) as usize
 }
 
 /// 0 = Monday.
 pub(super) fn weekday(ts: Timestamp) -> u32 {
-    ((ts / DAY_MS + 3) % 7) as u32
+    ((ts.since_epoch() / DAY + 3) % 7) as u32
 }
 
 fn weekday_factor(a: Archetype, wd: u32) -> f64 {
@@ -63,7 +64,7 @@ fn poisson<R: Rng>(rng: &mut R, lambda: f64) -> u32 {
 
 /// A new shop's daily target and how many customers it has so far, at time `t`.
 pub(super) fn shop_size(plan: &Plan, t: Timestamp) -> (f64, u32) {
-    let d = t.saturating_sub(plan.active_from) as f64 / DAY_MS as f64;
+    let d = t.saturating_since(plan.active_from).as_millis() as f64 / DAY.as_millis() as f64;
     let target = (10.0 * 1.6f64.powf(d)).min(plan.volume);
     let customers = ((30.0 + target * 3.0) as u32).min(plan.base.size).max(1);
     (target, customers)
@@ -81,7 +82,7 @@ impl BizState {
     ) {
         let h = hour_of(t0);
         let wd = weekday(t0);
-        let frac = (hi - lo) as f64 / HOUR_MS as f64;
+        let frac = hi.saturating_since(lo).as_millis() as f64 / HOUR.as_millis() as f64;
         let wk = weekday_factor(plan.archetype, wd);
         let size = plan.base.size;
         let customer = |rng: &mut ChaCha8Rng| plan.base.get(rng.random_range(0..size));
@@ -99,36 +100,36 @@ impl BizState {
             Archetype::Airline => {
                 let k = poisson(rng, plan.volume / 24.0 * curve(&FLYING, h) * wk * frac);
                 for _ in 0..k {
-                    let ts = rng.random_range(lo..hi);
+                    let ts = time_in(rng, lo..hi);
                     let r = customer(rng);
                     let a: u32 = rng.random();
-                    let dep = ts + DAY_MS + rng.random_range(0..HOUR_MS) - HOUR_MS / 2;
+                    let dep = ts + DAY + length_in(rng, Millis::ZERO..HOUR) - HOUR / 2;
                     push(&mut self.sends, ts, r, Kind::CheckIn, a, dep);
                     if rng.random_bool(0.7) {
                         push(
                             &mut self.scheduled,
-                            dep - 3 * HOUR_MS,
+                            dep - 3 * HOUR,
                             r,
                             Kind::Boarding,
                             a,
-                            dep - 40 * 60_000,
+                            dep - 40 * MINUTE,
                         );
                     }
                     if rng.random_bool(0.6) {
                         push(
                             &mut self.scheduled,
-                            dep - 50 * 60_000,
+                            dep - 50 * MINUTE,
                             r,
                             Kind::Gate,
                             a,
-                            dep - 40 * 60_000,
+                            dep - 40 * MINUTE,
                         );
                     }
                     if rng.random_bool(0.1) {
-                        let new_dep = dep + rng.random_range(45..180) * 60_000;
+                        let new_dep = dep + rng.random_range(45..180) * MINUTE;
                         push(
                             &mut self.scheduled,
-                            dep - 2 * HOUR_MS,
+                            dep - 2 * HOUR,
                             r,
                             Kind::Delay,
                             a,
@@ -140,11 +141,11 @@ impl BizState {
             Archetype::Bank => {
                 let k = poisson(rng, plan.volume / 24.0 * curve(&BANKING, h) * wk * frac);
                 for _ in 0..k {
-                    let ts = rng.random_range(lo..hi);
+                    let ts = time_in(rng, lo..hi);
                     let r = customer(rng);
                     push(&mut self.sends, ts, r, Kind::Code, 0, ts);
                     if rng.random_bool(0.08) {
-                        let again = ts + rng.random_range(40_000..120_000);
+                        let again = ts + length_in(rng, 40 * SECOND..120 * SECOND);
                         push(&mut self.scheduled, again, r, Kind::Code, 0, again);
                     }
                 }
@@ -153,7 +154,7 @@ impl BizState {
                     0.3 * plan.volume / 24.0 * curve(&BANKING, h) * wk * frac,
                 );
                 for _ in 0..k {
-                    let ts = rng.random_range(lo..hi);
+                    let ts = time_in(rng, lo..hi);
                     push(&mut self.sends, ts, customer(rng), Kind::Alert, 0, ts);
                 }
             }
@@ -161,7 +162,7 @@ impl BizState {
             | Archetype::SeasonalRetailer
             | Archetype::CompromisedAccount
             | Archetype::AggressiveMarketer => {
-                let sale = plan.schedule.sale_day == Some(t0 / DAY_MS);
+                let sale = plan.schedule.sale_day == Some(t0.since_epoch() / DAY);
                 let (orders, carts) = match plan.archetype {
                     Archetype::AggressiveMarketer => (0.003, 0.008),
                     _ if sale => (0.012, 0.002),
@@ -169,24 +170,24 @@ impl BizState {
                 };
                 let per_hour = f64::from(size) / 24.0 * curve(&DAYTIME, h) * wk * frac;
                 for _ in 0..poisson(rng, orders * per_hour) {
-                    let ts = rng.random_range(lo..hi);
+                    let ts = time_in(rng, lo..hi);
                     let r = customer(rng);
                     let order: u32 = rng.random();
                     push(&mut self.sends, ts, r, Kind::OrderNew, order, ts);
                     if rng.random_bool(0.8) {
-                        let shipped = ts + rng.random_range(12 * HOUR_MS..36 * HOUR_MS);
+                        let shipped = ts + length_in(rng, 12 * HOUR..36 * HOUR);
                         push(
                             &mut self.scheduled,
                             shipped,
                             r,
                             Kind::OrderShipped,
                             order,
-                            shipped + 3 * HOUR_MS,
+                            shipped + 3 * HOUR,
                         );
                     }
                 }
                 for _ in 0..poisson(rng, carts * per_hour) {
-                    let ts = rng.random_range(lo..hi);
+                    let ts = time_in(rng, lo..hi);
                     push(&mut self.sends, ts, customer(rng), Kind::Cart, 0, ts);
                 }
             }
@@ -194,7 +195,7 @@ impl BizState {
                 let (target, customers) = shop_size(plan, t0);
                 let k = poisson(rng, 0.6 * target / 24.0 * curve(&DAYTIME, h) * wk * frac);
                 for _ in 0..k {
-                    let ts = rng.random_range(lo..hi);
+                    let ts = time_in(rng, lo..hi);
                     let r = plan.base.get(rng.random_range(0..customers));
                     push(
                         &mut self.sends,
@@ -202,7 +203,7 @@ impl BizState {
                         r,
                         Kind::ShopOrder,
                         rng.random(),
-                        ts + 20 * HOUR_MS,
+                        ts + 20 * HOUR,
                     );
                 }
             }
@@ -211,7 +212,7 @@ impl BizState {
                 if hours & (1 << h) != 0 {
                     let k = poisson(rng, plan.volume / f64::from(hours.count_ones()) * frac);
                     for _ in 0..k {
-                        let ts = rng.random_range(lo..hi);
+                        let ts = time_in(rng, lo..hi);
                         let r = if rng.random_bool(plan.schedule.invalid) {
                             u32::MAX
                         } else {
@@ -236,7 +237,8 @@ mod tests {
     #[test]
     fn weekdays() {
         // 2026-11-02 is a Monday; 2026-11-08 a Sunday.
-        assert_eq!(weekday(1_793_577_600_000), 0);
-        assert_eq!(weekday(1_793_577_600_000 + 6 * DAY_MS), 6);
+        let monday = Timestamp::from_millis(1_793_577_600_000);
+        assert_eq!(weekday(monday), 0);
+        assert_eq!(weekday(monday + 6 * DAY), 6);
     }
 }

@@ -27,7 +27,7 @@ fn a_brigade_of_strangers_moves_no_rate_and_no_status() {
         } else {
             FeedbackKind::Report
         };
-        e.observe(&fb(T0 + HOUR + i * 2_000, &format!("x-{i}"), kind));
+        e.observe(&fb(T0 + HOUR + i * 2 * SECOND, &format!("x-{i}"), kind));
     }
     let v = send(&mut e, T0 + 2 * HOUR, MIN, 1, 5000, Category::Marketing);
     assert_eq!(v[0].action, Action::Allow, "{v:?}");
@@ -44,7 +44,7 @@ fn a_brigade_of_strangers_moves_no_rate_and_no_status() {
     // The same number of complaints from its own recipients suspends it.
     let mut own = sender();
     for i in 0..300 {
-        own.observe(&report(T0 + HOUR + i * 2_000, &format!("r-{i}")));
+        own.observe(&report(T0 + HOUR + i * 2 * SECOND, &format!("r-{i}")));
     }
     let s = standing(&own);
     assert_eq!(s.status, Status::Suspended);
@@ -57,7 +57,7 @@ fn a_complaint_counts_in_the_windows_its_message_is_inside() {
     let mut e = sender();
     let sent = T0 + HOUR - HOUR / 1000; // when `r-999` got its message
     // Just inside the day after the message: counted by the day and the week.
-    e.observe(&report(sent + DAY - 1, "r-999"));
+    e.observe(&report(sent + DAY - MS, "r-999"));
     let s = standing(&e);
     assert_eq!(s.ratios.complaint_rate_24h.count, 1);
     assert_eq!(s.ratios.complaint_rate_7d.count, 1);

@@ -4,10 +4,13 @@ use super::*;
 use crate::engine::Engine;
 use crate::event::{BusinessInfo, Delivery, Event, Feedback, Message};
 use crate::signal::Signal;
+use crate::time::SECOND;
 use crate::verdict::Trigger;
 
-const T0: Timestamp = 1_793_577_600_000; // a Monday, 00:00 UTC
-const MIN: u64 = 60_000;
+const T0: Timestamp = Timestamp::from_millis(1_793_577_600_000); // a Monday, 00:00 UTC
+const MIN: Millis = MINUTE;
+/// A millisecond.
+const MS: Millis = Millis::from_millis(1);
 
 /// An engine without content signals: these tests are about what a business's traffic and its
 /// recipients say, whatever its texts.
@@ -67,12 +70,12 @@ fn no_ramp() -> Policy {
     Policy::from_toml_overlay("[signals.new_business_ramp_1h]\nper_hour = 1000000\n").unwrap()
 }
 
-/// Sends `n` utility messages to distinct recipients `r-{offset + i}`, spread over `span` ms
+/// Sends `n` utility messages to distinct recipients `r-{offset + i}`, spread over `span`
 /// from `start`, and returns the verdicts.
 fn send(
     e: &mut Engine,
     start: Timestamp,
-    span: u64,
+    span: Millis,
     n: usize,
     offset: usize,
     category: Category,
@@ -189,7 +192,7 @@ fn complaints_leave_the_day_window_at_its_edge_but_not_the_week() {
     assert_eq!(standing(&e).status, Status::Suspended);
     let bucket = Span::Day.bucket_millis();
     // 59 buckets after the complaints' bucket they are still inside the 24-h window.
-    let edge = (T0 + HOUR) / bucket * bucket + 59 * bucket;
+    let edge = (T0 + HOUR).floor(bucket) + 59 * bucket;
     e.observe(&delivery(edge, "r-1", None));
     let s = standing(&e);
     assert_eq!(s.ratios.complaint_rate_24h.count, 20);
@@ -252,7 +255,7 @@ fn late_feedback_within_the_window_counts() {
 fn feedback_without_messages_is_no_evidence() {
     let mut e = engine(Policy::default());
     for i in 0..10 {
-        e.observe(&fb(T0 + i, &format!("r-{i}"), FeedbackKind::Report));
+        e.observe(&fb(T0 + i * MS, &format!("r-{i}"), FeedbackKind::Report));
     }
     let s = standing(&e);
     assert_eq!(s.status, Status::Active);
@@ -488,7 +491,7 @@ fn invalid_numbers_mark_a_bought_list() {
     send(&mut e, T0, HOUR, 200, 0, Category::Marketing);
     for i in 0..200 {
         let err = (i % 5 == 0).then_some("invalid_number");
-        e.observe(&delivery(T0 + HOUR + i, &format!("r-{i}"), err));
+        e.observe(&delivery(T0 + HOUR + i * MS, &format!("r-{i}"), err));
     }
     let s = standing(&e);
     assert_eq!(s.status, Status::Suspended);
@@ -508,7 +511,7 @@ fn a_few_failures_are_not_a_bought_list() {
     send(&mut e, T0, HOUR, 200, 0, Category::Marketing);
     for i in 0..200 {
         let err = (i % 50 == 0).then_some("invalid_number");
-        e.observe(&delivery(T0 + HOUR + i, &format!("r-{i}"), err));
+        e.observe(&delivery(T0 + HOUR + i * MS, &format!("r-{i}"), err));
     }
     assert_eq!(standing(&e).status, Status::Active);
 }
@@ -523,7 +526,7 @@ fn flooding_the_same_recipients_throttles() {
             id += 1;
             e.observe(&msg(
                 id,
-                T0 + round * 2 * HOUR + r,
+                T0 + round * 2 * HOUR + r * MS,
                 &format!("r-{r}"),
                 Category::Marketing,
             ));
@@ -546,9 +549,13 @@ fn low_reads_lower_quality_only() {
     e.observe(&established(T0, Tier::T10k, true));
     send(&mut e, T0, HOUR, 400, 0, Category::Marketing);
     for i in 0..400 {
-        e.observe(&delivery(T0 + HOUR + i, &format!("r-{i}"), None));
+        e.observe(&delivery(T0 + HOUR + i * MS, &format!("r-{i}"), None));
         if i % 40 == 0 {
-            e.observe(&fb(T0 + HOUR + i, &format!("r-{i}"), FeedbackKind::Read));
+            e.observe(&fb(
+                T0 + HOUR + i * MS,
+                &format!("r-{i}"),
+                FeedbackKind::Read,
+            ));
         }
     }
     e.observe(&fb(T0 + 2 * HOUR, "r-1", FeedbackKind::Reply)); // forces an evaluation
@@ -587,7 +594,7 @@ fn batches_equal_one_event_at_a_time_for_any_thread_count() {
         rng
     };
     for i in 0..20_000u64 {
-        let ts = T0 + i * 20_000;
+        let ts = T0 + i * 20 * SECOND;
         let b = format!("b-{}", next() % 12);
         let r = format!("r-{}", next() % 400);
         let ev = match next() % 20 {
@@ -694,7 +701,7 @@ fn a_trickle_of_invalid_numbers_over_days_is_a_salted_list() {
                 let r = format!("r-{n}");
                 e.observe(&msg(n, ts, &r, Category::Utility));
                 let err = n.is_multiple_of(every).then_some("invalid_number");
-                e.observe(&delivery(ts + 2_000, &r, err));
+                e.observe(&delivery(ts + 2 * SECOND, &r, err));
                 n += 1;
             }
         }
@@ -726,7 +733,7 @@ fn explaining_a_message_changes_nothing_and_names_every_signal() {
         .map(|i| {
             msg(
                 i,
-                T0 + i as u64 * 10_000,
+                T0 + i as u64 * 10 * SECOND,
                 &format!("r-{}", i % 7),
                 Category::Marketing,
             )
@@ -1082,7 +1089,7 @@ mod content {
 }
 
 /// A business record whose account was created `age` ms before `ts`.
-fn created(ts: Timestamp, age: u64) -> Event {
+fn created(ts: Timestamp, age: Millis) -> Event {
     Event::Business(BusinessInfo {
         ts,
         business: "b-1".into(),
@@ -1102,7 +1109,7 @@ fn the_ramp_ends_exactly_its_hours_after_the_account_was_created() {
     assert!(v.iter().all(|v| v.reasons.is_empty()), "{:?}", v[59]);
     // The 61st a millisecond before the end of the ramp is over it ...
     let v = e
-        .observe(&msg(60, T0 - 1, "r-60", Category::Utility))
+        .observe(&msg(60, T0 - MS, "r-60", Category::Utility))
         .unwrap();
     assert_eq!(signals(&v), [Signal::NewBusinessRamp1h]);
     assert_eq!((v.reasons[0].value, v.reasons[0].threshold), (61.0, 60.0));
@@ -1111,7 +1118,7 @@ fn the_ramp_ends_exactly_its_hours_after_the_account_was_created() {
     assert!(v.reasons.is_empty(), "{v:?}");
     // Its explanation says why.
     let (_, readings) = e
-        .observe_explained(&msg(62, T0 + 1, "r-62", Category::Utility))
+        .observe_explained(&msg(62, T0 + MS, "r-62", Category::Utility))
         .unwrap();
     let ramp = readings
         .iter()
@@ -1137,7 +1144,7 @@ fn the_service_window_is_open_for_exactly_its_hours_after_a_reply() {
     e.observe(&established(T0, Tier::T250, false));
     e.observe(&fb(T0, "r-1", FeedbackKind::Reply));
     let window = Policy::default().tiers.service_window_hours * HOUR;
-    let inside = tier_reading(&mut e, 1, T0 + window - 1, "r-1");
+    let inside = tier_reading(&mut e, 1, T0 + window - MS, "r-1");
     assert_eq!(
         inside.note,
         Some("inside the customer-service window: not counted")
@@ -1145,7 +1152,7 @@ fn the_service_window_is_open_for_exactly_its_hours_after_a_reply() {
     // At the window's end the business starts the conversation, and the recipient is counted.
     let outside = tier_reading(&mut e, 2, T0 + window, "r-1");
     assert_eq!((outside.note, outside.value), (None, 0.0));
-    let again = tier_reading(&mut e, 3, T0 + window + 1, "r-1");
+    let again = tier_reading(&mut e, 3, T0 + window + MS, "r-1");
     assert_eq!(
         (again.note, again.value),
         (Some("recipient already counted in the moving 24 h"), 1.0)
@@ -1181,7 +1188,7 @@ fn feedback_and_receipts_are_counted_one_by_one() {
     .into_iter()
     .enumerate()
     {
-        e.observe(&fb(T0 + 2 * MIN + i as u64, &format!("r-{i}"), kind));
+        e.observe(&fb(T0 + 2 * MIN + i as u64 * MS, &format!("r-{i}"), kind));
     }
     e.observe(&delivery(T0 + 3 * MIN, "r-0", None));
     e.observe(&delivery(T0 + 3 * MIN, "r-1", Some("expired")));
@@ -1311,9 +1318,9 @@ fn history_keeps_hours_in_order_when_an_event_arrives_late() {
     let hours: Vec<_> = standing(&e)
         .history
         .iter()
-        .map(|h| (h.hour - T0, h.messages))
+        .map(|h| (h.hour.saturating_since(T0), h.messages))
         .collect();
-    assert_eq!(hours, [(0, 1), (HOUR, 2), (2 * HOUR, 1)]);
+    assert_eq!(hours, [(Millis::ZERO, 1), (HOUR, 2), (2 * HOUR, 1)]);
 }
 
 mod abuse;

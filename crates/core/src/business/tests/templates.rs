@@ -43,7 +43,7 @@ fn send_with(
             let id = offset + i;
             e.observe(&with_template(
                 id,
-                start + i as u64 * 1_000,
+                start + i as u64 * SECOND,
                 &format!("r-{id}"),
                 template,
             ))
@@ -87,7 +87,7 @@ fn a_red_template_is_paused_then_paused_longer_then_disabled() {
     assert_eq!(template(&e, "good").state, "active");
 
     // During the pause: `bad` is blocked with its reason, `good` flows.
-    let v = one(&mut e, t1 + 3 * HOUR - 1, 5000, "bad");
+    let v = one(&mut e, t1 + 3 * HOUR - MS, 5000, "bad");
     assert_eq!(v.action, Action::Block);
     let paused = v
         .reasons
