@@ -182,7 +182,11 @@ impl Campaigns {
     pub const DISTANCE: u32 = 3;
 
     /// Records a message of `business` with fingerprint `simhash` at `ts`, and returns how many
-    /// distinct businesses (this one included) sent a near-identical text in `(ts - window, ts]`.
+    /// distinct businesses (this one included) sent a near-identical text after `ts - window`.
+    /// In log order that is `(ts - window, ts]`. A message that arrives late also counts sends
+    /// stamped after it that were recorded before it (each business is kept by its latest send,
+    /// and sends older than the window are forgotten as newer ones arrive), so the index answers
+    /// for the order messages reach it, as the filter meets them.
     pub fn observe(&mut self, simhash: u64, business: u64, ts: Timestamp, window: Millis) -> u32 {
         Campaigns::observe_with(simhash, business, ts, window, |key, visit| {
             visit(self.buckets.entry(key).or_default())
@@ -211,8 +215,8 @@ impl Campaigns {
         seen.len() as u32
     }
 
-    /// How many distinct businesses (`business` included) sent a near-identical text in
-    /// `(ts - window, ts]`, recording nothing: for a message already recorded (scored again), the
+    /// How many distinct businesses (`business` included) sent a near-identical text after
+    /// `ts - window` (as [`Campaigns::observe`] counts them), recording nothing: for a message already recorded (scored again), the
     /// count [`Campaigns::observe`] returned for it, unless later sends have moved the buckets.
     pub fn count(&self, simhash: u64, business: u64, ts: Timestamp, window: Millis) -> u32 {
         let from = ts.saturating_sub(window);
