@@ -491,7 +491,7 @@ pub fn apply(
             None
         }
         Event::Delivery(d) => {
-            state.on_delivery(d, policy);
+            state.on_delivery(d, recipient_key(&d.recipient), policy);
             None
         }
         Event::Business(b) => {

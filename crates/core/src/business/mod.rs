@@ -447,14 +447,19 @@ impl BusinessState {
         self.maybe_evaluate(policy, Tipped::Feedback(f.kind, &f.recipient));
     }
 
+    /// The template of the latest message that went out to `recipient` (its key) and when it
+    /// went out, if it had one: what the recipient's feedback and receipts are credited to.
+    fn last_out(&self, recipient: u64) -> Option<(u64, Timestamp)> {
+        self.recipients
+            .get(&recipient)
+            .filter(|r| r.last_template != 0)
+            .map(|r| (r.last_template, r.last_out))
+    }
+
     /// Credits a verified complaint to the template of the latest message that went out to the
     /// recipient, which may pause it.
     fn credit_complaint(&mut self, recipient: u64, ts: Timestamp, policy: &Policy) {
-        let (key, sent) = self
-            .recipients
-            .get(&recipient)
-            .map_or((0, Timestamp::EPOCH), |r| (r.last_template, r.last_out));
-        if key != 0 {
+        if let Some((key, sent)) = self.last_out(recipient) {
             self.templates.complaint(key, sent, policy, self.now, ts);
         }
     }
@@ -462,11 +467,7 @@ impl BusinessState {
     /// Credits a delivered receipt or a read to the template of the latest message that went out
     /// to the recipient.
     fn credit_engagement(&mut self, recipient: u64, read: bool, ts: Timestamp) {
-        let (key, sent) = self
-            .recipients
-            .get(&recipient)
-            .map_or((0, Timestamp::EPOCH), |r| (r.last_template, r.last_out));
-        if key != 0 {
+        if let Some((key, sent)) = self.last_out(recipient) {
             self.templates.engagement(key, sent, read, self.now, ts);
         }
     }
@@ -486,8 +487,8 @@ impl BusinessState {
         (ago < Span::Day.millis(), ago < Span::Week.millis())
     }
 
-    /// Applies a delivery receipt.
-    pub fn on_delivery(&mut self, d: &Delivery, policy: &Policy) {
+    /// Applies a delivery receipt; `recipient` is [`recipient_key`] of its recipient.
+    pub fn on_delivery(&mut self, d: &Delivery, recipient: u64, policy: &Policy) {
         self.advance(d.ts);
         let invalid =
             d.status == DeliveryStatus::Failed && d.error.as_deref() == Some("invalid_number");
@@ -505,7 +506,7 @@ impl BusinessState {
         match d.status {
             DeliveryStatus::Delivered => {
                 self.totals.delivered += 1;
-                self.credit_engagement(recipient_key(&d.recipient), false, d.ts);
+                self.credit_engagement(recipient, false, d.ts);
             }
             DeliveryStatus::Failed => {
                 self.totals.failed += 1;

@@ -307,9 +307,8 @@ impl Templates {
         });
     }
 
-    /// Counts a message that went out with `template` (the recipient will credit its feedback to
-    /// it); returns the template's key.
-    pub(crate) fn sent(&mut self, id: &str, now: Timestamp, ts: Timestamp) -> u64 {
+    /// The template `id`, remembered from `ts` if new, with its use at `ts` noted; and its key.
+    fn touch(&mut self, id: &str, ts: Timestamp) -> (u64, &mut Template) {
         let key = template_key(id);
         let t = self
             .by_key
@@ -317,6 +316,13 @@ impl Templates {
             .or_insert_with(|| Template::new(id, ts));
         t.first_seen = t.first_seen.min(ts);
         t.last_used = t.last_used.max(ts);
+        (key, t)
+    }
+
+    /// Counts a message that went out with `template` (the recipient will credit its feedback to
+    /// it); returns the template's key.
+    pub(crate) fn sent(&mut self, id: &str, now: Timestamp, ts: Timestamp) -> u64 {
+        let (key, t) = self.touch(id, ts);
         t.add(
             now,
             ts,
@@ -332,16 +338,11 @@ impl Templates {
     /// Notes that a message with `template` was seen, even if it did not go out (a paused
     /// template's messages keep it remembered).
     pub(crate) fn seen(&mut self, id: &str, ts: Timestamp) {
-        let t = self
-            .by_key
-            .entry(template_key(id))
-            .or_insert_with(|| Template::new(id, ts));
-        t.first_seen = t.first_seen.min(ts);
-        t.last_used = t.last_used.max(ts);
+        self.touch(id, ts);
     }
 
     /// Credits a complaint about a message sent at `sent` to the template `key`; pauses the
-    /// template if that turns it red. Returns whether it was paused or disabled now.
+    /// template if that turns it red.
     pub(crate) fn complaint(
         &mut self,
         key: u64,
@@ -349,9 +350,9 @@ impl Templates {
         policy: &Policy,
         now: Timestamp,
         ts: Timestamp,
-    ) -> bool {
+    ) {
         let Some(t) = self.by_key.get_mut(&key) else {
-            return false;
+            return;
         };
         t.add(
             now,
@@ -363,15 +364,13 @@ impl Templates {
             },
         );
         if t.gate(now) != Gate::Open {
-            return false;
+            return;
         }
         let cfg = &policy.templates;
         let read_prior = policy.signals.low_read_rate_7d.prior(1.0);
         if quality(t.week.sum(), cfg, read_prior) == TemplateQuality::Red {
             t.pause(cfg, now);
-            return true;
         }
-        false
     }
 
     /// Credits a delivered receipt (`read` false) or a read of a message sent at `sent` to the

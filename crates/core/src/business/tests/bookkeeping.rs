@@ -64,6 +64,7 @@ fn deliveries(st: &mut BusinessState, ts: Timestamp, n: usize, failed: usize, er
                 },
                 error: failing.then(|| error.to_owned()),
             },
+            recipient_key(&format!("r-{i}")),
             &policy,
         );
     }
